@@ -1,0 +1,7 @@
+"""The embedded default for one machine: SQLite, in-process tasks, console e-mail."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-key-not-for-production")

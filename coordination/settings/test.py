@@ -1,0 +1,14 @@
+"""Settings for the test suite: fast hashing, in-memory e-mail, the same rules."""
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-key-not-secret"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tests run tasks in-process unless a test starts a real worker itself (those tests
+# switch this off and use the Redis broker that REDIS_URL names).
+CELERY_TASK_ALWAYS_EAGER = True
