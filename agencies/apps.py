@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class AgenciesConfig(AppConfig):
+    """Agencies, their lifecycle, memberships and information-sharing agreements."""
+
+    name = "agencies"
+
+    def ready(self) -> None:
+        from coordination import audit
+
+        from . import permissions  # noqa: F401  (registers the policies)
+        from .selectors import membership_of
+
+        def agency_label(user: object) -> str:
+            membership = membership_of(user)
+            return str(membership.agency) if membership else ""
+
+        audit.set_agency_label_resolver(agency_label)

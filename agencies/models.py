@@ -1,0 +1,150 @@
+"""Agencies, their people (memberships) and what they agreed to share."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from coordination.markings import Marking
+from coordination.permissions import RestrictedQuerySet
+
+
+class Agency(models.Model):
+    """A government body or partner organisation. Only an active agency takes part in task forces."""
+
+    class Level(models.TextChoices):
+        NATIONAL = "national", "National"
+        REGIONAL = "regional", "Regional"
+        LOCAL = "local", "Local"
+        TRIBAL = "tribal", "Tribal"
+        INTERNATIONAL = "international", "International"
+        NON_GOVERNMENTAL = "non_governmental", "Non-governmental"
+
+    class Sector(models.TextChoices):
+        LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
+        HEALTH = "health", "Health"
+        EMERGENCY_MANAGEMENT = "emergency_management", "Emergency management"
+        TRANSPORT = "transport", "Transport"
+        DEFENCE = "defence", "Defence"
+        ENVIRONMENT = "environment", "Environment"
+        BORDER = "border", "Border and customs"
+        SOCIAL_SERVICES = "social_services", "Social services"
+        INTELLIGENCE = "intelligence", "Intelligence"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        UNDER_REVIEW = "under_review", "Under review"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        OFFBOARDED = "offboarded", "Offboarded"
+        REJECTED = "rejected", "Rejected"
+
+    name = models.CharField(max_length=200, unique=True)
+    acronym = models.CharField(max_length=20, blank=True)
+    level = models.CharField(max_length=20, choices=Level.choices)
+    sector = models.CharField(max_length=30, choices=Sector.choices)
+    jurisdiction = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField()
+    website = models.URLField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.APPLIED, db_index=True
+    )
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Membership(models.Model):
+    """A person's tie to their agency, with their agency-level role. One active one per person."""
+
+    class Role(models.TextChoices):
+        STAFF = "staff", "Staff"
+        LIAISON = "liaison", "Liaison officer"
+        ADMIN = "admin", "Agency administrator"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    is_active = models.BooleanField(default=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("agency__name", "user__email")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user",),
+                condition=Q(is_active=True),
+                name="membership_one_active_per_person",
+            ),
+        ]
+        indexes = [models.Index(fields=("agency", "role", "is_active"))]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()}, {self.agency}"
+
+
+class SharingAgreement(models.Model):
+    """What its parties agreed to share, up to which marking, for which period.
+
+    With ``task_force`` set it covers only that task force's items; without, everything
+    the parties share with one another.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "In force"
+        TERMINATED = "terminated", "Terminated"
+
+    title = models.CharField(max_length=200)
+    parties = models.ManyToManyField(Agency, related_name="agreements")
+    task_force = models.ForeignKey(
+        "taskforces.TaskForce",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="agreements",
+    )
+    max_marking = models.PositiveSmallIntegerField(
+        "highest marking covered", choices=Marking.choices, default=Marking.GREEN
+    )
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-valid_from", "title")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="agreement_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

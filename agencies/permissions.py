@@ -1,0 +1,182 @@
+"""Who may see and manage agencies, memberships and sharing agreements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from coordination.permissions import Explanation, Policy, Step, register
+
+from .models import Agency, Membership, SharingAgreement
+from .selectors import agency_id_subquery, membership_of
+
+
+def _portal_admin_step(user: Any) -> Step:
+    return Step("You are a portal administrator.", bool(user.is_portal_admin))
+
+
+def _admin_agency_ids(user: Any) -> QuerySet[Membership]:
+    return Membership.objects.filter(
+        user_id=user.pk, is_active=True, role=Membership.Role.ADMIN
+    ).values("agency_id")
+
+
+@register(Agency)
+class AgencyPolicy(Policy[Agency]):
+    """Everyone signed in sees the directory of active agencies and their own agency;
+    portal administrators see and review every agency; agency administrators edit
+    their own agency's details and manage its people."""
+
+    actions = ("view", "change", "review", "manage_members")
+
+    def restrict(self, queryset: QuerySet[Agency], user: Any, action: str) -> QuerySet[Agency]:
+        if action == "review":
+            return queryset if user.is_portal_admin else queryset.none()
+        if action == "view":
+            if user.is_portal_admin:
+                return queryset
+            return queryset.filter(
+                Q(status=Agency.Status.ACTIVE) | Q(pk__in=agency_id_subquery(user))
+            )
+        # change, manage_members
+        if user.is_portal_admin:
+            return queryset
+        return queryset.filter(pk__in=_admin_agency_ids(user)).exclude(
+            status__in=(Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
+        )
+
+    def explain(self, user: Any, action: str, obj: Agency) -> Explanation:
+        membership = membership_of(user)
+        own = membership is not None and membership.agency_id == obj.pk
+        if user.is_portal_admin:
+            return Explanation(True, action, [_portal_admin_step(user)])
+        if action == "review":
+            return Explanation(
+                False, action, [Step("Only portal administrators review agencies.", False)]
+            )
+        if action == "view":
+            if obj.status == Agency.Status.ACTIVE:
+                return Explanation(
+                    True, action, [Step(f"{obj} is active and listed in the directory.", True)]
+                )
+            if own:
+                return Explanation(True, action, [Step(f"You are a member of {obj}.", True)])
+            return Explanation(
+                False,
+                action,
+                [Step(f"{obj} is not active, and you are not one of its members.", False)],
+            )
+        is_admin = own and membership is not None and membership.role == Membership.Role.ADMIN
+        closed = obj.status in (Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
+        steps = [
+            Step(
+                f"You are an agency administrator of {obj}."
+                if is_admin
+                else f"Only {obj}'s agency administrators (or portal administrators) may do this.",
+                is_admin,
+            )
+        ]
+        if is_admin and closed:
+            steps.append(Step(f"{obj} is {obj.get_status_display().lower()}.", False))
+        return Explanation(is_admin and not closed, action, steps)
+
+
+@register(Membership)
+class MembershipPolicy(Policy[Membership]):
+    """People see their own agency's people and every active agency's liaison officers;
+    agency administrators manage their own agency's memberships."""
+
+    actions = ("view", "change")
+
+    def restrict(
+        self, queryset: QuerySet[Membership], user: Any, action: str
+    ) -> QuerySet[Membership]:
+        if user.is_portal_admin:
+            return queryset
+        if action == "view":
+            return queryset.filter(
+                Q(agency_id__in=agency_id_subquery(user))
+                | Q(
+                    role=Membership.Role.LIAISON,
+                    is_active=True,
+                    agency__status=Agency.Status.ACTIVE,
+                )
+            )
+        return queryset.filter(agency_id__in=_admin_agency_ids(user))
+
+    def explain(self, user: Any, action: str, obj: Membership) -> Explanation:
+        if user.is_portal_admin:
+            return Explanation(True, action, [_portal_admin_step(user)])
+        mine = membership_of(user)
+        same = mine is not None and mine.agency_id == obj.agency_id
+        if action == "view":
+            if same:
+                return Explanation(True, action, [Step(f"You are a member of {obj.agency}.", True)])
+            public = (
+                obj.role == Membership.Role.LIAISON
+                and obj.is_active
+                and obj.agency.status == Agency.Status.ACTIVE
+            )
+            return Explanation(
+                public,
+                action,
+                [
+                    Step(
+                        "Liaison officers of active agencies are listed for every agency."
+                        if public
+                        else f"Only {obj.agency}'s own people see this membership.",
+                        public,
+                    )
+                ],
+            )
+        is_admin = same and mine is not None and mine.role == Membership.Role.ADMIN
+        return Explanation(
+            is_admin,
+            action,
+            [
+                Step(
+                    f"You are an agency administrator of {obj.agency}."
+                    if is_admin
+                    else f"Only {obj.agency}'s agency administrators manage its people.",
+                    is_admin,
+                )
+            ],
+        )
+
+
+@register(SharingAgreement)
+class SharingAgreementPolicy(Policy[SharingAgreement]):
+    """An agreement is seen by its parties' people; changed by its parties' agency
+    administrators and by portal administrators."""
+
+    actions = ("view", "change")
+
+    def restrict(
+        self, queryset: QuerySet[SharingAgreement], user: Any, action: str
+    ) -> QuerySet[SharingAgreement]:
+        if user.is_portal_admin:
+            return queryset
+        agency_ids = agency_id_subquery(user) if action == "view" else _admin_agency_ids(user)
+        party_of = SharingAgreement.parties.through.objects.filter(agency_id__in=agency_ids)
+        return queryset.filter(pk__in=party_of.values("sharingagreement_id"))
+
+    def explain(self, user: Any, action: str, obj: SharingAgreement) -> Explanation:
+        if user.is_portal_admin:
+            return Explanation(True, action, [_portal_admin_step(user)])
+        mine = membership_of(user)
+        party = mine is not None and obj.parties.filter(pk=mine.agency_id).exists()
+        if action == "view":
+            text = (
+                f"Your agency, {mine.agency}, is a party to this agreement."
+                if party and mine
+                else "Only the parties' people see this agreement."
+            )
+            return Explanation(party, action, [Step(text, party)])
+        is_admin = party and mine is not None and mine.role == Membership.Role.ADMIN
+        text = (
+            "You are an agency administrator of a party to this agreement."
+            if is_admin
+            else "Only the parties' agency administrators change this agreement."
+        )
+        return Explanation(is_admin, action, [Step(text, is_admin)])

@@ -1,0 +1,340 @@
+"""Every change to agencies, memberships and sharing agreements."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from coordination import audit
+from coordination.markings import Marking
+from coordination.models import User
+from coordination.permissions import PermissionDenied, require
+
+from .models import Agency, Membership, SharingAgreement
+from .signals import agency_status_changed, membership_ended
+
+S = Agency.Status
+
+# Which lifecycle moves exist, and whether each needs a written reason.
+AGENCY_TRANSITIONS: dict[tuple[str, str], bool] = {
+    (S.APPLIED, S.UNDER_REVIEW): False,
+    (S.APPLIED, S.REJECTED): True,
+    (S.UNDER_REVIEW, S.ACTIVE): False,
+    (S.UNDER_REVIEW, S.APPLIED): True,  # changes requested from the applicant
+    (S.UNDER_REVIEW, S.REJECTED): True,
+    (S.ACTIVE, S.SUSPENDED): True,
+    (S.SUSPENDED, S.ACTIVE): False,
+    (S.ACTIVE, S.OFFBOARDED): True,
+    (S.SUSPENDED, S.OFFBOARDED): True,
+}
+AGENCY_FIELDS = ("name", "acronym", "level", "sector", "jurisdiction", "contact_email", "website")
+
+
+@transaction.atomic
+def apply_for_agency(
+    *,
+    name: str,
+    level: str,
+    sector: str,
+    contact_email: str,
+    acronym: str = "",
+    jurisdiction: str = "",
+    website: str = "",
+    applicant: User | None = None,
+) -> Agency:
+    """Record a new agency's application; it waits for a portal administrator's review."""
+    agency = Agency(
+        name=name.strip(),
+        acronym=acronym.strip(),
+        level=level,
+        sector=sector,
+        jurisdiction=jurisdiction.strip(),
+        contact_email=contact_email.strip(),
+        website=website.strip(),
+    )
+    agency.full_clean()
+    agency.save()
+    audit.record(
+        actor=applicant,
+        action="agency.applied",
+        obj=agency,
+        after=audit.snapshot(agency, AGENCY_FIELDS),
+    )
+    return agency
+
+
+@transaction.atomic
+def update_agency(*, agency: Agency, by: User, **changes: Any) -> Agency:
+    """Edit an agency's details (not its status: that has its own transitions)."""
+    require(by, "change", agency)
+    unknown = set(changes) - set(AGENCY_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    before = audit.snapshot(agency, AGENCY_FIELDS)
+    for name, value in changes.items():
+        setattr(agency, name, value.strip() if isinstance(value, str) else value)
+    agency.full_clean()
+    agency.save(update_fields=list(changes))
+    audit.record(
+        actor=by,
+        action="agency.updated",
+        obj=agency,
+        before=before,
+        after=audit.snapshot(agency, AGENCY_FIELDS),
+    )
+    return agency
+
+
+@transaction.atomic
+def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str = "") -> Agency:
+    """Move an agency along its lifecycle. Portal administrators only; invalid moves are refused.
+
+    Suspension takes its people's access away at once (the permission core checks the
+    agency's status); offboarding also ends their assignments and participations.
+    """
+    require(by, "review", agency)
+    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    old = agency.status
+    if to_status not in S.values:
+        raise ValidationError({"status": f"Unknown status {to_status!r}."})
+    key = (old, to_status)
+    if key not in AGENCY_TRANSITIONS:
+        raise ValidationError(
+            {
+                "status": f"An agency that is {S(old).label.lower()} cannot become "
+                f"{S(to_status).label.lower()}."
+            }
+        )
+    reason = reason.strip()
+    if AGENCY_TRANSITIONS[key] and not reason:
+        raise ValidationError({"reason": "Give a reason; the agency will be told it."})
+    agency.status = to_status
+    agency.status_reason = reason
+    agency.status_changed_at = timezone.now()
+    agency.save(update_fields=["status", "status_reason", "status_changed_at"])
+    audit.record(
+        actor=by,
+        action=f"agency.{to_status}",
+        obj=agency,
+        before={"status": old},
+        after={"status": to_status, "reason": reason},
+    )
+    agency_status_changed.send(
+        sender=Agency, agency=agency, old_status=old, new_status=to_status, by=by, reason=reason
+    )
+    return agency
+
+
+def begin_review(*, agency: Agency, by: User) -> Agency:
+    return transition_agency(agency=agency, to_status=S.UNDER_REVIEW, by=by)
+
+
+def approve_agency(*, agency: Agency, by: User) -> Agency:
+    return transition_agency(agency=agency, to_status=S.ACTIVE, by=by)
+
+
+def request_changes(*, agency: Agency, by: User, reason: str) -> Agency:
+    return transition_agency(agency=agency, to_status=S.APPLIED, by=by, reason=reason)
+
+
+def reject_agency(*, agency: Agency, by: User, reason: str) -> Agency:
+    return transition_agency(agency=agency, to_status=S.REJECTED, by=by, reason=reason)
+
+
+def suspend_agency(*, agency: Agency, by: User, reason: str) -> Agency:
+    return transition_agency(agency=agency, to_status=S.SUSPENDED, by=by, reason=reason)
+
+
+def reinstate_agency(*, agency: Agency, by: User) -> Agency:
+    return transition_agency(agency=agency, to_status=S.ACTIVE, by=by)
+
+
+def offboard_agency(*, agency: Agency, by: User, reason: str) -> Agency:
+    return transition_agency(agency=agency, to_status=S.OFFBOARDED, by=by, reason=reason)
+
+
+@transaction.atomic
+def add_member(
+    *,
+    agency: Agency,
+    email: str,
+    first_name: str,
+    last_name: str,
+    by: User | None,
+    role: str = Membership.Role.STAFF,
+    job_title: str = "",
+    password: str | None = None,
+) -> Membership:
+    """Create a staff account in an agency (or tie an existing person without an agency to it).
+
+    ``by`` is None only for the first administrator named when an agency is approved by
+    a management command; otherwise the agency's administrators (or portal admins) act.
+    """
+    if by is not None:
+        require(by, "manage_members", agency)
+    if agency.status in (S.OFFBOARDED, S.REJECTED):
+        raise ValidationError({"agency": f"{agency} is {agency.get_status_display().lower()}."})
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": f"Unknown agency role {role!r}."})
+    email = email.strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User(
+            email=email,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            job_title=job_title,
+        )
+        user.full_clean(exclude=["password"])
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    elif Membership.objects.filter(user=user, is_active=True).exists():
+        raise ValidationError({"email": "This person already belongs to an agency."})
+    membership = Membership(user=user, agency=agency, role=role)
+    membership.full_clean(validate_constraints=False)
+    membership.save()
+    audit.record(
+        actor=by,
+        action="membership.created",
+        obj=membership,
+        after={"agency": agency.pk, "role": role, "user": user.pk},
+    )
+    return membership
+
+
+@transaction.atomic
+def set_member_role(*, membership: Membership, role: str, by: User) -> Membership:
+    """Change a person's agency role, e.g. name a liaison officer."""
+    require(by, "change", membership)
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": f"Unknown agency role {role!r}."})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.is_active:
+        raise ValidationError({"membership": "This membership has ended."})
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit.record(
+        actor=by,
+        action="membership.role_changed",
+        obj=membership,
+        before={"role": old},
+        after={"role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def end_membership(*, membership: Membership, by: User, reason: str) -> Membership:
+    """Deactivate a person in their agency: every role they hold ends with it."""
+    require(by, "change", membership)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason."})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.is_active:
+        raise ValidationError({"membership": "This membership has already ended."})
+    if membership.user_id == by.pk:
+        raise ValidationError({"membership": "You cannot end your own membership."})
+    membership.is_active = False
+    membership.ended_at = timezone.now()
+    membership.save(update_fields=["is_active", "ended_at"])
+    audit.record(
+        actor=by,
+        action="membership.ended",
+        obj=membership,
+        before={"is_active": True},
+        after={"is_active": False, "reason": reason},
+    )
+    membership_ended.send(sender=Membership, membership=membership, by=by, reason=reason)
+    return membership
+
+
+@transaction.atomic
+def create_agreement(
+    *,
+    title: str,
+    parties: Iterable[Agency],
+    max_marking: int,
+    valid_from: datetime.date,
+    by: User,
+    valid_until: datetime.date | None = None,
+    task_force: Any = None,
+    activate: bool = False,
+) -> SharingAgreement:
+    """Record an information-sharing agreement between two or more agencies."""
+    party_list = list({agency.pk: agency for agency in parties}.values())
+    if len(party_list) < 2:
+        raise ValidationError({"parties": "An agreement needs at least two agencies."})
+    if not by.is_portal_admin and not any(
+        Membership.objects.filter(
+            user=by, agency=a, role=Membership.Role.ADMIN, is_active=True
+        ).exists()
+        for a in party_list
+    ):
+        raise PermissionDenied(
+            "Only a party's agency administrator or a portal administrator may record an agreement."
+        )
+    if max_marking not in Marking.values:
+        raise ValidationError({"max_marking": "Choose a TLP marking."})
+    agreement = SharingAgreement(
+        title=title.strip(),
+        max_marking=max_marking,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        task_force=task_force,
+        created_by=by,
+        status=SharingAgreement.Status.ACTIVE if activate else SharingAgreement.Status.DRAFT,
+    )
+    agreement.full_clean()
+    agreement.save()
+    agreement.parties.set(party_list)
+    audit.record(
+        actor=by,
+        action="agreement.created",
+        obj=agreement,
+        after={
+            "parties": [a.pk for a in party_list],
+            "max_marking": max_marking,
+            "status": agreement.status,
+        },
+    )
+    return agreement
+
+
+@transaction.atomic
+def set_agreement_status(*, agreement: SharingAgreement, status: str, by: User) -> SharingAgreement:
+    """Bring an agreement into force or terminate it (terminating takes effect at once)."""
+    require(by, "change", agreement)
+    agreement = SharingAgreement.objects.select_for_update().get(pk=agreement.pk)
+    allowed = {
+        (SharingAgreement.Status.DRAFT, SharingAgreement.Status.ACTIVE),
+        (SharingAgreement.Status.DRAFT, SharingAgreement.Status.TERMINATED),
+        (SharingAgreement.Status.ACTIVE, SharingAgreement.Status.TERMINATED),
+    }
+    if (agreement.status, status) not in allowed:
+        raise ValidationError(
+            {
+                "status": f"An agreement that is {agreement.get_status_display().lower()} cannot become {status}."
+            }
+        )
+    old = agreement.status
+    agreement.status = status
+    agreement.save(update_fields=["status"])
+    audit.record(
+        actor=by,
+        action="agreement.status_changed",
+        obj=agreement,
+        before={"status": old},
+        after={"status": status},
+    )
+    return agreement

@@ -1,0 +1,141 @@
+"""The permission core: one place answers, for pages, API, exports, search and notifications,
+
+* ``can(user, action, obj)`` — may this person do this to this object;
+* ``Model.objects.restrict(user, action)`` — which objects of this kind they may (one query,
+  filtered with subqueries, whatever the size of the data);
+* ``explain(user, action, obj)`` — why, as steps a person can read.
+
+Each app registers a :class:`Policy` per model (in its ``permissions.py``); the core holds
+the machinery and depends on no app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import models
+
+M = TypeVar("M", bound=models.Model)
+UserLike = Any  # a User or AnonymousUser
+
+
+class PermissionDenied(Exception):
+    """Raised by services when the acting person may not do what they asked."""
+
+    def __init__(self, explanation: Explanation | str) -> None:
+        self.explanation = explanation
+        super().__init__(str(explanation))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link in the chain that grants or denies: a sentence and whether it holds."""
+
+    text: str
+    holds: bool
+
+
+@dataclass
+class Explanation:
+    """The answer to "why can (or can't) this person do this?"."""
+
+    allowed: bool
+    action: str
+    steps: list[Step] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def __str__(self) -> str:
+        verdict = "Allowed" if self.allowed else "Not allowed"
+        return f"{verdict}: " + " ".join(step.text for step in self.steps)
+
+    @property
+    def reason(self) -> str:
+        """The first step that does not hold (why not), or the last one that does (why)."""
+        failing = [step for step in self.steps if not step.holds]
+        if failing:
+            return failing[0].text
+        return self.steps[-1].text if self.steps else ""
+
+
+class Policy(Generic[M]):
+    """How one model answers the three questions. Subclasses implement both methods."""
+
+    actions: tuple[str, ...] = ()
+
+    def restrict(
+        self, queryset: models.QuerySet[M], user: UserLike, action: str
+    ) -> models.QuerySet[M]:
+        raise NotImplementedError
+
+    def explain(self, user: UserLike, action: str, obj: M) -> Explanation:
+        raise NotImplementedError
+
+    def check_action(self, action: str) -> None:
+        if action not in self.actions:
+            raise ValueError(f"Unknown action {action!r}; expected one of {self.actions}.")
+
+
+_policies: dict[type[models.Model], Policy[Any]] = {}
+
+
+def register(model: type[M]) -> Callable[[type[Policy[M]]], type[Policy[M]]]:
+    """Class decorator: ``@register(TaskForce) class TaskForcePolicy(Policy): ...``."""
+
+    def decorator(policy_class: type[Policy[M]]) -> type[Policy[M]]:
+        _policies[model] = policy_class()
+        return policy_class
+
+    return decorator
+
+
+def policy_for(model: type[models.Model]) -> Policy[Any]:
+    try:
+        return _policies[model]
+    except KeyError:
+        raise LookupError(f"No permission policy is registered for {model.__name__}.") from None
+
+
+def is_signed_in(user: UserLike) -> bool:
+    return user is not None and not isinstance(user, AnonymousUser) and user.is_active
+
+
+def restrict(queryset: models.QuerySet[M], user: UserLike, action: str) -> models.QuerySet[M]:
+    """The objects of ``queryset`` that ``user`` may ``action``; nothing for anonymous users."""
+    policy = policy_for(queryset.model)
+    policy.check_action(action)
+    if not is_signed_in(user):
+        return queryset.none()
+    return policy.restrict(queryset, user, action)
+
+
+def can(user: UserLike, action: str, obj: models.Model) -> bool:
+    """May ``user`` do ``action`` to ``obj``? The same answer ``restrict`` gives, for one object."""
+    model = type(obj)
+    return restrict(model._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def explain(user: UserLike, action: str, obj: models.Model) -> Explanation:
+    """The chain that grants or denies ``action`` on ``obj`` to ``user``, in words."""
+    policy = policy_for(type(obj))
+    policy.check_action(action)
+    if not is_signed_in(user):
+        return Explanation(False, action, [Step("You are not signed in.", False)])
+    return policy.explain(user, action, obj)
+
+
+def require(user: UserLike, action: str, obj: models.Model) -> None:
+    """Raise :class:`PermissionDenied` (with the explanation) unless ``user`` may."""
+    if not can(user, action, obj):
+        raise PermissionDenied(explain(user, action, obj))
+
+
+class RestrictedQuerySet(models.QuerySet[M]):
+    """A queryset that knows how to keep only what a person may see or do."""
+
+    def restrict(self, user: UserLike, action: str = "view") -> RestrictedQuerySet[M]:
+        return restrict(self, user, action)  # type: ignore[return-value]

@@ -1,0 +1,401 @@
+"""Task forces and everything inside one: participation, roles, assignments, objectives,
+tasks and updates. Writes go through ``taskforces.services``; reads through the
+permission core (``Model.objects.restrict``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from coordination.markings import Marking
+from coordination.permissions import RestrictedQuerySet
+
+
+class Capability(models.TextChoices):
+    """What a role's holder may do in its task force. Each is a guardian permission
+    codename on TaskForce, granted to the role's group on that task force."""
+
+    VIEW = "view_taskforce", "View the task force"
+    CHANGE = "change_taskforce", "Edit the task force and its lifecycle"
+    MANAGE_PARTICIPATION = "manage_participation", "Invite and withdraw agencies"
+    ASSIGN_ROLES = "assign_roles", "Assign own agency's people to roles"
+    MANAGE_OBJECTIVES = "manage_objectives", "Create and edit objectives"
+    MANAGE_TASKS = "manage_tasks", "Create, assign and edit tasks"
+    POST_UPDATES = "post_updates", "Post updates and situation reports"
+    VIEW_RESTRICTED = "view_restricted", "View restricted (TLP:RED) items"
+
+
+class TaskForce(models.Model):
+    """A joint body with a mandate, a lead agency and participating agencies."""
+
+    class Status(models.TextChoices):
+        FORMING = "forming", "Forming"
+        ACTIVE = "active", "Active"
+        STANDING_DOWN = "standing_down", "Standing down"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200)
+    mandate = models.TextField()
+    lead_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, related_name="led_task_forces"
+    )
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.FORMING, db_index=True
+    )
+    marking = models.PositiveSmallIntegerField(
+        "sensitivity marking", choices=Marking.choices, default=Marking.AMBER
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        default_permissions = ("view", "change")
+        permissions = [
+            (c.value, c.label) for c in Capability if c not in (Capability.VIEW, Capability.CHANGE)
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == self.Status.CLOSED
+
+
+class TaskForceUserObjectPermission(UserObjectPermissionBase):
+    """guardian's direct table for per-person grants. Concord grants to role groups only,
+    so this stays empty; it exists so guardian never falls back to its generic table."""
+
+    content_object = models.ForeignKey(TaskForce, on_delete=models.CASCADE)
+
+
+class TaskForceGroupObjectPermission(GroupObjectPermissionBase):
+    """guardian's direct table: one row per (role group, capability) on a task force."""
+
+    content_object = models.ForeignKey(TaskForce, on_delete=models.CASCADE)
+
+
+class Participation(models.Model):
+    """An agency's part in a task force. The lead agency's is accepted from the start."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="participations"
+    )
+    agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, related_name="participations"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INVITED)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invited_at = models.DateTimeField(auto_now_add=True)
+    message = models.TextField(blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    responded_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("task_force", "agency__name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("task_force", "agency"), name="one_participation_per_agency"
+            ),
+        ]
+        indexes = [models.Index(fields=("agency", "status"))]
+
+    def __str__(self) -> str:
+        return f"{self.agency} in {self.task_force} ({self.get_status_display()})"
+
+
+class RoleTemplate(models.Model):
+    """A role in the catalogue, copied into each task force when it is formed."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    responsibilities = models.TextField()
+    capabilities = models.JSONField(default=list)
+    default_max_holders = models.PositiveSmallIntegerField(null=True, blank=True)
+    order = models.PositiveSmallIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("order", "name")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A named position in one task force. Its capabilities are granted, as guardian object
+    permissions on the task force, to its own group; holders are put in that group."""
+
+    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="roles")
+    template = models.ForeignKey(
+        RoleTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="roles"
+    )
+    name = models.CharField(max_length=100)
+    responsibilities = models.TextField()
+    capabilities = models.JSONField(default=list)
+    max_holders = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Leave empty for no limit."
+    )
+    eligible_agencies = models.ManyToManyField(
+        "agencies.Agency",
+        blank=True,
+        related_name="eligible_roles",
+        help_text="Leave empty to let every participating agency fill it.",
+    )
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="role")
+    order = models.PositiveSmallIntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("task_force", "order", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("task_force", "name"), name="role_name_unique_in_task_force"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.task_force})"
+
+
+class RoleAssignmentQuerySet(RestrictedQuerySet["RoleAssignment"]):
+    def current(self, at: object = None) -> RoleAssignmentQuerySet:
+        """Assignments that confer their role now: started, not ended, not expired."""
+        now = at or timezone.now()
+        return self.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+            ended_at__isnull=True,
+            starts_at__lte=now,
+        )
+
+    def open(self, at: object = None) -> RoleAssignmentQuerySet:
+        """Assignments that count against a holder limit: current or starting later."""
+        now = at or timezone.now()
+        return self.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), ended_at__isnull=True)
+
+
+class RoleAssignment(models.Model):
+    """A person holding a role for a period, assigned by a liaison officer of their agency."""
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="assignments")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+    )
+    agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, related_name="role_assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Expires then, if set.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RoleAssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-starts_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("role", "person"),
+                condition=Q(ended_at__isnull=True),
+                name="one_open_assignment_per_person_and_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                name="assignment_period_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("person", "ended_at")),
+            models.Index(fields=("role", "ended_at")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} as {self.role.name}"
+
+    def is_current(self, at: object = None) -> bool:
+        now = at or timezone.now()
+        return (
+            self.ended_at is None
+            and self.starts_at <= now  # type: ignore[operator]
+            and (self.ends_at is None or self.ends_at > now)  # type: ignore[operator]
+        )
+
+
+class Objective(models.Model):
+    """A shared objective of a task force, owned by one agency with others contributing."""
+
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        ON_TRACK = "on_track", "On track"
+        AT_RISK = "at_risk", "At risk"
+        OFF_TRACK = "off_track", "Off track"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Priority(models.IntegerChoices):
+        LOW = 1, "Low"
+        MEDIUM = 2, "Medium"
+        HIGH = 3, "High"
+        CRITICAL = 4, "Critical"
+
+    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="objectives")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, related_name="owned_objectives"
+    )
+    contributing_agencies = models.ManyToManyField(
+        "agencies.Agency", blank=True, related_name="contributed_objectives"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    target_date = models.DateField(null=True, blank=True)
+    marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("task_force", "-priority", "target_date", "id")
+        indexes = [models.Index(fields=("task_force", "marking"))]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Task(models.Model):
+    """A concrete piece of work under an objective, for a person or for a role's holders.
+
+    It carries its objective's marking; ``task_force`` is kept alongside for filtering."""
+
+    class Status(models.TextChoices):
+        TODO = "todo", "To do"
+        IN_PROGRESS = "in_progress", "In progress"
+        BLOCKED = "blocked", "Blocked"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="tasks")
+    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    assigned_role = models.ForeignKey(
+        Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.TODO)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("due_date", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assignee__isnull=True) | Q(assigned_role__isnull=True),
+                name="task_has_one_kind_of_assignee",
+            ),
+        ]
+        indexes = [models.Index(fields=("assignee", "status"))]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Update(models.Model):
+    """A message or situation report in a task force; it may require acknowledgement."""
+
+    class Kind(models.TextChoices):
+        UPDATE = "update", "Update"
+        SITREP = "sitrep", "Situation report"
+
+    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="updates")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_agency = models.ForeignKey(
+        "agencies.Agency", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.UPDATE)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
+    requires_acknowledgement = models.BooleanField(default=False)
+    ack_roles = models.ManyToManyField(Role, blank=True, related_name="+")
+    ack_agencies = models.ManyToManyField("agencies.Agency", blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("task_force", "marking"))]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Acknowledgement(models.Model):
+    """A person's acknowledgement of an update that required it. One per person."""
+
+    update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="acknowledgements")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("acknowledged_at",)
+        constraints = [
+            models.UniqueConstraint(fields=("update", "person"), name="one_ack_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} acknowledged {self.update}"

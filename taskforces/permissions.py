@@ -1,0 +1,539 @@
+"""How roles become access inside task forces.
+
+A role's capabilities are guardian object permissions granted to the role's group on its
+task force (``TaskForceGroupObjectPermission``: one row per role and capability). A person
+has a capability on a task force when they hold a *current* assignment to a role whose
+group has it, their membership in the assignment's agency is active, that agency is
+active and has accepted (or leads) the task force. All of it is checked in the query, so
+ending an assignment, withdrawing or suspending an agency takes access away at once.
+
+Objects inside a task force follow its permissions and their own marking: above what the
+viewer's agency's agreement with the lead agency covers, or TLP:RED without the
+view-restricted capability, an item is invisible.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from agencies.models import Agency, Membership
+from agencies.selectors import agency_id_subquery, agreements_in_force, membership_of
+from coordination.markings import Marking
+from coordination.permissions import Explanation, Policy, Step, register
+
+from .models import (
+    Capability,
+    Objective,
+    Participation,
+    Role,
+    RoleAssignment,
+    Task,
+    TaskForce,
+    TaskForceGroupObjectPermission,
+    Update,
+)
+
+# What each item action needs on the item's task force.
+TASK_FORCE_ACTIONS: dict[str, str] = {
+    "view": Capability.VIEW,
+    "change": Capability.CHANGE,
+    "manage_participation": Capability.MANAGE_PARTICIPATION,
+    "assign_roles": Capability.ASSIGN_ROLES,
+    "manage_objectives": Capability.MANAGE_OBJECTIVES,
+    "manage_tasks": Capability.MANAGE_TASKS,
+    "post_updates": Capability.POST_UPDATES,
+    "view_restricted": Capability.VIEW_RESTRICTED,
+}
+ITEM_CHANGE_CAPABILITY: dict[type, str] = {
+    Objective: Capability.MANAGE_OBJECTIVES,
+    Task: Capability.MANAGE_TASKS,
+    Update: Capability.CHANGE,
+}
+
+
+def current_assignments(
+    user: Any, now: datetime.datetime | None = None
+) -> QuerySet[RoleAssignment]:
+    """The person's assignments that confer their role right now, with every condition
+    (validity window, active membership in the agency, agency active, participation
+    accepted) checked in SQL."""
+    accepted = Participation.objects.filter(
+        task_force_id=OuterRef("role__task_force_id"),
+        agency_id=OuterRef("agency_id"),
+        status=Participation.Status.ACCEPTED,
+    )
+    member = Membership.objects.filter(
+        user_id=OuterRef("person_id"), agency_id=OuterRef("agency_id"), is_active=True
+    )
+    return (
+        RoleAssignment.objects.current(now)
+        .filter(person_id=user.pk, person__is_active=True, agency__status=Agency.Status.ACTIVE)
+        .filter(Exists(accepted), Exists(member))
+    )
+
+
+def task_force_ids_with(user: Any, capability: str, *, writable: bool = False) -> QuerySet[Any]:
+    """Subquery: ids of task forces where the person has ``capability`` now."""
+    grants = TaskForceGroupObjectPermission.objects.filter(
+        permission__codename=capability,
+        group_id__in=current_assignments(user).values("role__group_id"),
+    )
+    if writable:
+        grants = grants.exclude(content_object__status=TaskForce.Status.CLOSED)
+    return grants.values("content_object_id")
+
+
+def ceiling_expression(user: Any, task_force_path: str) -> Case:
+    """The highest marking the person's agency may see in the item's task force: all of it
+    when their agency leads; otherwise what an agreement in force with the lead agency
+    (for all matters, or this task force) covers; TLP:CLEAR when there is none."""
+    lead = f"{task_force_path}lead_agency_id"
+    covering = (
+        agreements_in_force()
+        .filter(parties__in=agency_id_subquery(user))
+        .filter(parties=OuterRef(lead))
+        .filter(Q(task_force__isnull=True) | Q(task_force_id=OuterRef(f"{task_force_path}id")))
+        .order_by("-max_marking")
+        .values("max_marking")[:1]
+    )
+    return Case(
+        When(**{f"{lead}__in": agency_id_subquery(user)}, then=Value(Marking.RED)),
+        default=Coalesce(Subquery(covering), Value(Marking.CLEAR)),
+        output_field=IntegerField(),
+    )
+
+
+@register(TaskForce)
+class TaskForcePolicy(Policy[TaskForce]):
+    """A task force is seen and worked on only through current role assignments."""
+
+    actions = tuple(TASK_FORCE_ACTIONS)
+
+    def restrict(
+        self, queryset: QuerySet[TaskForce], user: Any, action: str
+    ) -> QuerySet[TaskForce]:
+        capability = TASK_FORCE_ACTIONS[action]
+        writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
+        return queryset.filter(pk__in=task_force_ids_with(user, capability, writable=writable))
+
+    def explain(self, user: Any, action: str, obj: TaskForce) -> Explanation:
+        capability = Capability(TASK_FORCE_ACTIONS[action])
+        steps, granted = _task_force_chain(user, obj, capability)
+        writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
+        if granted and writable and obj.is_closed:
+            steps.append(Step(f"{obj} is closed: nothing in it can be changed.", False))
+            granted = False
+        return Explanation(granted, action, steps)
+
+
+def _task_force_chain(
+    user: Any, task_force: TaskForce, capability: Capability
+) -> tuple[list[Step], bool]:
+    """Assignment → role → capability, with the agency and participation checks, in words."""
+    steps: list[Step] = []
+    membership = membership_of(user)
+    if membership is None:
+        return [
+            Step("You do not belong to any agency, so you hold no role anywhere.", False)
+        ], False
+    agency = membership.agency
+    steps.append(Step(f"You are {membership.get_role_display().lower()} of {agency}.", True))
+    if agency.status != Agency.Status.ACTIVE:
+        steps.append(
+            Step(
+                f"{agency} is {agency.get_status_display().lower()}: its people have no access.",
+                False,
+            )
+        )
+        return steps, False
+    participation = Participation.objects.filter(task_force=task_force, agency=agency).first()
+    if participation is None or participation.status != Participation.Status.ACCEPTED:
+        state = participation.get_status_display().lower() if participation else "not invited"
+        steps.append(Step(f"{agency} does not take part in {task_force} ({state}).", False))
+        return steps, False
+    lead = " as lead agency" if task_force.lead_agency_id == agency.pk else ""
+    steps.append(Step(f"{agency} takes part in {task_force}{lead}.", True))
+
+    now = timezone.now()
+    assignments = list(
+        RoleAssignment.objects.filter(person=user, role__task_force=task_force)
+        .select_related("role", "assigned_by")
+        .order_by("-starts_at")
+    )
+    current = [a for a in assignments if a.is_current(now) and a.agency_id == agency.pk]
+    if not current:
+        past = assignments[0] if assignments else None
+        if past is not None and past.ended_at is not None:
+            why = f" ({past.end_reason})" if past.end_reason else ""
+            text = f"Your role {past.role.name} ended on {past.ended_at:%d %b %Y}{why}; you hold no current role in {task_force}."
+        elif past is not None and past.ends_at is not None and past.ends_at <= now:
+            text = f"Your role {past.role.name} expired on {past.ends_at:%d %b %Y}; you hold no current role in {task_force}."
+        elif past is not None and past.starts_at > now:
+            text = f"Your role {past.role.name} starts on {past.starts_at:%d %b %Y}; until then you hold no role in {task_force}."
+        else:
+            text = f"You hold no role in {task_force}."
+        steps.append(Step(text, False))
+        return steps, False
+    granted_by = [a for a in current if capability.value in _granted_capabilities(a.role)]
+    for assignment in granted_by or current:
+        by = f", assigned by {assignment.assigned_by}" if assignment.assigned_by else ""
+        until = f" until {assignment.ends_at:%d %b %Y}" if assignment.ends_at else ""
+        steps.append(Step(f"You hold the role {assignment.role.name}{by}{until}.", True))
+    if granted_by:
+        names = ", ".join(a.role.name for a in granted_by)
+        steps.append(Step(f"The role {names} includes the capability “{capability.label}”.", True))
+        return steps, True
+    steps.append(
+        Step(
+            f"None of your roles in {task_force} includes the capability “{capability.label}”.",
+            False,
+        )
+    )
+    return steps, False
+
+
+def _granted_capabilities(role: Role) -> set[str]:
+    """The capabilities actually granted to the role's group (guardian rows), not just listed."""
+    return set(
+        TaskForceGroupObjectPermission.objects.filter(
+            group_id=role.group_id, content_object_id=role.task_force_id
+        ).values_list("permission__codename", flat=True)
+    )
+
+
+class ItemPolicy(Policy[Any]):
+    """Objectives, tasks and updates: their task force's permissions plus their marking."""
+
+    actions = ("view", "change")
+    task_force_path = "task_force__"
+    marking_field = "marking"
+
+    def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
+        visible = self.visible(queryset, user)
+        if action == "view":
+            return visible
+        return visible.filter(self.change_condition(user))
+
+    def visible(self, queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
+        tf_id = f"{self.task_force_path}id"
+        return (
+            queryset.filter(**{f"{tf_id}__in": task_force_ids_with(user, Capability.VIEW)})
+            .alias(_ceiling=ceiling_expression(user, self.task_force_path))
+            .filter(**{f"{self.marking_field}__lte": F("_ceiling")})
+            .filter(
+                Q(**{f"{self.marking_field}__lt": Marking.RED})
+                | Q(**{f"{tf_id}__in": task_force_ids_with(user, Capability.VIEW_RESTRICTED)})
+            )
+        )
+
+    def change_condition(self, user: Any) -> Q:
+        capability = ITEM_CHANGE_CAPABILITY[self.model]
+        return Q(task_force_id__in=task_force_ids_with(user, capability, writable=True))
+
+    model: type = object
+
+    def marking_of(self, obj: Any) -> int:
+        return int(obj.marking)
+
+    def explain(self, user: Any, action: str, obj: Any) -> Explanation:
+        task_force = obj.task_force
+        steps, granted = _task_force_chain(user, task_force, Capability.VIEW)
+        if not granted:
+            return Explanation(False, action, steps)
+        marking = Marking(self.marking_of(obj))
+        noun = self.model._meta.verbose_name
+        ceiling, source = _ceiling_for(user, task_force)
+        if marking > ceiling:
+            steps.append(
+                Step(
+                    f"This {noun} is marked {marking.label}; {source} covers only up to {Marking(ceiling).label}.",
+                    False,
+                )
+            )
+            return Explanation(False, action, steps)
+        steps.append(
+            Step(
+                f"This {noun} is marked {marking.label}; {source} covers up to {Marking(ceiling).label}.",
+                True,
+            )
+        )
+        if marking == Marking.RED:
+            red_steps, red = _task_force_chain(user, task_force, Capability.VIEW_RESTRICTED)
+            steps.append(
+                red_steps[-1]
+                if red
+                else Step(
+                    f"{Marking.RED.label} items need the capability “{Capability.VIEW_RESTRICTED.label}”, which none of your roles includes.",
+                    False,
+                )
+            )
+            if not red:
+                return Explanation(False, action, steps)
+        if action == "view":
+            return Explanation(True, action, steps)
+        return self.explain_change(user, obj, steps)
+
+    def explain_change(self, user: Any, obj: Any, steps: list[Step]) -> Explanation:
+        capability = Capability(ITEM_CHANGE_CAPABILITY[self.model])
+        cap_steps, granted = _task_force_chain(user, obj.task_force, capability)
+        steps.append(cap_steps[-1])
+        if granted and obj.task_force.is_closed:
+            steps.append(Step(f"{obj.task_force} is closed: nothing in it can be changed.", False))
+            granted = False
+        return Explanation(granted, "change", steps)
+
+
+def _ceiling_for(user: Any, task_force: TaskForce) -> tuple[int, str]:
+    """The ceiling of ``ceiling_expression`` for one task force, with its source in words."""
+    membership = membership_of(user)
+    if membership is None:
+        return Marking.CLEAR, "no agreement"
+    if membership.agency_id == task_force.lead_agency_id:
+        return Marking.RED, f"your agency, {membership.agency}, leads {task_force} and"
+    agreement = (
+        agreements_in_force()
+        .filter(parties=membership.agency_id)
+        .filter(parties=task_force.lead_agency_id)
+        .filter(Q(task_force__isnull=True) | Q(task_force=task_force))
+        .order_by("-max_marking")
+        .first()
+    )
+    if agreement is None:
+        return (
+            Marking.CLEAR,
+            f"with no sharing agreement in force between {membership.agency} and the lead agency, access",
+        )
+    return agreement.max_marking, f"the sharing agreement “{agreement.title}” with the lead agency"
+
+
+@register(Objective)
+class ObjectivePolicy(ItemPolicy):
+    model = Objective
+
+
+@register(Update)
+class UpdatePolicy(ItemPolicy):
+    """Updates are changed (corrected) by those who may edit the task force; acknowledged
+    by the people they ask, when those people can see them."""
+
+    model = Update
+    actions = ("view", "change", "acknowledge")
+
+    def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
+        if action != "acknowledge":
+            return super().restrict(queryset, user, action)
+        ack_roles = Update.ack_roles.through.objects
+        ack_agencies = Update.ack_agencies.through.objects
+        asks_me = ack_roles.filter(role_id__in=current_assignments(user).values("role_id"))
+        asks_my_agency = ack_agencies.filter(agency_id__in=agency_id_subquery(user))
+        asks_everyone = ~Exists(ack_roles.filter(update_id=OuterRef("pk"))) & ~Exists(
+            ack_agencies.filter(update_id=OuterRef("pk"))
+        )
+        return (
+            self.visible(queryset, user)
+            .filter(requires_acknowledgement=True)
+            .filter(
+                asks_everyone
+                | Q(pk__in=asks_me.values("update_id"))
+                | Q(pk__in=asks_my_agency.values("update_id"))
+            )
+        )
+
+    def explain(self, user: Any, action: str, obj: Any) -> Explanation:
+        if action != "acknowledge":
+            return super().explain(user, action, obj)
+        seen = super().explain(user, "view", obj)
+        if not seen:
+            return Explanation(False, action, seen.steps)
+        steps = list(seen.steps)
+        if not obj.requires_acknowledgement:
+            steps.append(Step("This update does not ask for acknowledgement.", False))
+            return Explanation(False, action, steps)
+        roles = set(obj.ack_roles.values_list("pk", flat=True))
+        agencies = set(obj.ack_agencies.values_list("pk", flat=True))
+        if not roles and not agencies:
+            steps.append(Step("Everyone who can see this update is asked to acknowledge it.", True))
+            return Explanation(True, action, steps)
+        mine = set(current_assignments(user).values_list("role_id", flat=True))
+        membership = membership_of(user)
+        if roles & mine or (membership and membership.agency_id in agencies):
+            steps.append(Step("It asks your role or your agency to acknowledge it.", True))
+            return Explanation(True, action, steps)
+        steps.append(Step("It asks other roles or agencies to acknowledge it, not you.", False))
+        return Explanation(False, action, steps)
+
+
+@register(Task)
+class TaskPolicy(ItemPolicy):
+    """Tasks carry their objective's marking. Besides task managers, the person a task is
+    assigned to (or a current holder of its role) may update it."""
+
+    model = Task
+    marking_field = "objective__marking"
+
+    def marking_of(self, obj: Any) -> int:
+        return int(obj.objective.marking)
+
+    def change_condition(self, user: Any) -> Q:
+        open_tf = ~Q(task_force__status=TaskForce.Status.CLOSED)
+        return super().change_condition(user) | (
+            open_tf
+            & (
+                Q(assignee_id=user.pk)
+                | Q(assigned_role_id__in=current_assignments(user).values("role_id"))
+            )
+        )
+
+    def explain_change(self, user: Any, obj: Any, steps: list[Step]) -> Explanation:
+        result = super().explain_change(user, obj, list(steps))
+        if result.allowed or obj.task_force.is_closed:
+            return result
+        if obj.assignee_id == user.pk:
+            steps.append(Step("The task is assigned to you.", True))
+            return Explanation(True, "change", steps)
+        if (
+            obj.assigned_role_id
+            and current_assignments(user).filter(role_id=obj.assigned_role_id).exists()
+        ):
+            steps.append(Step(f"The task is assigned to your role {obj.assigned_role.name}.", True))
+            return Explanation(True, "change", steps)
+        return result
+
+
+@register(Role)
+class RolePolicy(Policy[Role]):
+    """Roles (the organisation chart) are seen by whoever sees their task force."""
+
+    actions = ("view",)
+
+    def restrict(self, queryset: QuerySet[Role], user: Any, action: str) -> QuerySet[Role]:
+        return queryset.filter(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+
+    def explain(self, user: Any, action: str, obj: Role) -> Explanation:
+        steps, granted = _task_force_chain(user, obj.task_force, Capability.VIEW)
+        return Explanation(granted, action, steps)
+
+
+@register(RoleAssignment)
+class RoleAssignmentPolicy(Policy[RoleAssignment]):
+    """Assignments are seen by whoever sees the task force and by the holder; ended
+    (``change``) by a liaison officer of the holder's agency who may assign roles there."""
+
+    actions = ("view", "change")
+
+    def restrict(
+        self, queryset: QuerySet[RoleAssignment], user: Any, action: str
+    ) -> QuerySet[RoleAssignment]:
+        if action == "view":
+            return queryset.filter(
+                Q(role__task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+                | Q(person_id=user.pk)
+            )
+        liaison_of = Membership.objects.filter(
+            user_id=user.pk, is_active=True, role=Membership.Role.LIAISON
+        ).values("agency_id")
+        return queryset.filter(
+            agency_id__in=liaison_of,
+            role__task_force_id__in=task_force_ids_with(
+                user, Capability.ASSIGN_ROLES, writable=True
+            ),
+        )
+
+    def explain(self, user: Any, action: str, obj: RoleAssignment) -> Explanation:
+        if action == "view":
+            if obj.person_id == user.pk:
+                return Explanation(True, action, [Step("This is your own assignment.", True)])
+            steps, granted = _task_force_chain(user, obj.role.task_force, Capability.VIEW)
+            return Explanation(granted, action, steps)
+        membership = membership_of(user)
+        is_liaison = (
+            membership is not None
+            and membership.role == Membership.Role.LIAISON
+            and membership.agency_id == obj.agency_id
+        )
+        first = Step(
+            f"You are a liaison officer of {obj.agency}, the holder's agency."
+            if is_liaison
+            else f"Only a liaison officer of {obj.agency}, the holder's agency, may end this assignment.",
+            is_liaison,
+        )
+        if not is_liaison:
+            return Explanation(False, action, [first])
+        steps, granted = _task_force_chain(user, obj.role.task_force, Capability.ASSIGN_ROLES)
+        if granted and obj.role.task_force.is_closed:
+            steps.append(Step(f"{obj.role.task_force} is closed.", False))
+            granted = False
+        return Explanation(granted, action, [first, *steps])
+
+
+@register(Participation)
+class ParticipationPolicy(Policy[Participation]):
+    """A participation is seen by the task force's members and by the invited agency's
+    people; ``respond`` (accept, decline, withdraw) belongs to that agency's liaisons."""
+
+    actions = ("view", "respond")
+
+    def restrict(
+        self, queryset: QuerySet[Participation], user: Any, action: str
+    ) -> QuerySet[Participation]:
+        if action == "view":
+            return queryset.filter(
+                Q(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+                | Q(agency_id__in=agency_id_subquery(user))
+            )
+        liaison_of = Membership.objects.filter(
+            user_id=user.pk,
+            is_active=True,
+            role=Membership.Role.LIAISON,
+            agency__status=Agency.Status.ACTIVE,
+        ).values("agency_id")
+        return queryset.filter(agency_id__in=liaison_of).exclude(
+            task_force__status=TaskForce.Status.CLOSED
+        )
+
+    def explain(self, user: Any, action: str, obj: Participation) -> Explanation:
+        membership = membership_of(user)
+        own = membership is not None and membership.agency_id == obj.agency_id
+        if action == "view":
+            if own:
+                return Explanation(
+                    True, action, [Step("This is your agency's participation.", True)]
+                )
+            steps, granted = _task_force_chain(user, obj.task_force, Capability.VIEW)
+            return Explanation(granted, action, steps)
+        is_liaison = own and membership is not None and membership.role == Membership.Role.LIAISON
+        steps = [
+            Step(
+                f"You are a liaison officer of {obj.agency}."
+                if is_liaison
+                else f"Only {obj.agency}'s liaison officers answer for it.",
+                is_liaison,
+            )
+        ]
+        if (
+            is_liaison
+            and membership is not None
+            and membership.agency.status != Agency.Status.ACTIVE
+        ):
+            steps.append(Step(f"{obj.agency} is not active.", False))
+            return Explanation(False, action, steps)
+        if is_liaison and obj.task_force.is_closed:
+            steps.append(Step(f"{obj.task_force} is closed.", False))
+            return Explanation(False, action, steps)
+        return Explanation(is_liaison, action, steps)

@@ -1,0 +1,999 @@
+"""Every change inside task forces. Views, forms, serializers, admin and tasks call these.
+
+Each service is atomic, validates before saving, checks the actor through the permission
+core and records an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from agencies.models import Agency, Membership
+from agencies.selectors import membership_of
+from coordination import audit
+from coordination.markings import Marking
+from coordination.models import User
+from coordination.permissions import PermissionDenied, can, explain, require
+
+from .catalogue import DEFAULT_ROLE_TEMPLATES
+from .models import (
+    Acknowledgement,
+    Capability,
+    Objective,
+    Participation,
+    Role,
+    RoleAssignment,
+    RoleTemplate,
+    Task,
+    TaskForce,
+    TaskForceGroupObjectPermission,
+    Update,
+)
+from .permissions import _ceiling_for
+
+TF = TaskForce.Status
+P = Participation.Status
+
+TASK_FORCE_TRANSITIONS = {
+    (TF.FORMING, TF.ACTIVE),
+    (TF.FORMING, TF.CLOSED),
+    (TF.ACTIVE, TF.STANDING_DOWN),
+    (TF.STANDING_DOWN, TF.ACTIVE),
+    (TF.STANDING_DOWN, TF.CLOSED),
+}
+
+
+def _reread_or_rollback(obj: Model, user: User) -> None:
+    """After a write, the writer must still be able to see what they wrote; otherwise the
+    whole transaction is undone (a guard against writing what one may not see)."""
+    if not type(obj)._default_manager.filter(pk=obj.pk).restrict(user, "view").exists():  # type: ignore[attr-defined]
+        raise PermissionDenied(explain(user, "view", obj))
+
+
+def _check_marking(value: int, by: User, task_force: TaskForce) -> None:
+    if value not in Marking.values:
+        raise ValidationError({"marking": "Choose a TLP marking."})
+    ceiling, _ = _ceiling_for(by, task_force)
+    if value > ceiling:
+        raise ValidationError(
+            {
+                "marking": f"Your agency may not share above {Marking(ceiling).label} in this task force."
+            }
+        )
+    if value == Marking.RED and not can(by, "view_restricted", task_force):
+        raise ValidationError(
+            {"marking": "Only holders of a role that may view restricted items may mark TLP:RED."}
+        )
+
+
+def _accepted_agency_ids(task_force: TaskForce) -> set[int]:
+    return set(
+        Participation.objects.filter(task_force=task_force, status=P.ACCEPTED).values_list(
+            "agency_id", flat=True
+        )
+    )
+
+
+# --- role catalogue and roles --------------------------------------------------------------
+
+
+def _validate_capabilities(capabilities: Iterable[str]) -> list[str]:
+    values = list(dict.fromkeys(capabilities))
+    unknown = [c for c in values if c not in Capability.values]
+    if unknown:
+        raise ValidationError(
+            {"capabilities": f"Unknown capabilities: {', '.join(map(str, unknown))}."}
+        )
+    if values and Capability.VIEW not in values:
+        raise ValidationError(
+            {"capabilities": "Every role that can do something must also view the task force."}
+        )
+    return values
+
+
+@transaction.atomic
+def ensure_role_templates() -> int:
+    """Create the default catalogue's templates that are missing; returns how many."""
+    created = 0
+    for data in DEFAULT_ROLE_TEMPLATES:
+        _, was_created = RoleTemplate.objects.get_or_create(slug=data["slug"], defaults=dict(data))
+        created += was_created
+    return created
+
+
+def _sync_role_permissions(role: Role) -> None:
+    """Make the guardian rows for the role's group match its capabilities (one row per
+    capability on the task force: rows grow with roles, never with people)."""
+    wanted = set(role.capabilities)
+    rows = TaskForceGroupObjectPermission.objects.filter(
+        group_id=role.group_id, content_object_id=role.task_force_id
+    )
+    have = set(rows.values_list("permission__codename", flat=True))
+    rows.exclude(permission__codename__in=wanted).delete()
+    missing = wanted - have
+    if missing:
+        permissions = Permission.objects.filter(
+            content_type__app_label="taskforces",
+            content_type__model="taskforce",
+            codename__in=missing,
+        )
+        TaskForceGroupObjectPermission.objects.bulk_create(
+            TaskForceGroupObjectPermission(
+                group_id=role.group_id, content_object_id=role.task_force_id, permission=p
+            )
+            for p in permissions
+        )
+
+
+def _new_role(
+    *,
+    task_force: TaskForce,
+    name: str,
+    responsibilities: str,
+    capabilities: Sequence[str],
+    max_holders: int | None,
+    template: RoleTemplate | None = None,
+    order: int = 100,
+) -> Role:
+    group = Group.objects.create(name=f"taskforce-{task_force.pk}-role-{name}"[:150])
+    role = Role(
+        task_force=task_force,
+        template=template,
+        name=name.strip(),
+        responsibilities=responsibilities.strip(),
+        capabilities=_validate_capabilities(capabilities),
+        max_holders=max_holders,
+        group=group,
+        order=order,
+    )
+    role.full_clean()
+    role.save()
+    _sync_role_permissions(role)
+    return role
+
+
+@transaction.atomic
+def create_role(
+    *,
+    task_force: TaskForce,
+    name: str,
+    responsibilities: str,
+    capabilities: Sequence[str],
+    by: User,
+    max_holders: int | None = None,
+    eligible_agencies: Iterable[Agency] = (),
+) -> Role:
+    """Add a custom role to a task force."""
+    require(by, "change", task_force)
+    if max_holders is not None and max_holders < 1:
+        raise ValidationError(
+            {"max_holders": "A limit must be at least 1 (leave it empty for none)."}
+        )
+    if Role.objects.filter(task_force=task_force, name__iexact=name.strip()).exists():
+        raise ValidationError({"name": "This task force already has a role with this name."})
+    role = _new_role(
+        task_force=task_force,
+        name=name,
+        responsibilities=responsibilities,
+        capabilities=capabilities,
+        max_holders=max_holders,
+    )
+    eligible = list(eligible_agencies)
+    if eligible:
+        role.eligible_agencies.set(eligible)
+    audit.record(
+        actor=by,
+        action="role.created",
+        obj=role,
+        after={
+            "capabilities": role.capabilities,
+            "max_holders": max_holders,
+            "eligible_agencies": [a.pk for a in eligible],
+        },
+    )
+    return role
+
+
+@transaction.atomic
+def update_role(
+    *,
+    role: Role,
+    by: User,
+    responsibilities: str | None = None,
+    capabilities: Sequence[str] | None = None,
+    max_holders: int | object | None = ...,
+    eligible_agencies: Iterable[Agency] | None = None,
+) -> Role:
+    """Change a role's responsibilities, capabilities (granted or revoked at once), holder
+    limit or eligible agencies."""
+    require(by, "change", role.task_force)
+    role = Role.objects.select_for_update().get(pk=role.pk)
+    before = {
+        "responsibilities": role.responsibilities,
+        "capabilities": role.capabilities,
+        "max_holders": role.max_holders,
+    }
+    fields: list[str] = []
+    if responsibilities is not None:
+        role.responsibilities = responsibilities.strip()
+        fields.append("responsibilities")
+    if capabilities is not None:
+        role.capabilities = _validate_capabilities(capabilities)
+        fields.append("capabilities")
+    if max_holders is not ...:
+        if max_holders is not None:
+            if not isinstance(max_holders, int) or max_holders < 1:
+                raise ValidationError(
+                    {"max_holders": "A limit must be at least 1 (leave it empty for none)."}
+                )
+            if RoleAssignment.objects.open().filter(role=role).count() > max_holders:
+                raise ValidationError(
+                    {"max_holders": "More people hold this role now; end assignments first."}
+                )
+        role.max_holders = max_holders  # type: ignore[assignment]
+        fields.append("max_holders")
+    role.full_clean()
+    if fields:
+        role.save(update_fields=fields)
+    if capabilities is not None:
+        _sync_role_permissions(role)
+    if eligible_agencies is not None:
+        role.eligible_agencies.set(list(eligible_agencies))
+    audit.record(
+        actor=by,
+        action="role.updated",
+        obj=role,
+        before=before,
+        after={
+            "responsibilities": role.responsibilities,
+            "capabilities": role.capabilities,
+            "max_holders": role.max_holders,
+        },
+    )
+    return role
+
+
+# --- task forces and participation ---------------------------------------------------------
+
+
+def _liaison_membership(user: User) -> Membership:
+    membership = membership_of(user)
+    if membership is None or membership.role != Membership.Role.LIAISON:
+        raise PermissionDenied("Only a liaison officer may do this for their agency.")
+    if membership.agency.status != Agency.Status.ACTIVE:
+        raise PermissionDenied(f"{membership.agency} is not active.")
+    return membership
+
+
+@transaction.atomic
+def form_task_force(
+    *, name: str, mandate: str, by: User, marking: int = Marking.AMBER
+) -> TaskForce:
+    """A liaison officer of an active agency forms a task force; their agency leads it.
+
+    The role catalogue is copied in, and the founder holds the Commander role (command
+    rests with whoever establishes it until handed over) and their agency's Liaison
+    officer role, both recorded as assignments they made."""
+    membership = _liaison_membership(by)
+    if marking not in Marking.values:
+        raise ValidationError({"marking": "Choose a TLP marking."})
+    task_force = TaskForce(
+        name=name.strip(),
+        mandate=mandate.strip(),
+        lead_agency=membership.agency,
+        marking=marking,
+        created_by=by,
+    )
+    task_force.full_clean()
+    task_force.save()
+    Participation.objects.create(
+        task_force=task_force,
+        agency=membership.agency,
+        status=P.ACCEPTED,
+        invited_by=by,
+        responded_by=by,
+        responded_at=timezone.now(),
+    )
+    ensure_role_templates()
+    roles = {}
+    for template in RoleTemplate.objects.filter(is_active=True):
+        roles[template.slug] = _new_role(
+            task_force=task_force,
+            template=template,
+            name=template.name,
+            responsibilities=template.responsibilities,
+            capabilities=template.capabilities,
+            max_holders=template.default_max_holders,
+            order=template.order,
+        )
+    audit.record(
+        actor=by,
+        action="taskforce.formed",
+        obj=task_force,
+        after={"name": task_force.name, "lead_agency": membership.agency_id, "marking": marking},
+    )
+    for slug in ("commander", "liaison-officer"):
+        if slug in roles:
+            _create_assignment(
+                role=roles[slug], person=by, agency=membership.agency, assigned_by=by
+            )
+    return task_force
+
+
+@transaction.atomic
+def update_task_force(
+    *,
+    task_force: TaskForce,
+    by: User,
+    name: str | None = None,
+    mandate: str | None = None,
+    marking: int | None = None,
+) -> TaskForce:
+    """Edit a task force's name, mandate or marking."""
+    require(by, "change", task_force)
+    task_force = TaskForce.objects.select_for_update().get(pk=task_force.pk)
+    before = audit.snapshot(task_force, ("name", "mandate", "marking"))
+    fields = []
+    if name is not None:
+        task_force.name, fields = name.strip(), [*fields, "name"]
+    if mandate is not None:
+        task_force.mandate, fields = mandate.strip(), [*fields, "mandate"]
+    if marking is not None:
+        if marking not in Marking.values:
+            raise ValidationError({"marking": "Choose a TLP marking."})
+        task_force.marking, fields = marking, [*fields, "marking"]
+    task_force.full_clean()
+    if fields:
+        task_force.save(update_fields=fields)
+    audit.record(
+        actor=by,
+        action="taskforce.updated",
+        obj=task_force,
+        before=before,
+        after=audit.snapshot(task_force, ("name", "mandate", "marking")),
+    )
+    return task_force
+
+
+@transaction.atomic
+def transition_task_force(*, task_force: TaskForce, to_status: str, by: User) -> TaskForce:
+    """Move a task force along forming → active → standing down → closed."""
+    require(by, "change", task_force)
+    task_force = TaskForce.objects.select_for_update().get(pk=task_force.pk)
+    old = task_force.status
+    if to_status not in TF.values:
+        raise ValidationError({"status": f"Unknown status {to_status!r}."})
+    if (old, to_status) not in TASK_FORCE_TRANSITIONS:
+        raise ValidationError(
+            {
+                "status": f"A task force that is {TF(old).label.lower()} cannot become {TF(to_status).label.lower()}."
+            }
+        )
+    task_force.status = to_status
+    task_force.status_changed_at = timezone.now()
+    task_force.save(update_fields=["status", "status_changed_at"])
+    audit.record(
+        actor=by,
+        action="taskforce.status_changed",
+        obj=task_force,
+        before={"status": old},
+        after={"status": to_status},
+    )
+    return task_force
+
+
+@transaction.atomic
+def invite_agency(
+    *, task_force: TaskForce, agency: Agency, by: User, message: str = ""
+) -> Participation:
+    """Invite an active agency (again, after a decline or withdrawal) to take part."""
+    require(by, "manage_participation", task_force)
+    if agency.status != Agency.Status.ACTIVE:
+        raise ValidationError({"agency": f"{agency} is not active and cannot be invited."})
+    participation = (
+        Participation.objects.select_for_update()
+        .filter(task_force=task_force, agency=agency)
+        .first()
+    )
+    if participation is not None and participation.status in (P.INVITED, P.ACCEPTED):
+        raise ValidationError(
+            {"agency": f"{agency} is already {participation.get_status_display().lower()}."}
+        )
+    before = {"status": participation.status} if participation else None
+    if participation is None:
+        participation = Participation(task_force=task_force, agency=agency)
+    participation.status = P.INVITED
+    participation.invited_by = by
+    participation.invited_at = timezone.now()
+    participation.message = message.strip()
+    participation.responded_by = None
+    participation.responded_at = None
+    participation.reason = ""
+    participation.full_clean(validate_constraints=False)
+    participation.save()
+    audit.record(
+        actor=by,
+        action="participation.invited",
+        obj=participation,
+        before=before,
+        after={"status": P.INVITED},
+    )
+    return participation
+
+
+@transaction.atomic
+def respond_to_invitation(
+    *, participation: Participation, accept: bool, by: User, reason: str = ""
+) -> Participation:
+    """A liaison officer accepts or declines their agency's invitation. Accepting gives them
+    their agency's Liaison officer role in the task force, so they can assign their people."""
+    require(by, "respond", participation)
+    participation = Participation.objects.select_for_update().get(pk=participation.pk)
+    if participation.status != P.INVITED:
+        raise ValidationError(
+            {
+                "status": f"This invitation is {participation.get_status_display().lower()}, not open."
+            }
+        )
+    participation.status = P.ACCEPTED if accept else P.DECLINED
+    participation.responded_by = by
+    participation.responded_at = timezone.now()
+    participation.reason = reason.strip()
+    participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
+    audit.record(
+        actor=by,
+        action=f"participation.{participation.status}",
+        obj=participation,
+        before={"status": P.INVITED},
+        after={"status": participation.status, "reason": participation.reason},
+    )
+    if accept:
+        role = Role.objects.filter(
+            task_force_id=participation.task_force_id, template__slug="liaison-officer"
+        ).first()
+        already = (
+            role is not None and RoleAssignment.objects.open().filter(role=role, person=by).exists()
+        )
+        if role is not None and not already and _eligible(role, participation.agency):
+            _create_assignment(role=role, person=by, agency=participation.agency, assigned_by=by)
+    return participation
+
+
+@transaction.atomic
+def withdraw_agency(*, participation: Participation, by: User, reason: str) -> Participation:
+    """An agency leaves (its liaison) or is withdrawn (by those managing participation).
+    Every assignment its people hold there ends at once."""
+    if not (
+        can(by, "respond", participation)
+        or can(by, "manage_participation", participation.task_force)
+    ):
+        raise PermissionDenied(explain(by, "respond", participation))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason."})
+    participation = (
+        Participation.objects.select_for_update()
+        .select_related("task_force")
+        .get(pk=participation.pk)
+    )
+    if participation.agency_id == participation.task_force.lead_agency_id:
+        raise ValidationError(
+            {"agency": "The lead agency cannot withdraw from its own task force."}
+        )
+    if participation.status != P.ACCEPTED:
+        raise ValidationError({"status": "Only an agency that accepted can withdraw."})
+    participation.status = P.WITHDRAWN
+    participation.responded_by = by
+    participation.responded_at = timezone.now()
+    participation.reason = reason
+    participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
+    audit.record(
+        actor=by,
+        action="participation.withdrawn",
+        obj=participation,
+        before={"status": P.ACCEPTED},
+        after={"status": P.WITHDRAWN, "reason": reason},
+    )
+    _end_many(
+        RoleAssignment.objects.open().filter(
+            role__task_force_id=participation.task_force_id, agency_id=participation.agency_id
+        ),
+        by=by,
+        reason=f"{participation.agency} withdrew from the task force: {reason}",
+    )
+    return participation
+
+
+# --- role assignments ----------------------------------------------------------------------
+
+
+def _eligible(role: Role, agency: Agency) -> bool:
+    eligible = list(role.eligible_agencies.values_list("pk", flat=True))
+    return not eligible or agency.pk in eligible
+
+
+def _create_assignment(
+    *,
+    role: Role,
+    person: User,
+    agency: Agency,
+    assigned_by: User,
+    starts_at: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+) -> RoleAssignment:
+    """Create an assignment under a lock on the role, so the holder limit holds even
+    when two liaison officers assign at the same moment."""
+    locked = Role.objects.select_for_update().get(pk=role.pk)
+    now = timezone.now()
+    if locked.max_holders is not None:
+        holders = RoleAssignment.objects.open(now).filter(role=locked).count()
+        if holders >= locked.max_holders:
+            raise ValidationError(
+                {
+                    "role": f"{locked.name} already has its limit of {locked.max_holders} holder{'s' if locked.max_holders != 1 else ''}."
+                }
+            )
+    if RoleAssignment.objects.filter(role=locked, person=person, ended_at__isnull=True).exists():
+        raise ValidationError(
+            {"person": f"{person} already holds {locked.name} (or has it scheduled)."}
+        )
+    assignment = RoleAssignment(
+        role=locked,
+        person=person,
+        agency=agency,
+        assigned_by=assigned_by,
+        starts_at=starts_at or now,
+        ends_at=until,
+    )
+    assignment.full_clean(validate_constraints=False)
+    if until is not None and until <= max(now, assignment.starts_at):
+        raise ValidationError({"until": "The end must be in the future and after the start."})
+    try:
+        with transaction.atomic():
+            assignment.save()
+    except IntegrityError as error:  # the partial unique index, if a check above raced
+        raise ValidationError({"person": f"{person} already holds {locked.name}."}) from error
+    person.groups.add(locked.group)
+    audit.record(
+        actor=assigned_by,
+        action="assignment.created",
+        obj=assignment,
+        after={
+            "role": locked.pk,
+            "person": person.pk,
+            "agency": agency.pk,
+            "starts_at": assignment.starts_at.isoformat(),
+            "ends_at": until.isoformat() if until else None,
+        },
+    )
+    return assignment
+
+
+@transaction.atomic
+def assign_role(
+    *,
+    role: Role,
+    person: User,
+    assigned_by: User,
+    starts_at: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+) -> RoleAssignment:
+    """A liaison officer assigns one of their own agency's people to a role, in a task force
+    their agency accepted, if the agency is eligible and the holder limit allows."""
+    liaison = _liaison_membership(assigned_by)
+    agency = liaison.agency
+    person_membership = membership_of(person)
+    if (
+        person_membership is None
+        or person_membership.agency_id != agency.pk
+        or not person.is_active
+    ):
+        raise ValidationError(
+            {"person": f"You can only assign active people of your own agency, {agency}."}
+        )
+    task_force = role.task_force
+    if task_force.is_closed:
+        raise ValidationError({"role": f"{task_force} is closed."})
+    if agency.pk not in _accepted_agency_ids(task_force):
+        raise PermissionDenied(f"{agency} has not accepted a part in {task_force}.")
+    require(assigned_by, "assign_roles", task_force)
+    if not _eligible(role, agency):
+        raise ValidationError({"role": f"{agency} is not eligible for the role {role.name}."})
+    return _create_assignment(
+        role=role,
+        person=person,
+        agency=agency,
+        assigned_by=assigned_by,
+        starts_at=starts_at,
+        until=until,
+    )
+
+
+def _end(
+    assignment: RoleAssignment, *, by: User | None, reason: str, at: datetime.datetime | None = None
+) -> None:
+    assignment.ended_at = at or timezone.now()
+    assignment.ended_by = by
+    assignment.end_reason = reason
+    assignment.save(update_fields=["ended_at", "ended_by", "end_reason"])
+    assignment.person.groups.remove(assignment.role.group)
+    audit.record(
+        actor=by,
+        action="assignment.ended",
+        obj=assignment,
+        before={"ended_at": None},
+        after={"ended_at": assignment.ended_at.isoformat(), "reason": reason},
+    )
+
+
+def _end_many(assignments: Any, *, by: User | None, reason: str) -> int:
+    count = 0
+    for assignment in assignments.select_for_update().select_related("person", "role__group"):
+        _end(assignment, by=by, reason=reason)
+        count += 1
+    return count
+
+
+@transaction.atomic
+def end_assignment(*, assignment: RoleAssignment, by: User, reason: str) -> RoleAssignment:
+    """A liaison officer of the holder's agency ends an assignment early; access goes at once."""
+    require(by, "change", assignment)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason; the holder will be told it."})
+    assignment = (
+        RoleAssignment.objects.select_for_update()
+        .select_related("person", "role__group")
+        .get(pk=assignment.pk)
+    )
+    if assignment.ended_at is not None:
+        raise ValidationError({"assignment": "This assignment has already ended."})
+    _end(assignment, by=by, reason=reason)
+    return assignment
+
+
+@transaction.atomic
+def set_assignment_end(
+    *, assignment: RoleAssignment, until: datetime.datetime | None, by: User
+) -> RoleAssignment:
+    """Set or clear the date an assignment expires."""
+    require(by, "change", assignment)
+    assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.ended_at is not None:
+        raise ValidationError({"assignment": "This assignment has already ended."})
+    if until is not None and until <= max(timezone.now(), assignment.starts_at):
+        raise ValidationError({"until": "The end must be in the future and after the start."})
+    before = assignment.ends_at
+    assignment.ends_at = until
+    assignment.save(update_fields=["ends_at"])
+    audit.record(
+        actor=by,
+        action="assignment.end_date_set",
+        obj=assignment,
+        before={"ends_at": before.isoformat() if before else None},
+        after={"ends_at": until.isoformat() if until else None},
+    )
+    return assignment
+
+
+@transaction.atomic
+def expire_assignments(*, now: datetime.datetime | None = None) -> int:
+    """Close every assignment whose end date has passed (access already stopped at that
+    moment: the permission core checks the date). Run by Celery beat every minute."""
+    now = now or timezone.now()
+    due = RoleAssignment.objects.filter(ended_at__isnull=True, ends_at__lte=now)
+    count = 0
+    for assignment in due.select_for_update(skip_locked=True).select_related(
+        "person", "role__group"
+    ):
+        _end(assignment, by=None, reason="Expired", at=assignment.ends_at)
+        count += 1
+    return count
+
+
+# --- objectives, tasks, updates ------------------------------------------------------------
+
+
+def _check_agencies(
+    task_force: TaskForce, owner: Agency | None, contributors: Iterable[Agency]
+) -> list[Agency]:
+    accepted = _accepted_agency_ids(task_force)
+    if owner is not None and owner.pk not in accepted:
+        raise ValidationError({"owner_agency": f"{owner} does not take part in this task force."})
+    contributor_list = list(contributors)
+    outsiders = [str(a) for a in contributor_list if a.pk not in accepted]
+    if outsiders:
+        raise ValidationError(
+            {
+                "contributing_agencies": f"Not taking part in this task force: {', '.join(outsiders)}."
+            }
+        )
+    return contributor_list
+
+
+OBJECTIVE_FIELDS = (
+    "title",
+    "description",
+    "owner_agency",
+    "status",
+    "priority",
+    "target_date",
+    "marking",
+)
+
+
+@transaction.atomic
+def create_objective(
+    *,
+    task_force: TaskForce,
+    title: str,
+    owner_agency: Agency,
+    by: User,
+    description: str = "",
+    contributing_agencies: Iterable[Agency] = (),
+    priority: int = Objective.Priority.MEDIUM,
+    target_date: datetime.date | None = None,
+    marking: int | None = None,
+) -> Objective:
+    """Add a shared objective; its marking defaults to the task force's."""
+    require(by, "manage_objectives", task_force)
+    marking = task_force.marking if marking is None else marking
+    _check_marking(marking, by, task_force)
+    contributors = _check_agencies(task_force, owner_agency, contributing_agencies)
+    objective = Objective(
+        task_force=task_force,
+        title=title.strip(),
+        description=description.strip(),
+        owner_agency=owner_agency,
+        priority=priority,
+        target_date=target_date,
+        marking=marking,
+        created_by=by,
+    )
+    objective.full_clean()
+    objective.save()
+    objective.contributing_agencies.set(contributors)
+    _reread_or_rollback(objective, by)
+    audit.record(
+        actor=by,
+        action="objective.created",
+        obj=objective,
+        after=audit.snapshot(objective, OBJECTIVE_FIELDS),
+    )
+    return objective
+
+
+@transaction.atomic
+def update_objective(
+    *,
+    objective: Objective,
+    by: User,
+    contributing_agencies: Iterable[Agency] | None = None,
+    **changes: Any,
+) -> Objective:
+    """Edit an objective (status, priority, dates, marking, owner, contributors)."""
+    require(by, "change", objective)
+    unknown = set(changes) - set(OBJECTIVE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    objective = (
+        Objective.objects.select_for_update().select_related("task_force").get(pk=objective.pk)
+    )
+    before = audit.snapshot(objective, OBJECTIVE_FIELDS)
+    if "marking" in changes:
+        _check_marking(changes["marking"], by, objective.task_force)
+    contributors = _check_agencies(
+        objective.task_force, changes.get("owner_agency"), contributing_agencies or []
+    )
+    for name, value in changes.items():
+        setattr(
+            objective,
+            name,
+            value.strip() if isinstance(value, str) and name in ("title", "description") else value,
+        )
+    objective.full_clean()
+    if changes:
+        objective.save(update_fields=[*changes, "updated_at"])
+    if contributing_agencies is not None:
+        objective.contributing_agencies.set(contributors)
+    _reread_or_rollback(objective, by)
+    audit.record(
+        actor=by,
+        action="objective.updated",
+        obj=objective,
+        before=before,
+        after=audit.snapshot(objective, OBJECTIVE_FIELDS),
+    )
+    return objective
+
+
+TASK_FIELDS = ("title", "description", "assignee", "assigned_role", "due_date", "status")
+
+
+def _check_task_assignee(objective: Objective, assignee: User | None, role: Role | None) -> None:
+    if assignee is not None and role is not None:
+        raise ValidationError({"assignee": "Assign the task to a person or to a role, not both."})
+    if role is not None and role.task_force_id != objective.task_force_id:
+        raise ValidationError({"assigned_role": "That role belongs to another task force."})
+    if assignee is not None and not can(assignee, "view", objective):
+        raise ValidationError(
+            {"assignee": f"{assignee} cannot see this objective, so cannot be given its tasks."}
+        )
+
+
+@transaction.atomic
+def create_task(
+    *,
+    objective: Objective,
+    title: str,
+    by: User,
+    description: str = "",
+    assignee: User | None = None,
+    assigned_role: Role | None = None,
+    due_date: datetime.date | None = None,
+) -> Task:
+    """Add a task under an objective, for a person or a role."""
+    require(by, "view", objective)
+    require(by, "manage_tasks", objective.task_force)
+    _check_task_assignee(objective, assignee, assigned_role)
+    task = Task(
+        objective=objective,
+        task_force_id=objective.task_force_id,
+        title=title.strip(),
+        description=description.strip(),
+        assignee=assignee,
+        assigned_role=assigned_role,
+        due_date=due_date,
+        created_by=by,
+    )
+    task.full_clean()
+    task.save()
+    _reread_or_rollback(task, by)
+    audit.record(actor=by, action="task.created", obj=task, after=audit.snapshot(task, TASK_FIELDS))
+    return task
+
+
+@transaction.atomic
+def update_task(*, task: Task, by: User, **changes: Any) -> Task:
+    """Edit a task. Its assignee (or a holder of its role) may change its status;
+    task managers may change everything."""
+    require(by, "change", task)
+    unknown = set(changes) - set(TASK_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    task = (
+        Task.objects.select_for_update().select_related("objective", "task_force").get(pk=task.pk)
+    )
+    if set(changes) - {"status"} and not can(by, "manage_tasks", task.task_force):
+        raise PermissionDenied("Only task managers may change more than a task's status.")
+    before = audit.snapshot(task, TASK_FIELDS)
+    if "assignee" in changes or "assigned_role" in changes:
+        _check_task_assignee(
+            task.objective,
+            changes.get("assignee", task.assignee),
+            changes.get("assigned_role", task.assigned_role),
+        )
+    for name, value in changes.items():
+        setattr(
+            task,
+            name,
+            value.strip() if isinstance(value, str) and name in ("title", "description") else value,
+        )
+    task.full_clean()
+    if changes:
+        task.save(update_fields=[*changes, "updated_at"])
+    audit.record(
+        actor=by,
+        action="task.updated",
+        obj=task,
+        before=before,
+        after=audit.snapshot(task, TASK_FIELDS),
+    )
+    return task
+
+
+@transaction.atomic
+def post_update(
+    *,
+    task_force: TaskForce,
+    title: str,
+    body: str,
+    by: User,
+    kind: str = Update.Kind.UPDATE,
+    marking: int | None = None,
+    requires_acknowledgement: bool = False,
+    ack_roles: Iterable[Role] = (),
+    ack_agencies: Iterable[Agency] = (),
+) -> Update:
+    """Post an update or situation report; it may ask named roles or agencies (or, with
+    none named, everyone who can see it) to acknowledge it."""
+    require(by, "post_updates", task_force)
+    marking = task_force.marking if marking is None else marking
+    _check_marking(marking, by, task_force)
+    roles, agencies = list(ack_roles), list(ack_agencies)
+    if (roles or agencies) and not requires_acknowledgement:
+        raise ValidationError(
+            {
+                "requires_acknowledgement": "Name roles or agencies only for an update that needs acknowledgement."
+            }
+        )
+    if any(role.task_force_id != task_force.pk for role in roles):
+        raise ValidationError({"ack_roles": "Only roles of this task force can be asked."})
+    _check_agencies(task_force, None, agencies)
+    membership = membership_of(by)
+    update = Update(
+        task_force=task_force,
+        author=by,
+        author_agency=membership.agency if membership else None,
+        kind=kind,
+        title=title.strip(),
+        body=body.strip(),
+        marking=marking,
+        requires_acknowledgement=requires_acknowledgement,
+    )
+    update.full_clean()
+    update.save()
+    update.ack_roles.set(roles)
+    update.ack_agencies.set(agencies)
+    _reread_or_rollback(update, by)
+    audit.record(
+        actor=by,
+        action="update.posted",
+        obj=update,
+        after={
+            "title": update.title,
+            "marking": marking,
+            "requires_acknowledgement": requires_acknowledgement,
+        },
+    )
+    return update
+
+
+@transaction.atomic
+def acknowledge_update(*, update: Update, by: User) -> Acknowledgement:
+    """Record that a person asked to acknowledge an update has done so (once)."""
+    require(by, "acknowledge", update)
+    acknowledgement, created = Acknowledgement.objects.get_or_create(update=update, person=by)
+    if created:
+        audit.record(actor=by, action="update.acknowledged", obj=update)
+    return acknowledgement
+
+
+# --- reactions to agency changes (connected in TaskforcesConfig.ready) ----------------------
+
+
+def on_agency_status_changed(
+    *, agency: Agency, new_status: str, by: User, reason: str, **_: Any
+) -> None:
+    """Offboarding ends every assignment of the agency and withdraws its participations.
+    Suspension ends nothing: the permission core already refuses a suspended agency's
+    people, and reinstatement gives back exactly what was assigned."""
+    if new_status != Agency.Status.OFFBOARDED:
+        return
+    _end_many(
+        RoleAssignment.objects.open().filter(agency=agency),
+        by=by,
+        reason=f"{agency} was offboarded: {reason}",
+    )
+    Participation.objects.filter(agency=agency, status__in=(P.INVITED, P.ACCEPTED)).update(
+        status=P.WITHDRAWN, responded_at=timezone.now(), reason=f"Agency offboarded: {reason}"
+    )
+
+
+def on_membership_ended(*, membership: Membership, by: User, reason: str, **_: Any) -> None:
+    """A person who leaves their agency holds no role any more."""
+    _end_many(
+        RoleAssignment.objects.open().filter(
+            person_id=membership.user_id, agency_id=membership.agency_id
+        ),
+        by=by,
+        reason=f"Left {membership.agency}: {reason}",
+    )
