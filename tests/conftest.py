@@ -1,0 +1,120 @@
+"""Persona fixtures that mirror the real people of Concord.
+
+``world`` builds one task force led by the Lead agency with the Partner agency taking
+part, and these people:
+
+* ``portal_admin`` — onboards agencies; no role in any task force;
+* ``lead_admin`` — agency administrator of the lead agency; no role in the task force;
+* ``lead_liaison`` — formed the task force (Commander + Liaison officer);
+* ``lead_staff`` — Member, assigned by the lead liaison;
+* ``partner_liaison`` — accepted the invitation (Liaison officer);
+* ``partner_staff`` — Member, assigned by the partner liaison;
+* ``outsider`` — staff of an active agency that is not in the task force.
+
+Lead and Partner have a sharing agreement up to TLP:AMBER. Objectives exist at GREEN,
+AMBER, AMBER+STRICT and RED, each with one task; updates at AMBER and RED.
+"""
+
+from __future__ import annotations
+
+import datetime
+from types import SimpleNamespace
+
+import pytest
+
+from agencies import services as agency_services
+from agencies.models import Membership
+from coordination.markings import Marking
+from taskforces import services
+from taskforces.models import Role
+
+from .factories import AgencyFactory, UserFactory, person
+
+
+def role_named(task_force, slug: str) -> Role:
+    return Role.objects.get(task_force=task_force, template__slug=slug)
+
+
+@pytest.fixture
+def world(db) -> SimpleNamespace:
+    w = SimpleNamespace()
+    w.lead = AgencyFactory(name="National Flood Agency", acronym="NFA")
+    w.partner = AgencyFactory(
+        name="Regional Health Service", acronym="RHS", level="regional", sector="health"
+    )
+    w.outsider_agency = AgencyFactory(
+        name="City Transport Authority", acronym="CTA", level="local", sector="transport"
+    )
+
+    w.portal_admin = UserFactory(email="admin@concord.example.gov", is_portal_admin=True)
+    w.lead_admin = person(w.lead, Membership.Role.ADMIN, email="admin@nfa.example.gov")
+    w.lead_liaison = person(w.lead, Membership.Role.LIAISON, email="liaison@nfa.example.gov")
+    w.lead_staff = person(w.lead, email="staff@nfa.example.gov")
+    w.partner_liaison = person(w.partner, Membership.Role.LIAISON, email="liaison@rhs.example.gov")
+    w.partner_staff = person(w.partner, email="staff@rhs.example.gov")
+    w.outsider = person(w.outsider_agency, email="staff@cta.example.gov")
+
+    w.agreement = agency_services.create_agreement(
+        title="NFA–RHS information sharing",
+        parties=[w.lead, w.partner],
+        max_marking=Marking.AMBER,
+        valid_from=datetime.date(2020, 1, 1),
+        by=w.portal_admin,
+        activate=True,
+    )
+
+    w.tf = services.form_task_force(
+        name="River Severn flood response", mandate="Protect life and property.", by=w.lead_liaison
+    )
+    w.participation = services.invite_agency(task_force=w.tf, agency=w.partner, by=w.lead_liaison)
+    services.respond_to_invitation(participation=w.participation, accept=True, by=w.partner_liaison)
+    w.member_role = role_named(w.tf, "member")
+    w.lead_staff_assignment = services.assign_role(
+        role=w.member_role, person=w.lead_staff, assigned_by=w.lead_liaison
+    )
+    w.partner_staff_assignment = services.assign_role(
+        role=w.member_role, person=w.partner_staff, assigned_by=w.partner_liaison
+    )
+
+    w.objectives = {}
+    w.tasks = {}
+    for marking in (Marking.GREEN, Marking.AMBER, Marking.AMBER_STRICT, Marking.RED):
+        objective = services.create_objective(
+            task_force=w.tf,
+            title=f"Objective {marking.label}",
+            owner_agency=w.lead,
+            contributing_agencies=[w.partner],
+            marking=marking,
+            by=w.lead_liaison,
+        )
+        w.objectives[marking] = objective
+        w.tasks[marking] = services.create_task(
+            objective=objective, title=f"Task {marking.label}", by=w.lead_liaison
+        )
+    w.updates = {
+        marking: services.post_update(
+            task_force=w.tf,
+            title=f"Update {marking.label}",
+            body="Levels rising.",
+            marking=marking,
+            by=w.lead_liaison,
+        )
+        for marking in (Marking.AMBER, Marking.RED)
+    }
+    return w
+
+
+@pytest.fixture
+def personas(world: SimpleNamespace) -> dict[str, object]:
+    return {
+        name: getattr(world, name)
+        for name in (
+            "portal_admin",
+            "lead_admin",
+            "lead_liaison",
+            "lead_staff",
+            "partner_liaison",
+            "partner_staff",
+            "outsider",
+        )
+    }
