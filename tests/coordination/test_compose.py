@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SETTINGS_DIR = ROOT / "coordination" / "settings"
 PRODUCTION_SETTINGS = SETTINGS_DIR / "production.py"
