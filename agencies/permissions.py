@@ -16,7 +16,7 @@ def _portal_admin_step(user: Any) -> Step:
     return Step("You are a portal administrator.", bool(user.is_portal_admin))
 
 
-def _admin_agency_ids(user: Any) -> QuerySet[Membership]:
+def _admin_agency_ids(user: Any) -> QuerySet[Membership, Any]:
     return Membership.objects.filter(
         user_id=user.pk, is_active=True, role=Membership.Role.ADMIN
     ).values("agency_id")

@@ -19,7 +19,7 @@ def membership_of(user: Any) -> Membership | None:
     )
 
 
-def agency_id_subquery(user: Any) -> QuerySet[Membership]:
+def agency_id_subquery(user: Any) -> QuerySet[Membership, Any]:
     """The person's agency id as a subquery, so restrict() needs no extra query."""
     return Membership.objects.filter(user_id=user.pk, is_active=True).values("agency_id")[:1]
 

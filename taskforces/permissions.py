@@ -22,6 +22,7 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -150,7 +151,15 @@ def _task_force_chain(
     membership = membership_of(user)
     if membership is None:
         return [
-            Step("You do not belong to any agency, so you hold no role anywhere.", False)
+            Step(
+                "You do not belong to any agency, so you hold no role anywhere"
+                + (
+                    " (being a portal administrator gives no access inside task forces)."
+                    if getattr(user, "is_portal_admin", False)
+                    else "."
+                ),
+                False,
+            )
         ], False
     agency = membership.agency
     steps.append(Step(f"You are {membership.get_role_display().lower()} of {agency}.", True))
@@ -197,7 +206,9 @@ def _task_force_chain(
         steps.append(Step(f"You hold the role {assignment.role.name}{by}{until}.", True))
     if granted_by:
         names = ", ".join(a.role.name for a in granted_by)
-        steps.append(Step(f"The role {names} includes the capability “{capability.label}”.", True))
+        noun = "roles" if len(granted_by) > 1 else "role"
+        verb = "include" if len(granted_by) > 1 else "includes"
+        steps.append(Step(f"The {noun} {names} {verb} the capability “{capability.label}”.", True))
         return steps, True
     steps.append(
         Step(
@@ -220,7 +231,7 @@ def _granted_capabilities(role: Role) -> set[str]:
 class ItemPolicy(Policy[Any]):
     """Objectives, tasks and updates: their task force's permissions plus their marking."""
 
-    actions = ("view", "change")
+    actions: tuple[str, ...] = ("view", "change")
     task_force_path = "task_force__"
     marking_field = "marking"
 
@@ -246,7 +257,7 @@ class ItemPolicy(Policy[Any]):
         capability = ITEM_CHANGE_CAPABILITY[self.model]
         return Q(task_force_id__in=task_force_ids_with(user, capability, writable=True))
 
-    model: type = object
+    model: type[Model] = Model
 
     def marking_of(self, obj: Any) -> int:
         return int(obj.marking)

@@ -49,9 +49,8 @@ def objective_progress(objective: Objective) -> int:
 def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:
     """Roles with their current holders and agencies (the ICS 203 view)."""
     holders = RoleAssignment.objects.current().select_related("person", "agency")
-    return task_force.roles.prefetch_related(
-        Prefetch("assignments", queryset=holders, to_attr="holders"), "eligible_agencies"
-    )
+    current_holders: Any = Prefetch("assignments", queryset=holders, to_attr="holders")
+    return task_force.roles.prefetch_related(current_holders, "eligible_agencies")
 
 
 def visible_objectives(user: Any, task_force: TaskForce) -> QuerySet[Objective]:

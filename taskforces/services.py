@@ -341,7 +341,7 @@ def update_task_force(
     require(by, "change", task_force)
     task_force = TaskForce.objects.select_for_update().get(pk=task_force.pk)
     before = audit.snapshot(task_force, ("name", "mandate", "marking"))
-    fields = []
+    fields: list[str] = []
     if name is not None:
         task_force.name, fields = name.strip(), [*fields, "name"]
     if mandate is not None:

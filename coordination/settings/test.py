@@ -12,3 +12,7 @@ STORAGES = {
 # Tests run tasks in-process unless a test starts a real worker itself (those tests
 # switch this off and use the Redis broker that REDIS_URL names).
 CELERY_TASK_ALWAYS_EAGER = True
+
+# Serve static files from the apps' folders without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,109 @@
+"""The foundation's pages obey the permission core and keep a constant number of queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from coordination.markings import Marking
+from taskforces import services
+from taskforces.models import Role
+
+from ..factories import PASSWORD, person
+
+
+def grow(world, n: int = 15) -> None:
+    """More objectives, tasks, updates and role holders, so an N+1 would show."""
+    analyst = Role.objects.get(task_force=world.tf, template__slug="intelligence-analyst")
+    for i in range(n):
+        objective = services.create_objective(
+            task_force=world.tf,
+            title=f"Extra objective {i}",
+            owner_agency=world.lead,
+            contributing_agencies=[world.partner],
+            marking=Marking.GREEN,
+            by=world.lead_liaison,
+        )
+        services.create_task(objective=objective, title=f"Extra task {i}", by=world.lead_liaison)
+        services.post_update(
+            task_force=world.tf,
+            title=f"Extra update {i}",
+            body="…",
+            marking=Marking.GREEN,
+            by=world.lead_liaison,
+        )
+        services.assign_role(
+            role=analyst, person=person(world.lead), assigned_by=world.lead_liaison
+        )
+
+
+def login(client, user) -> None:
+    assert client.login(email=user.email, password=PASSWORD)
+
+
+@pytest.mark.parametrize("name", ["dashboard", "task-force-detail"])
+def test_pages_need_sign_in(client, world, name):
+    url = reverse(name) if name == "dashboard" else reverse(name, args=[world.tf.pk])
+    response = client.get(url)
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_dashboard_lists_only_my_task_forces(client, world):
+    other = services.form_task_force(
+        name="Hidden operation", mandate="Elsewhere.", by=world.partner_liaison
+    )
+    login(client, world.lead_staff)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert world.tf.name in page
+    assert other.name not in page
+
+    client.logout()
+    login(client, world.outsider)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert world.tf.name not in page
+    assert "You hold no role in any task force yet" in page
+
+
+def test_task_force_page_hides_what_the_marking_forbids(client, world):
+    login(client, world.partner_staff)
+    page = client.get(reverse("task-force-detail", args=[world.tf.pk])).content.decode()
+    assert "Objective TLP:AMBER</td>" in page
+    assert "Objective TLP:AMBER+STRICT" not in page
+    assert "Objective TLP:RED" not in page
+    assert "Update TLP:RED" not in page
+    assert "Why can I see this?" in page
+    assert "You hold the role Member" in page
+
+
+def test_task_force_page_is_not_found_for_outsiders_and_unknown_ids(client, world):
+    login(client, world.outsider)
+    hidden = client.get(reverse("task-force-detail", args=[world.tf.pk]))
+    missing = client.get(reverse("task-force-detail", args=[world.tf.pk + 1000]))
+    assert hidden.status_code == missing.status_code == 404
+
+
+def test_ended_assignment_loses_the_page_at_once(client, world):
+    login(client, world.partner_staff)
+    url = reverse("task-force-detail", args=[world.tf.pk])
+    assert client.get(url).status_code == 200
+    services.end_assignment(
+        assignment=world.partner_staff_assignment, by=world.partner_liaison, reason="Rotated out"
+    )
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["lead_liaison", "partner_staff"])
+def test_page_queries_do_not_grow_with_data(client, world, persona, django_assert_max_num_queries):
+    user = getattr(world, persona)
+    login(client, user)
+    detail = reverse("task-force-detail", args=[world.tf.pk])
+    with django_assert_max_num_queries(14) as small_dashboard:
+        client.get(reverse("dashboard"))
+    with django_assert_max_num_queries(20) as small_detail:
+        client.get(detail)
+    grow(world)
+    with django_assert_max_num_queries(len(small_dashboard.captured_queries)):
+        assert client.get(reverse("dashboard")).status_code == 200
+    with django_assert_max_num_queries(len(small_detail.captured_queries)):
+        assert client.get(detail).status_code == 200
