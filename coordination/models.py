@@ -99,3 +99,25 @@ class AuditEvent(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
         )
+
+
+class Notification(models.Model):
+    """What one person is told about an event, shown in their notification centre (and
+    e-mailed according to their preferences by the notification workers)."""
+
+    recipient = models.ForeignKey(
+        "coordination.User", on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=60)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("recipient", "read_at"))]
+
+    def __str__(self) -> str:
+        return self.title

@@ -16,5 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("notifications/", include("coordination.notification_urls")),
+    path("", include("agencies.urls")),
     path("", include("taskforces.urls")),
 ]

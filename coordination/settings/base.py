@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "coordination.audit.AuditContextMiddleware",
+    "coordination.web.PermissionDeniedMiddleware",
 ]
 
 ROOT_URLCONF = "coordination.urls"
@@ -61,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "coordination.context_processors.portal",
             ],
         },
     },

@@ -1,0 +1,5 @@
+"""Agency pages (placeholder: the agencies pages are being written)."""
+
+app_name = "agencies"
+
+urlpatterns: list = []

@@ -1,0 +1,38 @@
+"""The notification centre (the notification workers fill it)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .models import Notification
+from .web import paginate
+
+
+@login_required
+def notification_centre(request: HttpRequest) -> HttpResponse:
+    """My notifications, newest first; unread ones stand out."""
+    notifications = Notification.objects.filter(recipient=request.user)
+    return render(request, "notifications/centre.html", {"page_obj": paginate(request, notifications)})
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one of my notifications read (someone else's id changes nothing)."""
+    Notification.objects.filter(recipient=request.user, pk=pk, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return redirect("notifications:centre")
+
+
+@login_required
+@require_POST
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return redirect("notifications:centre")

@@ -1,0 +1,79 @@
+"""Small helpers every page uses: pagination with validated page numbers, fetching an
+object through the permission core, and carrying service errors onto forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django import forms
+from django.core.exceptions import BadRequest, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .permissions import PermissionDenied
+
+M = TypeVar("M", bound=Model)
+
+PAGE_SIZE = 25
+
+
+def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE) -> Page:
+    """The requested page; a page number that is not a positive whole number, or past the
+    end, is a clear 400 error rather than a silently different page."""
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest("The page number must be a whole number of at least 1.")
+    paginator = Paginator(queryset, per_page)
+    number = int(raw)
+    if number > paginator.num_pages:
+        raise BadRequest(f"There are only {paginator.num_pages} pages.")
+    return paginator.page(number)
+
+
+def visible_or_404(queryset: QuerySet[M], user: Any, pk: Any, action: str = "view") -> M:
+    """The object if the person may ``action`` it; otherwise "not found" — the same answer
+    whether it exists or not, so hidden objects do not leak."""
+    try:
+        return queryset.restrict(user, action).get(pk=pk)  # type: ignore[attr-defined]
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404("Not found.") from None
+
+
+def apply_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: keyed messages on their fields when
+    the form has them, the rest at the top of the form."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+def run_service(form: forms.BaseForm, call: Callable[[], Any]) -> Any:
+    """Call a service; on ValidationError record it on the form and return None."""
+    try:
+        return call()
+    except ValidationError as error:
+        apply_errors(form, error)
+        return None
+
+
+class PermissionDeniedMiddleware:
+    """Turns the core's PermissionDenied (raised by services) into a 403 page that says why."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, PermissionDenied):
+            return None
+        explanation = exception.explanation
+        reason = getattr(explanation, "reason", None) or str(explanation)
+        response = TemplateResponse(request, "403.html", {"reason": reason}, status=403)
+        return response.render()
