@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
+from coordination.models import User
+
 from .models import Objective, Role, RoleAssignment, Task, TaskForce, Update
 from .permissions import current_assignments
 
@@ -54,9 +56,11 @@ def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:
 
 
 def visible_objectives(user: Any, task_force: TaskForce) -> QuerySet[Objective]:
-    return with_progress(
-        Objective.objects.restrict(user, "view").filter(task_force=task_force)
-    ).select_related("owner_agency")
+    return (
+        with_progress(Objective.objects.restrict(user, "view").filter(task_force=task_force))
+        .select_related("owner_agency")
+        .order_by("-priority", F("target_date").asc(nulls_last=True), "id")
+    )
 
 
 def visible_updates(user: Any, task_force: TaskForce) -> QuerySet[Update]:
@@ -64,4 +68,47 @@ def visible_updates(user: Any, task_force: TaskForce) -> QuerySet[Update]:
         Update.objects.restrict(user, "view")
         .filter(task_force=task_force)
         .select_related("author", "author_agency")
+    )
+
+
+def current_holders(task_force: TaskForce) -> QuerySet[User]:
+    """People holding a current role in the task force through an active, accepted agency."""
+    from agencies.models import Agency
+
+    from .models import Participation
+
+    accepted = Participation.objects.filter(
+        task_force=task_force, status=Participation.Status.ACCEPTED
+    ).values("agency_id")
+    holding = RoleAssignment.objects.current().filter(
+        role__task_force=task_force, agency__status=Agency.Status.ACTIVE, agency_id__in=accepted
+    )
+    return User.objects.filter(is_active=True, pk__in=holding.values("person_id")).order_by(
+        "last_name", "first_name"
+    )
+
+
+def my_open_tasks(user: Any) -> QuerySet[Task]:
+    """Tasks for me or for a role I hold now, not finished, soonest due first."""
+    mine = Q(assignee_id=user.pk) | Q(
+        assigned_role_id__in=current_assignments(user).values("role_id")
+    )
+    return (
+        Task.objects.restrict(user, "view")
+        .filter(mine)
+        .exclude(status__in=(Task.Status.DONE, Task.Status.CANCELLED))
+        .select_related("task_force", "objective")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    )
+
+
+def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:
+    from .models import Acknowledgement
+
+    done = Acknowledgement.objects.filter(person_id=user.pk).values("update_id")
+    return (
+        Update.objects.restrict(user, "acknowledge")
+        .exclude(pk__in=done)
+        .select_related("task_force", "author_agency")
+        .order_by("-created_at")
     )

@@ -742,6 +742,7 @@ def create_objective(
     priority: int = Objective.Priority.MEDIUM,
     target_date: datetime.date | None = None,
     marking: int | None = None,
+    status: str = Objective.Status.NOT_STARTED,
 ) -> Objective:
     """Add a shared objective; its marking defaults to the task force's."""
     require(by, "manage_objectives", task_force)
@@ -756,6 +757,7 @@ def create_objective(
         priority=priority,
         target_date=target_date,
         marking=marking,
+        status=status,
         created_by=by,
     )
     objective.full_clean()
@@ -839,6 +841,7 @@ def create_task(
     assignee: User | None = None,
     assigned_role: Role | None = None,
     due_date: datetime.date | None = None,
+    status: str = Task.Status.TODO,
 ) -> Task:
     """Add a task under an objective, for a person or a role."""
     require(by, "view", objective)
@@ -852,6 +855,7 @@ def create_task(
         assignee=assignee,
         assigned_role=assigned_role,
         due_date=due_date,
+        status=status,
         created_by=by,
     )
     task.full_clean()

@@ -1,47 +1,792 @@
-"""Pages for task forces: fetch through the permission core, call a service, render."""
+"""Task force pages. Each view: fetch through the permission core, call a service,
+render. A thing the person may not see is "not found", whether it exists or not; a
+thing they may see but not change is refused with the reason (403)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import BadRequest
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from coordination.permissions import explain
+from agencies.models import Agency
+from agencies.selectors import membership_of
+from coordination.permissions import PermissionDenied, can, explain
+from coordination.web import paginate, run_service, visible_or_404
 
-from . import selectors
-from .models import TaskForce
+from . import forms, selectors, services
+from .filtersets import ObjectiveFilter, TaskForceFilter
+from .models import (
+    Acknowledgement,
+    Objective,
+    Participation,
+    Role,
+    RoleAssignment,
+    Task,
+    TaskForce,
+    Update,
+)
+
+
+def _refuse_unless(user: Any, action: str, obj: Any) -> None:
+    """403 with the reason, for people who can see ``obj`` but may not ``action`` it."""
+    if not can(user, action, obj):
+        raise PermissionDenied(explain(user, action, obj))
+
+
+def _filtered(filterset: Any) -> QuerySet[Any]:
+    if not filterset.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+        )
+        raise BadRequest(f"Invalid filter — {problems}")
+    return filterset.qs
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- dashboard ------------------------------------------------------------------------
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """My task forces and roles."""
+    """My task forces and roles, my tasks by due date, updates waiting for my
+    acknowledgement, my agency's pending invitations (liaisons), pending applications
+    (portal administrators)."""
+    user = request.user
+    context: dict[str, Any] = {
+        "task_forces": selectors.task_forces_for(user).order_by("name")[:20],
+        "assignments": selectors.my_current_assignments(user)[:50],
+        "tasks": selectors.my_open_tasks(user)[:20],
+        "to_acknowledge": selectors.updates_awaiting_my_acknowledgement(user)[:20],
+        "invitations": Participation.objects.restrict(user, "respond")
+        .filter(status=Participation.Status.INVITED)
+        .select_related("task_force__lead_agency", "agency")[:20],
+    }
+    if user.is_portal_admin:  # type: ignore[union-attr]
+        context["applications"] = (
+            Agency.objects.restrict(user, "review")
+            .filter(status__in=(Agency.Status.APPLIED, Agency.Status.UNDER_REVIEW))
+            .order_by("applied_at")[:20]
+        )
+    return render(request, "taskforces/dashboard.html", context)
+
+
+# --- task forces ------------------------------------------------------------------------
+
+
+@login_required
+def task_force_list(request: HttpRequest) -> HttpResponse:
+    filterset = TaskForceFilter(
+        request.GET or None, queryset=selectors.task_forces_for(request.user).order_by("name")
+    )
+    queryset = _filtered(filterset) if request.GET.keys() - {"page"} else filterset.queryset
+    membership = membership_of(request.user)
     return render(
         request,
-        "taskforces/dashboard.html",
+        "taskforces/task_force_list.html",
         {
-            "task_forces": selectors.task_forces_for(request.user)[:50],
-            "assignments": selectors.my_current_assignments(request.user)[:100],
+            "filter": filterset,
+            "page_obj": paginate(request, queryset),
+            "query": _query_without_page(request),
+            "may_form": membership is not None
+            and membership.role == "liaison"
+            and membership.agency.is_active,
         },
     )
 
 
 @login_required
-def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A task force: mandate, organisation chart, objectives, updates, and why I see it.
+def task_force_create(request: HttpRequest) -> HttpResponse:
+    """A liaison officer of an active agency forms a task force; their agency leads it."""
+    form = forms.TaskForceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        task_force = run_service(
+            form, lambda: services.form_task_force(by=request.user, **form.cleaned_data)
+        )
+        if task_force is not None:
+            messages.success(
+                request,
+                f"{task_force} is formed. You hold its Commander and Liaison officer roles.",
+            )
+            return redirect("taskforces:detail", task_force.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {"form": form, "title": "Form a task force", "submit": "Form task force"},
+    )
 
-    A task force the person may not see is "not found", whether it exists or not."""
-    try:
-        task_force = selectors.task_forces_for(request.user).get(pk=pk)
-    except TaskForce.DoesNotExist:
-        raise Http404("No task force found.") from None
+
+@login_required
+def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
+    user = request.user
+    participations = (
+        Participation.objects.filter(task_force=task_force)
+        .select_related("agency")
+        .order_by("agency__name")
+    )
     return render(
         request,
         "taskforces/task_force_detail.html",
         {
             "task_force": task_force,
-            "roles": selectors.organisation_chart(task_force),
-            "objectives": selectors.visible_objectives(request.user, task_force)[:100],
-            "updates": selectors.visible_updates(request.user, task_force)[:20],
-            "why": explain(request.user, "view", task_force),
+            "participations": participations,
+            "objectives": selectors.visible_objectives(user, task_force)[:10],
+            "updates": selectors.visible_updates(user, task_force)[:5],
+            "why": explain(user, "view", task_force),
+            "may": {
+                action: can(user, action, task_force)
+                for action in (
+                    "change",
+                    "manage_participation",
+                    "manage_objectives",
+                    "post_updates",
+                )
+            },
+            "status_form": forms.TaskForceStatusForm(),
+            "my_participation": Participation.objects.restrict(user, "respond")
+            .filter(task_force=task_force)
+            .first(),
         },
+    )
+
+
+@login_required
+def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "change", task_force)
+    initial = {
+        "name": task_force.name,
+        "mandate": task_force.mandate,
+        "marking": task_force.marking,
+    }
+    form = forms.TaskForceForm(request.POST or None, initial=initial)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form,
+            lambda: services.update_task_force(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+    ):
+        messages.success(request, "Saved.")
+        return redirect("taskforces:detail", task_force.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {"form": form, "title": f"Edit {task_force}", "submit": "Save", "task_force": task_force},
+    )
+
+
+@login_required
+@require_POST
+def task_force_status(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "change", task_force)
+    form = forms.TaskForceStatusForm(request.POST)
+    if form.is_valid() and run_service(
+        form,
+        lambda: services.transition_task_force(
+            task_force=task_force, to_status=form.cleaned_data["status"], by=request.user
+        ),
+    ):
+        messages.success(
+            request,
+            f"{task_force} is now {TaskForce.Status(form.cleaned_data['status']).label.lower()}.",
+        )
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("taskforces:detail", task_force.pk)
+
+
+@login_required
+def invite_agency(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "manage_participation", task_force)
+    form = forms.InviteAgencyForm(request.POST or None, task_force=task_force)
+    if request.method == "POST" and form.is_valid():
+        participation = run_service(
+            form,
+            lambda: services.invite_agency(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+        if participation is not None:
+            messages.success(
+                request, f"{participation.agency} is invited; its liaison officers will be told."
+            )
+            return redirect("taskforces:detail", task_force.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Invite an agency to {task_force}",
+            "submit": "Invite",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def respond(request: HttpRequest, pk: int) -> HttpResponse:
+    """A liaison officer accepts or declines their agency's invitation."""
+    participation = visible_or_404(
+        Participation.objects.select_related("task_force__lead_agency", "agency"),
+        request.user,
+        pk,
+        "respond",
+    )
+    form = forms.RespondForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        accept = form.cleaned_data["decision"] == "accept"
+        done = run_service(
+            form,
+            lambda: services.respond_to_invitation(
+                participation=participation,
+                accept=accept,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            ),
+        )
+        if done is not None:
+            if accept:
+                messages.success(
+                    request,
+                    f"{participation.agency} takes part in {participation.task_force}. You hold its Liaison officer role and can assign your people.",
+                )
+                return redirect("taskforces:detail", participation.task_force_id)
+            messages.success(request, f"You declined the invitation to {participation.task_force}.")
+            return redirect("dashboard")
+    return render(
+        request, "taskforces/respond.html", {"form": form, "participation": participation}
+    )
+
+
+@login_required
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    participation = visible_or_404(
+        Participation.objects.select_related("task_force", "agency"), request.user, pk
+    )
+    form = forms.ReasonForm(request.POST or None)
+    withdrawn = (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form,
+            lambda: services.withdraw_agency(
+                participation=participation, by=request.user, reason=form.cleaned_data["reason"]
+            ),
+        )
+    )
+    if withdrawn:
+        messages.success(
+            request,
+            f"{participation.agency} has withdrawn from {participation.task_force}; its people's roles there have ended.",
+        )
+        return redirect("dashboard")
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Withdraw {participation.agency} from {participation.task_force}",
+            "submit": "Withdraw",
+            "danger": True,
+            "task_force": participation.task_force,
+        },
+    )
+
+
+# --- organisation and assignments ---------------------------------------------------------
+
+
+@login_required
+def organisation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The organisation chart (ICS 203): roles, responsibilities, holders and agencies."""
+    task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
+    membership = membership_of(request.user)
+    may_assign = (
+        membership is not None
+        and membership.role == "liaison"
+        and can(request.user, "assign_roles", task_force)
+    )
+    return render(
+        request,
+        "taskforces/organisation.html",
+        {
+            "task_force": task_force,
+            "roles": selectors.organisation_chart(task_force),
+            "may_assign": may_assign,
+            "my_agency_id": membership.agency_id if membership else None,
+            "may_change": can(request.user, "change", task_force),
+        },
+    )
+
+
+@login_required
+def role_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "change", task_force)
+    form = forms.RoleForm(request.POST or None, task_force=task_force)
+    if request.method == "POST" and form.is_valid():
+        role = run_service(
+            form,
+            lambda: services.create_role(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+        if role is not None:
+            messages.success(request, f"The role {role.name} is added.")
+            return redirect("taskforces:organisation", task_force.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Add a role to {task_force}",
+            "submit": "Add role",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """A liaison officer assigns one of their own agency's people to a role."""
+    role = visible_or_404(Role.objects.select_related("task_force"), request.user, pk)
+    membership = membership_of(request.user)
+    _refuse_unless(request.user, "assign_roles", role.task_force)
+    form = forms.AssignRoleForm(
+        request.POST or None, agency=membership.agency if membership else None
+    )
+    if request.method == "POST" and form.is_valid():
+        assignment = run_service(
+            form,
+            lambda: services.assign_role(
+                role=role,
+                person=form.cleaned_data["person"],
+                until=form.cleaned_data["until"],
+                assigned_by=request.user,
+            ),
+        )
+        if assignment is not None:
+            messages.success(request, f"{assignment.person} now holds {role.name}.")
+            return redirect("taskforces:organisation", role.task_force_id)
+    return render(
+        request,
+        "taskforces/assign.html",
+        {"form": form, "role": role, "task_force": role.task_force},
+    )
+
+
+@login_required
+def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = visible_or_404(
+        RoleAssignment.objects.select_related("role__task_force", "person", "agency"),
+        request.user,
+        pk,
+    )
+    _refuse_unless(request.user, "change", assignment)
+    form = forms.ReasonForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form,
+            lambda: services.end_assignment(
+                assignment=assignment, by=request.user, reason=form.cleaned_data["reason"]
+            ),
+        )
+    ):
+        messages.success(request, f"{assignment.person} no longer holds {assignment.role.name}.")
+        return redirect("taskforces:organisation", assignment.role.task_force_id)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"End {assignment.person}'s role {assignment.role.name}",
+            "submit": "End assignment",
+            "danger": True,
+            "task_force": assignment.role.task_force,
+        },
+    )
+
+
+@login_required
+def assignment_until(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = visible_or_404(
+        RoleAssignment.objects.select_related("role__task_force", "person"), request.user, pk
+    )
+    _refuse_unless(request.user, "change", assignment)
+    form = forms.AssignmentUntilForm(request.POST or None, initial={"until": assignment.ends_at})
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form,
+            lambda: services.set_assignment_end(
+                assignment=assignment, until=form.cleaned_data["until"], by=request.user
+            ),
+        )
+    ):
+        messages.success(request, "End date saved.")
+        return redirect("taskforces:organisation", assignment.role.task_force_id)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"End date for {assignment.person} as {assignment.role.name}",
+            "submit": "Save",
+            "task_force": assignment.role.task_force,
+        },
+    )
+
+
+# --- objectives and tasks -------------------------------------------------------------------
+
+
+@login_required
+def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    user = request.user
+    base = selectors.visible_objectives(user, task_force).prefetch_related(
+        "contributing_agencies",
+        Prefetch(
+            "tasks",
+            queryset=Task.objects.restrict(user, "view").select_related(
+                "assignee", "assigned_role"
+            ),
+            to_attr="visible_tasks",
+        ),
+    )
+    filterset = ObjectiveFilter(request.GET or None, queryset=base)
+    queryset = _filtered(filterset) if request.GET.keys() - {"page"} else base
+    return render(
+        request,
+        "taskforces/objectives_board.html",
+        {
+            "task_force": task_force,
+            "filter": filterset,
+            "page_obj": paginate(request, queryset, per_page=20),
+            "query": _query_without_page(request),
+            "may_manage": can(user, "manage_objectives", task_force),
+        },
+    )
+
+
+@login_required
+def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "manage_objectives", task_force)
+    form = forms.ObjectiveForm(request.POST or None, task_force=task_force)
+    if request.method == "POST" and form.is_valid():
+        objective = run_service(
+            form,
+            lambda: services.create_objective(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+        if objective is not None:
+            messages.success(request, "Objective added.")
+            return redirect("taskforces:objective", objective.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"New objective for {task_force}",
+            "submit": "Add objective",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(
+        Objective.objects.select_related("task_force", "owner_agency"), request.user, pk
+    )
+    user = request.user
+    tasks = (
+        Task.objects.restrict(user, "view")
+        .filter(objective=objective)
+        .select_related("assignee", "assigned_role")
+    )
+    return render(
+        request,
+        "taskforces/objective_detail.html",
+        {
+            "objective": objective,
+            "task_force": objective.task_force,
+            "progress": selectors.objective_progress(objective),
+            "contributors": objective.contributing_agencies.all(),
+            "tasks": tasks,
+            "why": explain(user, "view", objective),
+            "may_change": can(user, "change", objective),
+            "may_add_task": can(user, "manage_tasks", objective.task_force),
+        },
+    )
+
+
+@login_required
+def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
+    _refuse_unless(request.user, "change", objective)
+    initial = {
+        "title": objective.title,
+        "description": objective.description,
+        "owner_agency": objective.owner_agency_id,
+        "contributing_agencies": list(objective.contributing_agencies.all()),
+        "status": objective.status,
+        "priority": objective.priority,
+        "target_date": objective.target_date,
+        "marking": objective.marking,
+    }
+    form = forms.ObjectiveForm(
+        request.POST or None, initial=initial, task_force=objective.task_force
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        contributors = data.pop("contributing_agencies")
+        if run_service(
+            form,
+            lambda: services.update_objective(
+                objective=objective, by=request.user, contributing_agencies=contributors, **data
+            ),
+        ):
+            messages.success(request, "Objective saved.")
+            return redirect("taskforces:objective", objective.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Edit {objective}",
+            "submit": "Save",
+            "task_force": objective.task_force,
+        },
+    )
+
+
+@login_required
+def task_create(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
+    _refuse_unless(request.user, "manage_tasks", objective.task_force)
+    form = forms.TaskForm(request.POST or None, task_force=objective.task_force)
+    if request.method == "POST" and form.is_valid():
+        task = run_service(
+            form,
+            lambda: services.create_task(objective=objective, by=request.user, **form.cleaned_data),
+        )
+        if task is not None:
+            messages.success(request, "Task added.")
+            return redirect("taskforces:objective", objective.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"New task under {objective}",
+            "submit": "Add task",
+            "task_force": objective.task_force,
+        },
+    )
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_or_404(
+        Task.objects.select_related("objective", "task_force", "assignee", "assigned_role"),
+        request.user,
+        pk,
+    )
+    may_change = can(request.user, "change", task)
+    return render(
+        request,
+        "taskforces/task_detail.html",
+        {
+            "task": task,
+            "task_force": task.task_force,
+            "why": explain(request.user, "view", task),
+            "may_change": may_change,
+            "may_edit": can(request.user, "manage_tasks", task.task_force)
+            and not task.task_force.is_closed,
+            "status_form": forms.TaskStatusForm(initial={"status": task.status}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a task's status (its assignee, its role's holders, or task managers). With
+    HTMX, answers with the status fragment only."""
+    task = visible_or_404(Task.objects.select_related("task_force"), request.user, pk)
+    _refuse_unless(request.user, "change", task)
+    form = forms.TaskStatusForm(request.POST)
+    if form.is_valid() and run_service(
+        form,
+        lambda: services.update_task(
+            task=task, by=request.user, status=form.cleaned_data["status"]
+        ),
+    ):
+        task.refresh_from_db()
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.success(request, f"Task is now {task.get_status_display().lower()}.")
+    context = {
+        "task": task,
+        "status_form": form
+        if form.errors
+        else forms.TaskStatusForm(initial={"status": task.status}),
+        "may_change": True,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(
+            request, "taskforces/_task_status.html", context, status=400 if form.errors else 200
+        )
+    return redirect("taskforces:task", task.pk)
+
+
+@login_required
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_or_404(Task.objects.select_related("task_force", "objective"), request.user, pk)
+    _refuse_unless(request.user, "manage_tasks", task.task_force)
+    initial = {
+        "title": task.title,
+        "description": task.description,
+        "assignee": task.assignee_id,
+        "assigned_role": task.assigned_role_id,
+        "due_date": task.due_date,
+        "status": task.status,
+    }
+    form = forms.TaskForm(request.POST or None, initial=initial, task_force=task.task_force)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form, lambda: services.update_task(task=task, by=request.user, **form.cleaned_data)
+        )
+    ):
+        messages.success(request, "Task saved.")
+        return redirect("taskforces:task", task.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {"form": form, "title": f"Edit {task}", "submit": "Save", "task_force": task.task_force},
+    )
+
+
+# --- updates ----------------------------------------------------------------------------------
+
+
+def _with_acknowledgement_state(updates: QuerySet[Update], user: Any) -> QuerySet[Update]:
+    return updates.annotate(
+        acknowledged_by_me=Exists(
+            Acknowledgement.objects.filter(update_id=OuterRef("pk"), person_id=user.pk)
+        ),
+        asks_me=Exists(Update.objects.restrict(user, "acknowledge").filter(pk=OuterRef("pk"))),
+    )
+
+
+@login_required
+def updates_feed(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    updates = _with_acknowledgement_state(
+        selectors.visible_updates(request.user, task_force), request.user
+    )
+    return render(
+        request,
+        "taskforces/updates_feed.html",
+        {
+            "task_force": task_force,
+            "page_obj": paginate(request, updates, per_page=20),
+            "may_post": can(request.user, "post_updates", task_force),
+        },
+    )
+
+
+@login_required
+def update_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "post_updates", task_force)
+    form = forms.UpdateForm(request.POST or None, task_force=task_force)
+    if request.method == "POST" and form.is_valid():
+        update = run_service(
+            form,
+            lambda: services.post_update(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+        if update is not None:
+            messages.success(request, "Update posted.")
+            return redirect("taskforces:update", update.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Post to {task_force}",
+            "submit": "Post",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def update_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    queryset = _with_acknowledgement_state(
+        Update.objects.select_related("task_force", "author", "author_agency"), request.user
+    )
+    update = visible_or_404(queryset, request.user, pk)
+    return render(
+        request,
+        "taskforces/update_detail.html",
+        {
+            "update": update,
+            "task_force": update.task_force,
+            "why": explain(request.user, "view", update),
+            "acknowledgement_count": update.acknowledgements.count(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    update = visible_or_404(Update.objects.all(), request.user, pk)
+    services.acknowledge_update(update=update, by=request.user)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "taskforces/_acknowledged.html", {"update": update})
+    messages.success(request, "Acknowledged.")
+    return redirect(
+        request.POST.get("next")
+        if _safe_next(request)
+        else reverse("taskforces:update", args=[update.pk])
+    )
+
+
+def _safe_next(request: HttpRequest) -> bool:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    return bool(target) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )

@@ -41,7 +41,7 @@ def login(client, user) -> None:
     assert client.login(email=user.email, password=PASSWORD)
 
 
-@pytest.mark.parametrize("name", ["dashboard", "task-force-detail"])
+@pytest.mark.parametrize("name", ["dashboard", "taskforces:detail"])
 def test_pages_need_sign_in(client, world, name):
     url = reverse(name) if name == "dashboard" else reverse(name, args=[world.tf.pk])
     response = client.get(url)
@@ -67,8 +67,8 @@ def test_dashboard_lists_only_my_task_forces(client, world):
 
 def test_task_force_page_hides_what_the_marking_forbids(client, world):
     login(client, world.partner_staff)
-    page = client.get(reverse("task-force-detail", args=[world.tf.pk])).content.decode()
-    assert "Objective TLP:AMBER</td>" in page
+    page = client.get(reverse("taskforces:detail", args=[world.tf.pk])).content.decode()
+    assert "Objective TLP:AMBER</a>" in page
     assert "Objective TLP:AMBER+STRICT" not in page
     assert "Objective TLP:RED" not in page
     assert "Update TLP:RED" not in page
@@ -78,14 +78,14 @@ def test_task_force_page_hides_what_the_marking_forbids(client, world):
 
 def test_task_force_page_is_not_found_for_outsiders_and_unknown_ids(client, world):
     login(client, world.outsider)
-    hidden = client.get(reverse("task-force-detail", args=[world.tf.pk]))
-    missing = client.get(reverse("task-force-detail", args=[world.tf.pk + 1000]))
+    hidden = client.get(reverse("taskforces:detail", args=[world.tf.pk]))
+    missing = client.get(reverse("taskforces:detail", args=[world.tf.pk + 1000]))
     assert hidden.status_code == missing.status_code == 404
 
 
 def test_ended_assignment_loses_the_page_at_once(client, world):
     login(client, world.partner_staff)
-    url = reverse("task-force-detail", args=[world.tf.pk])
+    url = reverse("taskforces:detail", args=[world.tf.pk])
     assert client.get(url).status_code == 200
     services.end_assignment(
         assignment=world.partner_staff_assignment, by=world.partner_liaison, reason="Rotated out"
@@ -97,7 +97,7 @@ def test_ended_assignment_loses_the_page_at_once(client, world):
 def test_page_queries_do_not_grow_with_data(client, world, persona, django_assert_max_num_queries):
     user = getattr(world, persona)
     login(client, user)
-    detail = reverse("task-force-detail", args=[world.tf.pk])
+    detail = reverse("taskforces:detail", args=[world.tf.pk])
     with django_assert_max_num_queries(14) as small_dashboard:
         client.get(reverse("dashboard"))
     with django_assert_max_num_queries(20) as small_detail:

@@ -1,0 +1,245 @@
+"""Forms for task force pages. They validate input; the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from agencies.models import Agency
+from coordination.markings import Marking
+from coordination.models import User
+
+from .models import Capability, Objective, Participation, Role, Task, TaskForce, Update
+from .selectors import current_holders
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+def marking_field(**kwargs: Any) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=Marking.choices,
+        coerce=int,
+        label="Sensitivity marking",
+        help_text="TLP 2.0. People whose agency's agreement does not cover it will not see it.",
+        **kwargs,
+    )
+
+
+class TaskForceForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    mandate = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the task force is for and what it may decide.",
+    )
+    marking = marking_field(initial=Marking.AMBER)
+
+
+class TaskForceStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=TaskForce.Status.choices, label="New status")
+
+
+class InviteAgencyForm(forms.Form):
+    agency = forms.ModelChoiceField(
+        queryset=Agency.objects.none(),
+        help_text="Only active agencies that are not already taking part or invited.",
+    )
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+    )
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        busy = Participation.objects.filter(
+            task_force=task_force,
+            status__in=(Participation.Status.INVITED, Participation.Status.ACCEPTED),
+        ).values("agency_id")
+        self.fields["agency"].queryset = Agency.objects.filter(status=Agency.Status.ACTIVE).exclude(
+            pk__in=busy
+        )  # type: ignore[attr-defined]
+
+
+class RespondForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("accept", "Accept"), ("decline", "Decline")], widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        help_text="Required when declining.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "decline" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why your agency declines; the lead agency will be told.")
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class AssignRoleForm(forms.Form):
+    person = forms.ModelChoiceField(
+        queryset=User.objects.none(), help_text="Only active people of your own agency."
+    )
+    until = forms.DateTimeField(
+        required=False,
+        widget=DateTimeInput(),
+        label="Ends at",
+        help_text="Optional. The role expires then.",
+    )
+
+    def __init__(self, *args: Any, agency: Agency | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        people: QuerySet[User] = User.objects.none()
+        if agency is not None:
+            people = User.objects.filter(
+                is_active=True,
+                memberships__agency=agency,
+                memberships__is_active=True,
+            ).order_by("last_name", "first_name")
+        self.fields["person"].queryset = people  # type: ignore[attr-defined]
+
+    def clean_until(self) -> Any:
+        until = self.cleaned_data.get("until")
+        if until is not None and until <= timezone.now():
+            raise forms.ValidationError("The end must be in the future.")
+        return until
+
+
+class AssignmentUntilForm(forms.Form):
+    until = forms.DateTimeField(
+        required=False,
+        widget=DateTimeInput(),
+        label="Ends at",
+        help_text="Leave empty for no end date.",
+    )
+
+
+class RoleForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    responsibilities = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    capabilities = forms.MultipleChoiceField(
+        choices=Capability.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    max_holders = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        label="Holder limit",
+        help_text="Leave empty for no limit.",
+    )
+    eligible_agencies = forms.ModelMultipleChoiceField(
+        queryset=Agency.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked to let every participating agency fill it.",
+    )
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["eligible_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
+
+
+def participating_agencies(task_force: TaskForce) -> QuerySet[Agency]:
+    return Agency.objects.filter(
+        participations__task_force=task_force, participations__status=Participation.Status.ACCEPTED
+    ).order_by("name")
+
+
+class ObjectiveForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    owner_agency = forms.ModelChoiceField(queryset=Agency.objects.none())
+    contributing_agencies = forms.ModelMultipleChoiceField(
+        queryset=Agency.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    status = forms.ChoiceField(
+        choices=Objective.Status.choices, initial=Objective.Status.NOT_STARTED
+    )
+    priority = forms.TypedChoiceField(
+        choices=Objective.Priority.choices, coerce=int, initial=Objective.Priority.MEDIUM
+    )
+    target_date = forms.DateField(required=False, widget=DateInput())
+    marking = marking_field()
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        agencies = participating_agencies(task_force)
+        self.fields["owner_agency"].queryset = agencies  # type: ignore[attr-defined]
+        self.fields["contributing_agencies"].queryset = agencies  # type: ignore[attr-defined]
+        self.fields["marking"].initial = task_force.marking
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, help_text="A person, or:"
+    )
+    assigned_role = forms.ModelChoiceField(
+        queryset=Role.objects.none(),
+        required=False,
+        label="Role",
+        help_text="every holder of a role.",
+    )
+    due_date = forms.DateField(required=False, widget=DateInput())
+    status = forms.ChoiceField(choices=Task.Status.choices, initial=Task.Status.TODO)
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = current_holders(task_force)  # type: ignore[attr-defined]
+        self.fields["assigned_role"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("assignee") and data.get("assigned_role"):
+            self.add_error("assigned_role", "Choose a person or a role, not both.")
+        return data
+
+
+class TaskStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Task.Status.choices)
+
+
+class UpdateForm(forms.Form):
+    kind = forms.ChoiceField(choices=Update.Kind.choices, initial=Update.Kind.UPDATE)
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}))
+    marking = marking_field()
+    requires_acknowledgement = forms.BooleanField(
+        required=False, label="Critical: require acknowledgement"
+    )
+    ack_roles = forms.ModelMultipleChoiceField(
+        queryset=Role.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Roles that must acknowledge",
+    )
+    ack_agencies = forms.ModelMultipleChoiceField(
+        queryset=Agency.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Agencies whose people must acknowledge",
+        help_text="Name none to ask everyone who can see the update.",
+    )
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["marking"].initial = task_force.marking
+        self.fields["ack_roles"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
+        self.fields["ack_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
