@@ -45,7 +45,8 @@ def objective_progress(objective: Objective) -> int:
     counts = objective.tasks.exclude(status=Task.Status.CANCELLED).aggregate(
         total=Count("id"), done=Count("id", filter=Q(status=Task.Status.DONE))
     )
-    return round(100 * counts["done"] / counts["total"]) if counts["total"] else 0
+    # whole percent, rounded down like the annotated ``progress``
+    return 100 * counts["done"] // counts["total"] if counts["total"] else 0
 
 
 def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:

@@ -99,6 +99,17 @@ def _validate_capabilities(capabilities: Iterable[str]) -> list[str]:
     return values
 
 
+def _check_max_holders(value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            {
+                "max_holders": "A limit must be a whole number of at least 1 (leave it empty for none)."
+            }
+        )
+
+
 @transaction.atomic
 def ensure_role_templates() -> int:
     """Create the default catalogue's templates that are missing; returns how many."""
@@ -173,10 +184,7 @@ def create_role(
 ) -> Role:
     """Add a custom role to a task force."""
     require(by, "change", task_force)
-    if max_holders is not None and max_holders < 1:
-        raise ValidationError(
-            {"max_holders": "A limit must be at least 1 (leave it empty for none)."}
-        )
+    _check_max_holders(max_holders)
     if Role.objects.filter(task_force=task_force, name__iexact=name.strip()).exists():
         raise ValidationError({"name": "This task force already has a role with this name."})
     role = _new_role(
@@ -216,11 +224,7 @@ def update_role(
     limit or eligible agencies."""
     require(by, "change", role.task_force)
     role = Role.objects.select_for_update().get(pk=role.pk)
-    before = {
-        "responsibilities": role.responsibilities,
-        "capabilities": role.capabilities,
-        "max_holders": role.max_holders,
-    }
+    before = _role_snapshot(role)
     fields: list[str] = []
     if responsibilities is not None:
         role.responsibilities = responsibilities.strip()
@@ -229,15 +233,14 @@ def update_role(
         role.capabilities = _validate_capabilities(capabilities)
         fields.append("capabilities")
     if max_holders is not ...:
-        if max_holders is not None:
-            if not isinstance(max_holders, int) or max_holders < 1:
-                raise ValidationError(
-                    {"max_holders": "A limit must be at least 1 (leave it empty for none)."}
-                )
-            if RoleAssignment.objects.open().filter(role=role).count() > max_holders:
-                raise ValidationError(
-                    {"max_holders": "More people hold this role now; end assignments first."}
-                )
+        _check_max_holders(max_holders)
+        if (
+            max_holders is not None
+            and RoleAssignment.objects.open().filter(role=role).count() > max_holders  # type: ignore[operator]
+        ):
+            raise ValidationError(
+                {"max_holders": "More people hold this role now; end assignments first."}
+            )
         role.max_holders = max_holders  # type: ignore[assignment]
         fields.append("max_holders")
     role.full_clean()
@@ -252,13 +255,18 @@ def update_role(
         action="role.updated",
         obj=role,
         before=before,
-        after={
-            "responsibilities": role.responsibilities,
-            "capabilities": role.capabilities,
-            "max_holders": role.max_holders,
-        },
+        after=_role_snapshot(role),
     )
     return role
+
+
+def _role_snapshot(role: Role) -> dict[str, Any]:
+    return {
+        "responsibilities": role.responsibilities,
+        "capabilities": list(role.capabilities),
+        "max_holders": role.max_holders,
+        "eligible_agencies": sorted(role.eligible_agencies.values_list("pk", flat=True)),
+    }
 
 
 # --- task forces and participation ---------------------------------------------------------
@@ -396,6 +404,7 @@ def invite_agency(
 ) -> Participation:
     """Invite an active agency (again, after a decline or withdrawal) to take part."""
     require(by, "manage_participation", task_force)
+    agency = Agency.objects.select_for_update().get(pk=agency.pk)
     if agency.status != Agency.Status.ACTIVE:
         raise ValidationError({"agency": f"{agency} is not active and cannot be invited."})
     participation = (
@@ -541,6 +550,10 @@ def _create_assignment(
                     "role": f"{locked.name} already has its limit of {locked.max_holders} holder{'s' if locked.max_holders != 1 else ''}."
                 }
             )
+    for lapsed in RoleAssignment.objects.filter(
+        role=locked, person=person, ended_at__isnull=True, ends_at__lte=now
+    ).select_related("person", "role__group"):
+        _end(lapsed, by=None, reason="Expired", at=lapsed.ends_at)
     if RoleAssignment.objects.filter(role=locked, person=person, ended_at__isnull=True).exists():
         raise ValidationError(
             {"person": f"{person} already holds {locked.name} (or has it scheduled)."}
@@ -703,7 +716,10 @@ def expire_assignments(*, now: datetime.datetime | None = None) -> int:
 
 
 def _check_agencies(
-    task_force: TaskForce, owner: Agency | None, contributors: Iterable[Agency]
+    task_force: TaskForce,
+    owner: Agency | None,
+    contributors: Iterable[Agency],
+    field: str = "contributing_agencies",
 ) -> list[Agency]:
     accepted = _accepted_agency_ids(task_force)
     if owner is not None and owner.pk not in accepted:
@@ -712,9 +728,7 @@ def _check_agencies(
     outsiders = [str(a) for a in contributor_list if a.pk not in accepted]
     if outsiders:
         raise ValidationError(
-            {
-                "contributing_agencies": f"Not taking part in this task force: {', '.join(outsiders)}."
-            }
+            {field: f"Not taking part in this task force: {', '.join(outsiders)}."}
         )
     return contributor_list
 
@@ -931,7 +945,7 @@ def post_update(
         )
     if any(role.task_force_id != task_force.pk for role in roles):
         raise ValidationError({"ack_roles": "Only roles of this task force can be asked."})
-    _check_agencies(task_force, None, agencies)
+    _check_agencies(task_force, None, agencies, field="ack_agencies")
     membership = membership_of(by)
     update = Update(
         task_force=task_force,
@@ -987,9 +1001,23 @@ def on_agency_status_changed(
         by=by,
         reason=f"{agency} was offboarded: {reason}",
     )
-    Participation.objects.filter(agency=agency, status__in=(P.INVITED, P.ACCEPTED)).update(
-        status=P.WITHDRAWN, responded_at=timezone.now(), reason=f"Agency offboarded: {reason}"
+    open_participations = Participation.objects.select_for_update().filter(
+        agency=agency, status__in=(P.INVITED, P.ACCEPTED)
     )
+    for participation in open_participations:
+        old = participation.status
+        participation.status = P.WITHDRAWN
+        participation.responded_by = by
+        participation.responded_at = timezone.now()
+        participation.reason = f"Agency offboarded: {reason}"
+        participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
+        audit.record(
+            actor=by,
+            action="participation.withdrawn",
+            obj=participation,
+            before={"status": old},
+            after={"status": P.WITHDRAWN, "reason": participation.reason},
+        )
 
 
 def on_membership_ended(*, membership: Membership, by: User, reason: str, **_: Any) -> None:

@@ -17,10 +17,13 @@ AMBER, AMBER+STRICT and RED, each with one task; updates at AMBER and RED.
 
 from __future__ import annotations
 
+import copy
 import datetime
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
+from django.db import transaction
 
 from agencies import services as agency_services
 from agencies.models import Membership
@@ -36,7 +39,35 @@ def role_named(task_force, slug: str) -> Role:
 
 
 @pytest.fixture
-def world(db) -> SimpleNamespace:
+def world(request, db) -> SimpleNamespace:
+    """A fresh world per test. Modules marked ``usefixtures("module_world")`` get a copy of
+    one built once per module instead (building takes about a second on PostgreSQL); the
+    mark makes pytest set the module fixture up before the test's transaction starts."""
+    if "module_world" in request.fixturenames:
+        return copy.deepcopy(request.getfixturevalue("module_world"))
+    return build_world()
+
+
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker) -> Iterator[SimpleNamespace]:
+    """``build_world()`` once per module, inside a transaction rolled back when the module
+    ends; each test still runs in its own savepoint nested inside it."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+def build_world() -> SimpleNamespace:
     w = SimpleNamespace()
     w.lead = AgencyFactory(name="National Flood Agency", acronym="NFA")
     w.partner = AgencyFactory(

@@ -1,0 +1,327 @@
+"""Django admin for agencies, memberships and sharing agreements: every change through
+``agencies.services``; lifecycle moves are admin actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from coordination.admin import (
+    ConcordModelAdmin,
+    ServiceFormMixin,
+    acting_user,
+    apply_each,
+    reason_action,
+)
+
+from . import services
+from .models import Agency, Membership, SharingAgreement
+
+# --- agencies --------------------------------------------------------------------------
+
+
+def _transition_action(name: str, description: str, service: Any, done: str) -> Any:
+    """An action for a lifecycle move that needs no reason."""
+
+    def action(
+        model_admin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet[Agency]
+    ) -> None:
+        apply_each(
+            request,
+            queryset,
+            lambda agency: service(agency=agency, by=acting_user(request)),
+            done=done,
+        )
+
+    action.__name__ = name
+    return admin.action(description=description, permissions=["change"])(action)
+
+
+def _with_reason(service: Any) -> Any:
+    return lambda agency, *, by, reason: service(agency=agency, by=by, reason=reason)
+
+
+begin_review = _transition_action(
+    "begin_review", "Begin review", services.begin_review, "Review begun"
+)
+approve = _transition_action("approve", "Approve", services.approve_agency, "Approved")
+reinstate = _transition_action(
+    "reinstate", "Reinstate (after suspension)", services.reinstate_agency, "Reinstated"
+)
+request_changes = reason_action(
+    name="request_changes",
+    description="Request changes from the applicant",
+    intro="The applications below go back to the applicant with your reason.",
+    call=_with_reason(services.request_changes),
+    done="Changes requested",
+)
+reject = reason_action(
+    name="reject",
+    description="Reject application",
+    intro="The applications below will be rejected. The agency is told your reason.",
+    call=_with_reason(services.reject_agency),
+    done="Rejected",
+)
+suspend = reason_action(
+    name="suspend",
+    description="Suspend",
+    intro="Suspending an agency takes its people's access away at once; reinstating it "
+    "gives back exactly what they held. The agency is told your reason.",
+    call=_with_reason(services.suspend_agency),
+    done="Suspended",
+)
+offboard = reason_action(
+    name="offboard",
+    description="Offboard",
+    intro="Offboarding ends every role assignment of the agency's people and withdraws it "
+    "from its task forces. It cannot be undone.",
+    call=_with_reason(services.offboard_agency),
+    done="Offboarded",
+)
+
+
+@admin.register(Agency)
+class AgencyAdmin(ServiceFormMixin, ConcordModelAdmin):
+    """Agencies: details edited through ``update_agency``, new ones recorded through
+    ``apply_for_agency``; the status moves only through the actions."""
+
+    description = (
+        "An agency's status changes only through the actions (begin review, approve, "
+        "suspend, …), which record the move in the audit trail."
+    )
+    list_display = ("name", "acronym", "level", "sector", "status", "status_changed_at")
+    list_filter = ("status", "level", "sector")
+    search_fields = ("name", "acronym", "jurisdiction", "contact_email")
+    readonly_fields = ("status", "status_reason", "status_changed_at", "applied_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = [begin_review, approve, request_changes, reject, suspend, reinstate, offboard]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        details = (None, {"fields": services.AGENCY_FIELDS})
+        if obj is None:
+            return (details,)
+        return (details, ("Lifecycle", {"fields": self.readonly_fields}))
+
+    def save_through_service(
+        self, request: HttpRequest, form: forms.ModelForm, change: bool
+    ) -> Agency:
+        data = {name: form.cleaned_data[name] for name in services.AGENCY_FIELDS}
+        if not change:
+            return services.apply_for_agency(applicant=acting_user(request), **data)
+        changes = {name: data[name] for name in form.changed_data if name in data}
+        if not changes:
+            return Agency.objects.get(pk=form.instance.pk)
+        return services.update_agency(agency=form.instance, by=acting_user(request), **changes)
+
+
+# --- memberships -----------------------------------------------------------------------
+
+
+class MembershipAddForm(forms.ModelForm):
+    """A new person in an agency (or an existing person without an agency tied to it)."""
+
+    email = forms.EmailField(label="E-mail address")
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    job_title = forms.CharField(max_length=150, required=False)
+
+    class Meta:
+        model = Membership
+        fields = ("agency", "role")
+
+
+end_memberships = reason_action(
+    name="end_memberships",
+    description="End selected memberships",
+    intro="Each person below leaves their agency; every task force role they hold ends "
+    "with it, at once.",
+    call=lambda membership, *, by, reason: services.end_membership(
+        membership=membership, by=by, reason=reason
+    ),
+    done="Memberships ended",
+)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceFormMixin, ConcordModelAdmin):
+    """People's ties to agencies: added through ``add_member``, agency role changed
+    through ``set_member_role``, ended through ``end_membership`` (the action)."""
+
+    description = (
+        "New people are added with add_member (they set a password through a reset or "
+        "the user page); ending a membership ends the person's roles too."
+    )
+    list_display = ("user", "agency", "role", "is_active", "joined_at", "ended_at")
+    list_filter = ("role", "is_active", ("agency", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user__email", "user__first_name", "user__last_name", "agency__name")
+    list_select_related = ("user", "agency")
+    actions = [end_memberships]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = MembershipAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return (
+                (None, {"fields": ("agency", "role")}),
+                ("Person", {"fields": ("email", "first_name", "last_name", "job_title")}),
+            )
+        return (
+            (None, {"fields": ("user", "agency", "role", "is_active", "joined_at", "ended_at")}),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return ("user", "agency", "is_active", "joined_at", "ended_at")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "agency":
+            kwargs["queryset"] = Agency.objects.restrict(request.user, "manage_members")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_through_service(
+        self, request: HttpRequest, form: forms.ModelForm, change: bool
+    ) -> Membership:
+        data = form.cleaned_data
+        if not change:
+            return services.add_member(
+                agency=data["agency"],
+                role=data["role"],
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                job_title=data.get("job_title", ""),
+                by=acting_user(request),
+            )
+        if "role" not in form.changed_data:
+            return Membership.objects.get(pk=form.instance.pk)
+        return services.set_member_role(
+            membership=form.instance, role=data["role"], by=acting_user(request)
+        )
+
+
+# --- sharing agreements ----------------------------------------------------------------
+
+
+class AgreementAddForm(forms.ModelForm):
+    activate = forms.BooleanField(
+        label="In force now", required=False, help_text="Leave unticked to record a draft."
+    )
+
+    class Meta:
+        model = SharingAgreement
+        fields = ("title", "parties", "task_force", "max_marking", "valid_from", "valid_until")
+
+
+def _agreement_action(name: str, description: str, status: str, done: str) -> Any:
+    def action(
+        model_admin: admin.ModelAdmin,
+        request: HttpRequest,
+        queryset: models.QuerySet[SharingAgreement],
+    ) -> None:
+        apply_each(
+            request,
+            queryset,
+            lambda agreement: services.set_agreement_status(
+                agreement=agreement, status=status, by=acting_user(request)
+            ),
+            done=done,
+        )
+
+    action.__name__ = name
+    return admin.action(description=description, permissions=["change"])(action)
+
+
+bring_into_force = _agreement_action(
+    "bring_into_force", "Bring into force", SharingAgreement.Status.ACTIVE, "In force"
+)
+terminate = _agreement_action(
+    "terminate",
+    "Terminate (takes effect at once)",
+    SharingAgreement.Status.TERMINATED,
+    "Terminated",
+)
+
+
+@admin.register(SharingAgreement)
+class SharingAgreementAdmin(ServiceFormMixin, ConcordModelAdmin):
+    """Agreements are recorded through ``create_agreement`` and brought into force or
+    terminated through ``set_agreement_status``. Their terms cannot be edited: terminate
+    one and record a new one."""
+
+    description = (
+        "An agreement's terms cannot be edited: terminate it and record a new one. "
+        "Terminating takes effect at once."
+    )
+    form = AgreementAddForm
+    list_display = (
+        "title",
+        "max_marking",
+        "status",
+        "valid_from",
+        "valid_until",
+        "task_force",
+        "created_by",
+    )
+    list_filter = ("status", "max_marking")
+    search_fields = ("title", "parties__name", "parties__acronym")
+    list_select_related = ("task_force", "created_by")
+    filter_horizontal = ("parties",)
+    actions = [bring_into_force, terminate]
+    readonly_fields = ("party_list", "created_by", "created_at")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        terms = ("max_marking", "valid_from", "valid_until", "task_force")
+        if obj is None:
+            return ((None, {"fields": ("title", "parties", *terms, "activate")}),)
+        return (
+            (None, {"fields": ("title", "party_list", *terms, "status")}),
+            ("Recorded", {"fields": ("created_by", "created_at")}),
+        )
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[SharingAgreement]:
+        return super().get_queryset(request).prefetch_related("parties")
+
+    @admin.display(description="parties")
+    def party_list(self, obj: SharingAgreement) -> str:
+        return ", ".join(str(agency) for agency in obj.parties.all())
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The actions need the change permission; a recorded agreement's page is read-only.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "task_force":
+            # Only task forces the person may see (the model is taken from the field, so
+            # this app imports nothing from taskforces).
+            kwargs["queryset"] = db_field.remote_field.model.objects.restrict(request.user, "view")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "parties":
+            kwargs["queryset"] = Agency.objects.restrict(request.user, "view")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_through_service(
+        self, request: HttpRequest, form: forms.ModelForm, change: bool
+    ) -> SharingAgreement:
+        data = form.cleaned_data
+        return services.create_agreement(
+            title=data["title"],
+            parties=data["parties"],
+            max_marking=data["max_marking"],
+            valid_from=data["valid_from"],
+            valid_until=data["valid_until"],
+            task_force=data["task_force"],
+            activate=data["activate"],
+            by=acting_user(request),
+        )
