@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
@@ -60,6 +61,13 @@ class Agency(models.Model):
     class Meta:
         ordering = ("name",)
         verbose_name_plural = "agencies"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="agency_name_unique_ignoring_case",
+                violation_error_message="An agency with this name already exists or has applied.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -143,6 +151,8 @@ class SharingAgreement(models.Model):
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
                 name="agreement_period_ordered",
+                violation_error_code="period",
+                violation_error_message="The agreement cannot end before it starts.",
             ),
         ]
 

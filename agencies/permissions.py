@@ -103,7 +103,9 @@ class MembershipPolicy(Policy[Membership]):
                     agency__status=Agency.Status.ACTIVE,
                 )
             )
-        return queryset.filter(agency_id__in=_admin_agency_ids(user))
+        return queryset.filter(agency_id__in=_admin_agency_ids(user)).exclude(
+            agency__status__in=(Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
+        )
 
     def explain(self, user: Any, action: str, obj: Membership) -> Explanation:
         if user.is_portal_admin:
@@ -131,18 +133,18 @@ class MembershipPolicy(Policy[Membership]):
                 ],
             )
         is_admin = same and mine is not None and mine.role == Membership.Role.ADMIN
-        return Explanation(
-            is_admin,
-            action,
-            [
-                Step(
-                    f"You are an agency administrator of {obj.agency}."
-                    if is_admin
-                    else f"Only {obj.agency}'s agency administrators manage its people.",
-                    is_admin,
-                )
-            ],
-        )
+        steps = [
+            Step(
+                f"You are an agency administrator of {obj.agency}."
+                if is_admin
+                else f"Only {obj.agency}'s agency administrators manage its people.",
+                is_admin,
+            )
+        ]
+        closed = obj.agency.status in (Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
+        if is_admin and closed:
+            steps.append(Step(f"{obj.agency} is {obj.agency.get_status_display().lower()}.", False))
+        return Explanation(is_admin and not closed, action, steps)
 
 
 @register(SharingAgreement)

@@ -36,3 +36,42 @@ def liaisons_of(agency: Agency) -> QuerySet[Membership]:
     return Membership.objects.filter(
         agency=agency, is_active=True, role=Membership.Role.LIAISON, user__is_active=True
     ).select_related("user")
+
+
+def applications_to_review(user: Any) -> QuerySet[Agency]:
+    """Applications waiting for a portal administrator, oldest first (none for anyone else)."""
+    return (
+        Agency.objects.restrict(user, "review")
+        .filter(status__in=(Agency.Status.APPLIED, Agency.Status.UNDER_REVIEW))
+        .order_by("applied_at", "pk")
+    )
+
+
+def people_of(user: Any, agency: Agency) -> QuerySet[Membership]:
+    """The agency's memberships that ``user`` may manage: active first, then by name."""
+    return (
+        Membership.objects.restrict(user, "change")
+        .filter(agency=agency)
+        .select_related("user")
+        .order_by("-is_active", "user__last_name", "user__first_name", "user__email", "pk")
+    )
+
+
+def visible_liaisons_of(user: Any, agency: Agency) -> QuerySet[Membership]:
+    """The agency's current liaison officers, as far as ``user`` may see them."""
+    return (
+        Membership.objects.restrict(user, "view")
+        .filter(agency=agency, is_active=True, role=Membership.Role.LIAISON, user__is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__email", "pk")
+    )
+
+
+def visible_agreements_of(user: Any, agency: Agency) -> QuerySet[SharingAgreement]:
+    """The agreements ``agency`` is a party to that ``user`` may see, with their parties."""
+    return (
+        SharingAgreement.objects.restrict(user, "view")
+        .filter(parties=agency)
+        .prefetch_related("parties")
+        .order_by("-valid_from", "title", "pk")
+    )

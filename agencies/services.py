@@ -6,9 +6,17 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from coordination import audit
 from coordination.markings import Marking
@@ -57,8 +65,16 @@ def apply_for_agency(
         contact_email=contact_email.strip(),
         website=website.strip(),
     )
+    if Agency.objects.filter(name__iexact=agency.name).exists():
+        raise ValidationError({"name": "An agency with this name already exists or has applied."})
     agency.full_clean()
-    agency.save()
+    try:
+        with transaction.atomic():
+            agency.save()
+    except IntegrityError as error:  # a simultaneous application with the same name
+        raise ValidationError(
+            {"name": "An agency with this name already exists or has applied."}
+        ) from error
     audit.record(
         actor=applicant,
         action="agency.applied",
@@ -183,6 +199,10 @@ def add_member(
     if role not in Membership.Role.values:
         raise ValidationError({"role": f"Unknown agency role {role!r}."})
     email = email.strip().lower()
+    names = {"first_name": first_name.strip(), "last_name": last_name.strip()}
+    missing = {field: "This field is required." for field, value in names.items() if not value}
+    if missing:
+        raise ValidationError(missing)
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User(
@@ -193,6 +213,10 @@ def add_member(
         )
         user.full_clean(exclude=["password"])
         if password:
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as error:
+                raise ValidationError({"password": error.messages}) from error
             user.set_password(password)
         else:
             user.set_unusable_password()
@@ -286,6 +310,8 @@ def create_agreement(
         )
     if max_marking not in Marking.values:
         raise ValidationError({"max_marking": "Choose a TLP marking."})
+    if valid_until is not None and valid_from is not None and valid_until < valid_from:
+        raise ValidationError({"valid_until": "The agreement cannot end before it starts."})
     agreement = SharingAgreement(
         title=title.strip(),
         max_marking=max_marking,
@@ -338,3 +364,67 @@ def set_agreement_status(*, agreement: SharingAgreement, status: str, by: User) 
         after={"status": status},
     )
     return agreement
+
+
+def _invitation_email(*, membership: Membership, by: User, link: str) -> tuple[str, str]:
+    """Subject and body of the invitation: the agency, who invited them, the link.
+
+    It says nothing about any task force: the invitee has no role yet, and an e-mail
+    leaves the portal's access rules behind.
+    """
+    agency = membership.agency
+    inviter = by.get_full_name() or by.email
+    days = max(1, settings.PASSWORD_RESET_TIMEOUT // 86400)
+    subject = f"Your Concord account at {agency}"
+    body = (
+        f"Hello {membership.user.get_full_name() or membership.user.email},\n\n"
+        f"{inviter} has created a Concord account for you as "
+        f"{membership.get_role_display().lower()} of {agency}.\n\n"
+        f"Choose your password here (the link works once, for {days} days):\n{link}\n\n"
+        f"Your agency's liaison officers give you roles in task forces; you will see them "
+        f"after you sign in.\n\n"
+        f"If you did not expect this, ignore this message or tell {agency} "
+        f"({agency.contact_email}).\n"
+    )
+    return subject, body
+
+
+@transaction.atomic
+def invite_member(
+    *,
+    agency: Agency,
+    email: str,
+    first_name: str,
+    last_name: str,
+    by: User,
+    role: str = Membership.Role.STAFF,
+    job_title: str = "",
+    request: HttpRequest | None = None,
+) -> Membership:
+    """Add a person to an agency and e-mail them a one-time link to choose their password.
+
+    The account starts without a usable password; the e-mail goes only once the
+    membership is committed, so a rolled-back invitation sends nothing.
+    """
+    membership = add_member(
+        agency=agency,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        by=by,
+        role=role,
+        job_title=job_title,
+    )
+    user = membership.user
+    path = reverse(
+        "agencies:set-password",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    link = request.build_absolute_uri(path) if request is not None else path
+    subject, body = _invitation_email(membership=membership, by=by, link=link)
+    recipient = user.email
+    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    return membership

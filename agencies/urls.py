@@ -1,5 +1,39 @@
-"""Agency pages (placeholder: the agencies pages are being written)."""
+"""Agency pages: application, directory, agency page, review, status, people, agreements;
+and the one-time link an invited person follows to choose a password."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "agencies"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("apply/", views.apply, name="apply"),
+    path("apply/thanks/", views.apply_done, name="apply-done"),
+    path("agencies/", views.directory, name="directory"),
+    path("agencies/applications/", views.review_queue, name="review-queue"),
+    path("agencies/<int:pk>/", views.agency_detail, name="detail"),
+    path("agencies/<int:pk>/review/", views.review, name="review"),
+    path("agencies/<int:pk>/status/", views.agency_status, name="status"),
+    path("agencies/<int:pk>/people/", views.people, name="people"),
+    path("agencies/<int:pk>/people/invite/", views.invite, name="invite"),
+    path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
+    path("agreements/<int:pk>/status/", views.agreement_status, name="agreement-status"),
+    path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),
+    path("memberships/<int:pk>/end/", views.membership_end, name="membership-end"),
+    path(
+        "welcome/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="agencies/set_password.html",
+            success_url=reverse_lazy("agencies:set-password-done"),
+        ),
+        name="set-password",
+    ),
+    path(
+        "welcome/done/",
+        TemplateView.as_view(template_name="agencies/set_password_done.html"),
+        name="set-password-done",
+    ),
+]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import BadRequest, ObjectDoesNotExist, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,10 +20,13 @@ M = TypeVar("M", bound=Model)
 PAGE_SIZE = 25
 
 
-def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE) -> Page:
+def paginate(
+    request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE, param: str = "page"
+) -> Page:
     """The requested page; a page number that is not a positive whole number, or past the
-    end, is a clear 400 error rather than a silently different page."""
-    raw = request.GET.get("page", "1")
+    end, is a clear 400 error rather than a silently different page. ``param`` names the
+    query parameter, for pages that show several lists."""
+    raw = request.GET.get(param, "1")
     if not raw.isdigit() or int(raw) < 1:
         raise BadRequest("The page number must be a whole number of at least 1.")
     paginator = Paginator(queryset, per_page)
@@ -38,7 +41,7 @@ def visible_or_404(queryset: QuerySet[M], user: Any, pk: Any, action: str = "vie
     whether it exists or not, so hidden objects do not leak."""
     try:
         return queryset.restrict(user, action).get(pk=pk)  # type: ignore[attr-defined]
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404("Not found.") from None
 
 
@@ -77,3 +80,9 @@ class PermissionDeniedMiddleware:
         reason = getattr(explanation, "reason", None) or str(explanation)
         response = TemplateResponse(request, "403.html", {"reason": reason}, status=403)
         return response.render()
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 page that says what was wrong (Django's default shows no reason)."""
+    response = TemplateResponse(request, "400.html", {"exception": str(exception)}, status=400)
+    return response.render()

@@ -1,0 +1,140 @@
+"""Forms for the agency pages. They check the shape of the input; the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from coordination.markings import Marking
+
+from .models import Agency, Membership, SharingAgreement
+
+REASON_HELP = "Required. The agency will be told it."
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ApplicationForm(forms.ModelForm):
+    """A new agency's application. The model's own validation (unique name, e-mail and
+    web address formats) runs here so each problem shows on its field."""
+
+    website = forms.URLField(
+        label="Website",
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text="Optional. The agency's official website.",
+    )
+
+    class Meta:
+        model = Agency
+        fields = ("name", "acronym", "level", "sector", "jurisdiction", "contact_email", "website")
+        labels = {
+            "name": "Agency name",
+            "contact_email": "Contact e-mail address",
+        }
+        help_texts = {
+            "name": "The agency's full official name.",
+            "jurisdiction": "The area the agency serves, e.g. a country, region or city.",
+            "contact_email": "Where we write about this application. Use an official address.",
+        }
+        error_messages = {
+            "name": {
+                "unique": "An agency with this name is already registered or has already "
+                "applied. If it is yours, ask its agency administrator to invite you."
+            },
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A blank first choice, so nobody applies as "national" by not looking.
+        for name, choices in (("level", Agency.Level.choices), ("sector", Agency.Sector.choices)):
+            self.fields[name].choices = [("", "Choose…"), *choices]  # type: ignore[attr-defined]
+
+
+class DecisionForm(forms.Form):
+    """One lifecycle decision on an agency; ``with_reason`` adds the reason box."""
+
+    def __init__(self, *args: Any, with_reason: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if with_reason:
+            # Optional here: the service refuses a missing reason with its own message.
+            self.fields["reason"] = forms.CharField(
+                widget=forms.Textarea(attrs={"rows": 3}),
+                required=False,
+                max_length=2000,
+                help_text=REASON_HELP,
+            )
+
+
+class InviteForm(forms.Form):
+    """A staff member an agency administrator adds; they receive a link to set a password."""
+
+    email = forms.EmailField(label="E-mail address", max_length=254)
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    job_title = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(
+        label="Agency role",
+        choices=Membership.Role.choices,
+        initial=Membership.Role.STAFF,
+        help_text="Liaison officers represent the agency in task forces; agency "
+        "administrators manage its people.",
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Agency role", choices=Membership.Role.choices)
+
+
+class EndMembershipForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+        help_text="Required. Kept in the audit trail. Every role the person holds ends too.",
+    )
+
+
+class AgreementForm(forms.Form):
+    """An information-sharing agreement between this agency and one or more others."""
+
+    title = forms.CharField(max_length=200)
+    parties = forms.ModelMultipleChoiceField(
+        label="Other agencies",
+        queryset=Agency.objects.none(),
+        help_text="Active agencies only. Hold Ctrl (or ⌘) to choose more than one.",
+    )
+    max_marking = forms.TypedChoiceField(
+        label="Highest marking covered",
+        choices=Marking.choices,
+        coerce=int,
+        initial=Marking.GREEN,
+        help_text="TLP 2.0. Items marked higher are not shared under this agreement.",
+    )
+    valid_from = forms.DateField(widget=DateInput())
+    valid_until = forms.DateField(
+        widget=DateInput(), required=False, help_text="Optional. Leave empty for no end date."
+    )
+    activate = forms.BooleanField(label="Bring into force now", required=False)
+
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parties"].queryset = Agency.objects.filter(  # type: ignore[attr-defined]
+            status=Agency.Status.ACTIVE
+        ).exclude(pk=agency.pk)
+        self.fields["parties"].widget.attrs["size"] = 8
+
+
+class AgreementStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label="New status",
+        choices=[
+            (SharingAgreement.Status.ACTIVE, "Bring into force"),
+            (SharingAgreement.Status.TERMINATED, "Terminate"),
+        ],
+    )
+    next = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
