@@ -47,7 +47,7 @@ run: venv
 	exec $(PY) manage.py runserver $(HOST_PORT)
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,11 +1,17 @@
 """URL configuration."""
 
+from allauth.account import views as account_views
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from coordination.accounts import email_managed_by_agency
 from taskforces.views import dashboard
+
+# The admin signs people in through allauth too, so its sign-in cannot skip the second
+# factor or the lockout.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -16,10 +22,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("healthz/", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # allauth's sign-in and sign-out, also under the names the templates use.
+    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
+    path("accounts/email/", email_managed_by_agency, name="account_email"),
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notification_urls")),
     path("", include("agencies.urls")),
     path("", include("taskforces.urls")),
 ]
+
+handler400 = "coordination.web.bad_request"

@@ -16,7 +16,9 @@ from .web import paginate
 def notification_centre(request: HttpRequest) -> HttpResponse:
     """My notifications, newest first; unread ones stand out."""
     notifications = Notification.objects.filter(recipient=request.user)
-    return render(request, "notifications/centre.html", {"page_obj": paginate(request, notifications)})
+    return render(
+        request, "notifications/centre.html", {"page_obj": paginate(request, notifications)}
+    )
 
 
 @login_required

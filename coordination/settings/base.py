@@ -4,6 +4,7 @@ Every environment variable the project reads is named here or in ``production.py
 and documented in the README's configuration section.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
     "coordination",
     "agencies",
     "taskforces",
@@ -45,8 +50,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "coordination.accounts.IdleTimeoutMiddleware",
+    "coordination.accounts.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
     "coordination.web.PermissionDeniedMiddleware",
+    # Last, as django-axes requires: turns a refused sign-in of a locked account into
+    # the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "coordination.urls"
@@ -75,9 +86,16 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "coordination.User"
+# django-axes first, so a locked account is refused before any password is checked;
+# allauth's backend signs people in by e-mail address (it is a ModelBackend, so it also
+# answers model permissions); guardian answers per-object permissions.
+# guardian's ObjectPermissionBackend is deliberately absent: guardian's tables hold the
+# grants, but only the permission core (coordination.permissions) reads them, because only
+# it also checks the assignment's dates, the agency's status and its participation. With
+# the backend installed, user.has_perm(perm, task_force) could say yes where can() says no.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "guardian.backends.ObjectPermissionBackend",
+    "axes.backends.AxesStandaloneBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -95,6 +113,71 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in -----------------------------------------------------------------------------
+# Every person needs a second factor (TOTP with recovery codes) unless this is switched
+# off; the embedded demo switches it off so its logins work without an authenticator app.
+CONCORD_REQUIRE_MFA = env.bool("CONCORD_REQUIRE_MFA", default=True)
+# A session ends after this many minutes without a request, and this many hours after
+# signing in however active it is (coordination.accounts.IdleTimeoutMiddleware).
+CONCORD_SESSION_IDLE_MINUTES = env.int("CONCORD_SESSION_IDLE_MINUTES", default=30)
+CONCORD_SESSION_MAX_HOURS = env.int("CONCORD_SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = CONCORD_SESSION_MAX_HOURS * 60 * 60
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# django-allauth: sign-in by e-mail address and password, password reset by e-mailed
+# link, TOTP with recovery codes. Accounts are made by agency administrators, who vouch
+# for their staff's addresses, so there is no public sign-up and no address verification.
+ACCOUNT_ADAPTER = "coordination.accounts.AccountAdapter"
+MFA_ADAPTER = "coordination.accounts.MFAAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False  # the session cookie ends with the browser
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True  # sign in again, with the second factor
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False  # reset by link
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # never e-mail an address that has no account
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell people when their password or second factor changes
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Concord] "
+# django-axes is the per-account lock (5 failures, 10 minutes). allauth's own limits sit
+# above it: 10 failed sign-ins per e-mail address in 15 minutes (the same limit counts
+# wrong authenticator codes per person), and per IP address only a brake on password
+# spraying, high enough that one office behind one address is not locked out.
+ACCOUNT_RATE_LIMITS = {
+    "login": "60/m/ip",
+    "login_failed": "30/m/ip,10/15m/key",
+    "reset_password": "20/m/ip,3/5m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Concord"
+MFA_RECOVERY_CODE_COUNT = 10
+
+# django-axes: five failed sign-ins lock that account (not the IP address, so one office
+# behind one address is not locked out together) for ten minutes. allauth passes the
+# address as "email"; coordination.accounts.axes_username reads it (and "username" or
+# the form's "login" field) so every way in counts against the same, lower-cased name.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=10)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_USERNAME_CALLABLE = "coordination.accounts.axes_username"
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout are refused without extending it: the lock lasts ten minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "coordination.accounts.lockout_response"
+# axes.W006 asks for "ip_address" among the lockout parameters. Deliberately not: locking
+# by IP address would lock a whole office behind one address out together, and locking
+# the (account, IP) pair would let an attacker dodge the lock by changing address. The
+# per-account lock cannot be dodged by rotating addresses, user agents or cookies;
+# allauth's per-IP limit above brakes password spraying.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # django-guardian: permissions are granted to role groups only, through the direct
 # foreign-key tables declared in taskforces.models; no anonymous user row is needed.

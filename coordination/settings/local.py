@@ -9,3 +9,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-key-not-for
 # Serve static files from the apps' folders without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The embedded demo's logins work without an authenticator app; set
+# CONCORD_REQUIRE_MFA=true to try the second factor locally.
+CONCORD_REQUIRE_MFA = env.bool("CONCORD_REQUIRE_MFA", default=False)

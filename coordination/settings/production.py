@@ -41,3 +41,14 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Sign-in limits (allauth's rate limits) and the used-TOTP-code guard live in the cache:
+# every web process must share it, so production keeps it in Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "concord",
+    }
+}
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
