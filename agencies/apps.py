@@ -9,7 +9,7 @@ class AgenciesConfig(AppConfig):
     def ready(self) -> None:
         from coordination import audit
 
-        from . import permissions  # noqa: F401  (registers the policies)
+        from . import notifications, permissions  # noqa: F401  (registers policies and kinds)
         from .selectors import membership_of
 
         def agency_label(user: object) -> str:

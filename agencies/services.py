@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from coordination import audit
+from coordination import audit, notifications
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, require
@@ -81,6 +81,7 @@ def apply_for_agency(
         obj=agency,
         after=audit.snapshot(agency, AGENCY_FIELDS),
     )
+    notifications.emit("agency.applied", agency, actor=applicant)
     return agency
 
 
@@ -144,6 +145,10 @@ def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str =
     agency_status_changed.send(
         sender=Agency, agency=agency, old_status=old, new_status=to_status, by=by, reason=reason
     )
+    if to_status != S.UNDER_REVIEW:
+        notifications.emit(
+            "agency.decided", agency, actor=by, data={"status": to_status, "reason": reason}
+        )
     return agency
 
 

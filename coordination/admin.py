@@ -29,7 +29,14 @@ from django.template import engines
 from django.template.backends.base import BaseEngine
 from django.template.response import TemplateResponse
 
-from .models import AuditEvent, Notification, User
+from .models import (
+    ApiToken,
+    AuditEvent,
+    Event,
+    Notification,
+    NotificationPreference,
+    User,
+)
 from .permissions import PermissionDenied, policy_for, restrict
 
 # --- shared machinery ------------------------------------------------------------------
@@ -386,3 +393,43 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset.filter(recipient_id=user.pk)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """The notification outbox, for operators checking that workers keep up. Events name
+    objects by kind and id only; their content stays behind the permission core."""
+
+    description = (
+        "The outbox of notification events. An event without a dispatch time is waiting "
+        "for a worker; the sweeper re-queues any older than a minute."
+    )
+    list_display = ("created_at", "kind", "object_type", "object_id", "dispatched_at", "attempts")
+    list_filter = ("kind",)
+    search_fields = ("kind", "object_id", "key")
+    fields = ("kind", "key", "object_type", "object_id", "created_at", "dispatched_at", "attempts")
+    show_full_result_count = False
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
+    """Preferences are personal: each person sees their own, and sets them in the portal."""
+
+    description = "Your own notification preferences; change them on the Notifications page."
+    list_display = ("kind", "delivery")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset.filter(user_id=user.pk)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """API tokens are personal: each person sees their own (never a secret: only hashes are
+    stored) and creates or revokes them on their tokens page."""
+
+    description = "Your own API tokens. Create and revoke them from the portal's tokens page."
+    list_display = ("name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    fields = ("name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset.filter(owner_id=user.pk)

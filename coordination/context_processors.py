@@ -17,6 +17,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         return user.memberships.select_related("agency").filter(is_active=True).first()
 
     def unread() -> int:
-        return user.notifications.filter(read_at__isnull=True).count()
+        from .notifications import visible_notifications
+
+        return visible_notifications(user).filter(read_at__isnull=True).count()
 
     return {"my_membership": SimpleLazyObject(membership), "unread_count": SimpleLazyObject(unread)}

@@ -101,10 +101,62 @@ class AuditEvent(models.Model):
         )
 
 
-class Notification(models.Model):
-    """What one person is told about an event, shown in their notification centre (and
-    e-mailed according to their preferences by the notification workers)."""
+class Event(models.Model):
+    """The notification outbox: something that happened, recorded in the same transaction
+    as the change that caused it. Workers fan it out to its recipients after commit; a
+    rolled-back change leaves no event, so nothing is sent for it. ``key`` makes events of
+    periodic checks (reminders, expiry warnings) happen once."""
 
+    kind = models.CharField(max_length=60, db_index=True)
+    key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        "coordination.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # for kinds that also write to an address outside Concord (an applicant agency)
+    external_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=("created_at",),
+                name="event_undispatched",
+                condition=models.Q(dispatched_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type}#{self.object_id}"
+
+
+class Notification(models.Model):
+    """What one person is told about one event: in their notification centre, and by
+    e-mail according to their preferences. One per (event, recipient), enforced here."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate", "Immediately by e-mail"
+        DIGEST = "digest", "In the daily digest e-mail"
+        IN_APP = "in_app", "In Concord only"
+
+    class EmailStatus(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        HELD = "held", "Held to be combined with others"
+        SENT = "sent", "Sent"
+        DIGEST = "digest", "Waiting for the daily digest"
+        NONE = "none", "No e-mail"
+        WITHDRAWN = "withdrawn", "Not sent: no longer visible to the recipient"
+        FAILED = "failed", "Failed"
+
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     recipient = models.ForeignKey(
         "coordination.User", on_delete=models.CASCADE, related_name="notifications"
     )
@@ -112,12 +164,72 @@ class Notification(models.Model):
     title = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     link = models.CharField(max_length=300, blank=True)
+    group_key = models.CharField(max_length=60, blank=True)
+    critical = models.BooleanField(default=False)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+    email_status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=("recipient", "read_at"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("event", "recipient"), name="one_notification_per_event_and_recipient"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("recipient", "read_at")),
+            models.Index(fields=("email_status", "created_at")),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to hear about one kind of event. Critical kinds ignore it."""
+
+    user = models.ForeignKey(
+        "coordination.User", on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=60)
+    delivery = models.CharField(max_length=10, choices=Notification.Delivery.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "kind"), name="one_preference_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind} → {self.delivery}"
+
+
+class ApiToken(models.Model):
+    """A personal API token: lets its owner's own systems call the API as them.
+
+    Only the SHA-256 hash of the secret is stored; the secret is shown once, when the token
+    is created. ``prefix`` (the secret's first characters) lets the owner tell tokens apart.
+    """
+
+    owner = models.ForeignKey(
+        "coordination.User", on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

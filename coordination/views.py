@@ -9,13 +9,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .models import Notification
+from .notifications import visible_notifications
 from .web import paginate
 
 
 @login_required
 def notification_centre(request: HttpRequest) -> HttpResponse:
     """My notifications, newest first; unread ones stand out."""
-    notifications = Notification.objects.filter(recipient=request.user)
+    notifications = visible_notifications(request.user)  # type: ignore[arg-type]
     return render(
         request, "notifications/centre.html", {"page_obj": paginate(request, notifications)}
     )

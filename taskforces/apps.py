@@ -10,7 +10,7 @@ class TaskforcesConfig(AppConfig):
     def ready(self) -> None:
         from agencies.signals import agency_status_changed, membership_ended
 
-        from . import permissions, services  # noqa: F401  (registers the policies)
+        from . import notifications, permissions, services  # noqa: F401  (registers policies and kinds)
 
         agency_status_changed.connect(
             services.on_agency_status_changed, dispatch_uid="tf-agency-status"

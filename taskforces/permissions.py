@@ -548,3 +548,81 @@ class ParticipationPolicy(Policy[Participation]):
             steps.append(Step(f"{obj.task_force} is closed.", False))
             return Explanation(False, action, steps)
         return Explanation(is_liaison, action, steps)
+
+
+# --- audiences: the permission core's answer turned round ("who may see this?") ---------------
+
+
+def agency_ceiling(agency_id: int, task_force: TaskForce) -> int:
+    """The highest marking people of this agency may see in this task force."""
+    if agency_id == task_force.lead_agency_id:
+        return Marking.RED
+    best = (
+        agreements_in_force()
+        .filter(parties=agency_id)
+        .filter(parties=task_force.lead_agency_id)
+        .filter(Q(task_force__isnull=True) | Q(task_force=task_force))
+        .order_by("-max_marking")
+        .values_list("max_marking", flat=True)
+        .first()
+    )
+    return Marking.CLEAR if best is None else int(best)
+
+
+def holders(task_force: TaskForce, capability: str = Capability.VIEW) -> QuerySet[Any]:
+    """People who have ``capability`` on the task force now (the same conditions as
+    ``current_assignments``, for everyone at once)."""
+    from coordination.models import User
+
+    grants = TaskForceGroupObjectPermission.objects.filter(
+        content_object_id=task_force.pk, permission__codename=capability
+    ).values("group_id")
+    accepted = Participation.objects.filter(
+        task_force_id=task_force.pk, status=Participation.Status.ACCEPTED
+    ).values("agency_id")
+    member = Membership.objects.filter(
+        user_id=OuterRef("person_id"), agency_id=OuterRef("agency_id"), is_active=True
+    )
+    assignments = (
+        RoleAssignment.objects.current()
+        .filter(
+            role__task_force_id=task_force.pk,
+            role__group_id__in=grants,
+            agency__status=Agency.Status.ACTIVE,
+            agency_id__in=accepted,
+        )
+        .filter(Exists(member))
+    )
+    return User.objects.filter(is_active=True, pk__in=assignments.values("person_id"))
+
+
+def audience(obj: Any) -> QuerySet[Any]:
+    """Everyone who may view ``obj`` (a task force or an item in one): the inverse of
+    ``restrict(user, "view")``, in a constant number of queries."""
+    if isinstance(obj, TaskForce):
+        return holders(obj)
+    task_force = obj.task_force
+    marking = int(obj.objective.marking if isinstance(obj, Task) else obj.marking)
+    accepted = Participation.objects.filter(
+        task_force=task_force, status=Participation.Status.ACCEPTED
+    ).values_list("agency_id", flat=True)
+    cleared = [a for a in accepted if agency_ceiling(a, task_force) >= marking]
+    people = holders(task_force).filter(
+        memberships__agency_id__in=cleared, memberships__is_active=True
+    )
+    if marking >= Marking.RED:
+        people = people.filter(pk__in=holders(task_force, Capability.VIEW_RESTRICTED).values("pk"))
+    return people
+
+
+def acknowledgement_audience(update: Update) -> QuerySet[Any]:
+    """Everyone an update asks to acknowledge it, among those who may see it."""
+    people = audience(update)
+    roles = list(update.ack_roles.values_list("pk", flat=True))
+    agencies = list(update.ack_agencies.values_list("pk", flat=True))
+    if not roles and not agencies:
+        return people
+    in_roles = RoleAssignment.objects.current().filter(role_id__in=roles).values("person_id")
+    return people.filter(
+        Q(pk__in=in_roles) | Q(memberships__agency_id__in=agencies, memberships__is_active=True)
+    ).distinct()

@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
-from coordination import audit
+from coordination import audit, notifications
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain, require
@@ -435,6 +436,7 @@ def invite_agency(
         before=before,
         after={"status": P.INVITED},
     )
+    notifications.emit("participation.invited", participation, actor=by)
     return participation
 
 
@@ -463,6 +465,12 @@ def respond_to_invitation(
         obj=participation,
         before={"status": P.INVITED},
         after={"status": participation.status, "reason": participation.reason},
+    )
+    notifications.emit(
+        f"participation.{participation.status}",
+        participation,
+        actor=by,
+        data={"reason": participation.reason},
     )
     if accept:
         role = Role.objects.filter(
@@ -511,6 +519,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
         before={"status": P.ACCEPTED},
         after={"status": P.WITHDRAWN, "reason": reason},
     )
+    notifications.emit("participation.withdrawn", participation, actor=by, data={"reason": reason})
     _end_many(
         RoleAssignment.objects.open().filter(
             role__task_force_id=participation.task_force_id, agency_id=participation.agency_id
@@ -587,6 +596,8 @@ def _create_assignment(
             "ends_at": until.isoformat() if until else None,
         },
     )
+    if person.pk != assigned_by.pk:
+        notifications.emit("assignment.created", assignment, actor=assigned_by)
     return assignment
 
 
@@ -645,6 +656,7 @@ def _end(
         before={"ended_at": None},
         after={"ended_at": assignment.ended_at.isoformat(), "reason": reason},
     )
+    notifications.emit("assignment.ended", assignment, actor=by, data={"reason": reason})
 
 
 def _end_many(assignments: Any, *, by: User | None, reason: str) -> int:
@@ -828,6 +840,14 @@ def update_objective(
         before=before,
         after=audit.snapshot(objective, OBJECTIVE_FIELDS),
     )
+    if before["status"] != objective.status:
+        troubled = objective.status in (Objective.Status.AT_RISK, Objective.Status.OFF_TRACK)
+        notifications.emit(
+            "objective.at_risk" if troubled else "objective.status_changed",
+            objective,
+            actor=by,
+            data={"old_status": before["status"]},
+        )
     return objective
 
 
@@ -876,6 +896,8 @@ def create_task(
     task.save()
     _reread_or_rollback(task, by)
     audit.record(actor=by, action="task.created", obj=task, after=audit.snapshot(task, TASK_FIELDS))
+    if task.assignee_id or task.assigned_role_id:
+        notifications.emit("task.assigned", task, actor=by)
     return task
 
 
@@ -915,6 +937,12 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
         before=before,
         after=audit.snapshot(task, TASK_FIELDS),
     )
+    reassigned = (before["assignee"], before["assigned_role"]) != (
+        task.assignee_id,
+        task.assigned_role_id,
+    )
+    if reassigned and (task.assignee_id or task.assigned_role_id):
+        notifications.emit("task.assigned", task, actor=by)
     return task
 
 
@@ -972,6 +1000,9 @@ def post_update(
             "requires_acknowledgement": requires_acknowledgement,
         },
     )
+    notifications.emit("update.posted", update, actor=by)
+    if requires_acknowledgement:
+        notifications.emit("update.critical", update, actor=by)
     return update
 
 
@@ -1029,3 +1060,61 @@ def on_membership_ended(*, membership: Membership, by: User, reason: str, **_: A
         by=by,
         reason=f"Left {membership.agency}: {reason}",
     )
+
+
+# --- periodic checks (Celery beat) ------------------------------------------------------------
+
+
+def send_reminders(*, now: datetime.datetime | None = None) -> int:
+    """Warn of roles about to expire and tasks about to fall due; each warning once (the
+    event key names the assignment's end or the task's due date)."""
+    now = now or timezone.now()
+    count = 0
+    expiring = RoleAssignment.objects.filter(
+        ended_at__isnull=True, ends_at__gt=now, ends_at__lte=now + datetime.timedelta(hours=48)
+    ).select_related("role__task_force", "person", "agency")
+    for assignment in expiring:
+        with transaction.atomic():
+            key = f"assignment.expiring:{assignment.pk}:{assignment.ends_at:%Y%m%d%H%M}"
+            count += bool(notifications.emit("assignment.expiring", assignment, key=key))
+    due_by = (now + datetime.timedelta(days=settings.CONCORD_DUE_SOON_DAYS)).date()
+    due = Task.objects.filter(
+        due_date__isnull=False, due_date__lte=due_by, due_date__gte=now.date()
+    ).exclude(status__in=(Task.Status.DONE, Task.Status.CANCELLED))
+    for task in due.exclude(task_force__status=TaskForce.Status.CLOSED):
+        with transaction.atomic():
+            key = f"task.due_soon:{task.pk}:{task.due_date:%Y%m%d}"
+            count += bool(notifications.emit("task.due_soon", task, key=key))
+    return count
+
+
+def escalate_unacknowledged(*, now: datetime.datetime | None = None) -> int:
+    """Critical updates: remind whoever has not acknowledged after
+    CONCORD_ACK_REMIND_HOURS, then tell their agency's liaison officers after
+    CONCORD_ACK_ESCALATE_HOURS. Each person is reminded and escalated once per update."""
+    from .permissions import acknowledgement_audience
+
+    now = now or timezone.now()
+    remind_after = datetime.timedelta(hours=settings.CONCORD_ACK_REMIND_HOURS)
+    escalate_after = datetime.timedelta(hours=settings.CONCORD_ACK_ESCALATE_HOURS)
+    count = 0
+    updates = Update.objects.filter(
+        requires_acknowledgement=True,
+        created_at__lte=now - remind_after,
+        created_at__gte=now - datetime.timedelta(days=7),
+    ).exclude(task_force__status=TaskForce.Status.CLOSED)
+    for update in updates.select_related("task_force"):
+        done = Acknowledgement.objects.filter(update=update).values("person_id")
+        waiting = acknowledgement_audience(update).exclude(pk=update.author_id).exclude(pk__in=done)
+        escalate = update.created_at <= now - escalate_after
+        for person in waiting:
+            with transaction.atomic():
+                data = {"person": person.pk, "person_name": str(person)}
+                key = f"update.ack_reminder:{update.pk}:{person.pk}"
+                count += bool(notifications.emit("update.ack_reminder", update, key=key, data=data))
+                if escalate:
+                    key = f"update.ack_escalated:{update.pk}:{person.pk}"
+                    count += bool(
+                        notifications.emit("update.ack_escalated", update, key=key, data=data)
+                    )
+    return count

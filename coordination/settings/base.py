@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -177,7 +178,9 @@ AXES_LOCKOUT_CALLABLE = "coordination.accounts.lockout_response"
 # the (account, IP) pair would let an attacker dodge the lock by changing address. The
 # per-account lock cannot be dodged by rotating addresses, user agents or cookies;
 # allauth's per-IP limit above brakes password spraying.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# guardian.W001 asks for guardian's authentication backend; it is left out on purpose (see
+# AUTHENTICATION_BACKENDS): only the permission core reads guardian's tables.
+SILENCED_SYSTEM_CHECKS = ["axes.W006", "guardian.W001"]
 
 # django-guardian: permissions are granted to role groups only, through the direct
 # foreign-key tables declared in taskforces.models; no anonymous user row is needed.
@@ -249,3 +252,39 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Notifications (see coordination/notifications.py and the README).
+CONCORD_BASE_URL = env.str("CONCORD_BASE_URL", default="http://127.0.0.1:8000")
+# A claimed e-mail not marked sent after this long is taken back and sent again.
+CONCORD_NOTIFY_STALE_SECONDS = env.int("CONCORD_NOTIFY_STALE_SECONDS", default=300)
+# The sweeper leaves events and e-mails younger than this to their own tasks.
+CONCORD_NOTIFY_GRACE_SECONDS = env.int("CONCORD_NOTIFY_GRACE_SECONDS", default=60)
+# Updates in one task force within this window reach a person as one e-mail.
+CONCORD_NOTIFY_THROTTLE_MINUTES = env.int("CONCORD_NOTIFY_THROTTLE_MINUTES", default=10)
+# Critical updates: remind who has not acknowledged, then tell their liaison officers.
+CONCORD_ACK_REMIND_HOURS = env.int("CONCORD_ACK_REMIND_HOURS", default=4)
+CONCORD_ACK_ESCALATE_HOURS = env.int("CONCORD_ACK_ESCALATE_HOURS", default=8)
+CONCORD_DUE_SOON_DAYS = env.int("CONCORD_DUE_SOON_DAYS", default=2)
+CONCORD_DIGEST_HOUR_UTC = env.int("CONCORD_DIGEST_HOUR_UTC", default=7)
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sweep-notification-outbox": {
+            "task": "coordination.tasks.sweep_outbox",
+            "schedule": 60.0,
+        },
+        "flush-held-emails": {"task": "coordination.tasks.flush_held_emails", "schedule": 60.0},
+        "daily-digest": {
+            "task": "coordination.tasks.send_daily_digests",
+            "schedule": crontab(hour=CONCORD_DIGEST_HOUR_UTC, minute=0),
+        },
+        "deadline-and-expiry-reminders": {
+            "task": "taskforces.tasks.send_reminders",
+            "schedule": crontab(minute="*/15"),
+        },
+        "escalate-unacknowledged-updates": {
+            "task": "taskforces.tasks.escalate_unacknowledged",
+            "schedule": 300.0,
+        },
+    }
+)

@@ -1,0 +1,514 @@
+"""Notifications: the outbox, the fan-out and e-mail delivery, exactly once.
+
+How an event reaches people:
+
+1. A service calls :func:`emit` inside its transaction. That writes an :class:`Event` row
+   (the outbox) and, only once the transaction commits, queues ``dispatch_event``. A
+   rolled-back change leaves no event and queues nothing.
+2. :func:`dispatch` asks the event kind's registered :class:`Kind` for its recipients
+   (always through the permission core: nobody is told about what they may not see) and
+   inserts one :class:`Notification` per recipient. The database's unique (event,
+   recipient) constraint makes a repeated dispatch add nothing.
+3. :func:`deliver` e-mails each notification whose delivery is immediate. A notification
+   is *claimed* with a compare-and-set update that must change exactly one row, so two
+   workers never send the same one; visibility is checked again at send time.
+4. :func:`sweep` (Celery beat, every minute) re-queues whatever a lost task or a broker
+   restart left behind: undispatched events, unsent notifications, stale claims.
+
+Apps describe their kinds (who receives them, what they say) with :func:`register`; the
+core imports no app.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Event, Notification, NotificationPreference, User
+
+logger = logging.getLogger(__name__)
+
+N = Notification.EmailStatus
+D = Notification.Delivery
+CHUNK = 100
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a notification says. ``body`` must carry nothing above what every recipient
+    may see (recipients are chosen by the permission core; TLP:RED bodies stay empty)."""
+
+    title: str
+    body: str = ""
+    link: str = ""
+    group_key: str = ""
+
+
+@dataclass
+class Kind:
+    """One kind of event: its label for preferences, who hears about it, what it says."""
+
+    name: str
+    label: str
+    recipients: Callable[[Event, Any], QuerySet[User]]
+    message: Callable[[Event, Any], Message]
+    critical: bool = False
+    # combine a burst (same recipient and group_key) into one e-mail
+    throttle: bool = False
+    # the person must still be allowed to do this to the object when the e-mail goes out
+    visible_action: str | None = "view"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def label_for(kind: str) -> str:
+    return KINDS[kind].label if kind in KINDS else kind
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+def emit(
+    kind: str,
+    obj: models.Model,
+    *,
+    actor: Any = None,
+    data: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Event | None:
+    """Record an event in the caller's transaction; dispatch it after commit.
+
+    With ``key``, an event that already exists is not recorded again (returns None)."""
+    if kind not in KINDS:
+        raise LookupError(f"Unknown notification kind {kind!r}.")
+    values = {
+        "kind": kind,
+        "object_type": obj._meta.label_lower,
+        "object_id": str(obj.pk),
+        "actor": actor if getattr(actor, "pk", None) else None,
+        "data": data or {},
+    }
+    if key is not None:
+        with transaction.atomic():
+            event, created = Event.objects.get_or_create(key=key, defaults=values)
+        if not created:
+            return None
+    else:
+        event = Event.objects.create(**values)
+    from .tasks import dispatch_event
+
+    event_id = event.pk
+    transaction.on_commit(lambda: dispatch_event.delay(event_id))
+    return event
+
+
+def target_of(event: Event) -> Any:
+    """The object the event is about, or None if it is gone."""
+    model = apps.get_model(event.object_type)
+    return model._default_manager.filter(pk=event.object_id).first()
+
+
+# --- fan-out -----------------------------------------------------------------------------------
+
+
+def _delivery_for(kind: Kind, preference: str | None) -> tuple[str, str]:
+    if kind.critical or preference in (None, D.IMMEDIATE):
+        return D.IMMEDIATE, N.PENDING
+    if preference == D.DIGEST:
+        return D.DIGEST, N.DIGEST
+    return D.IN_APP, N.NONE
+
+
+def dispatch(event_id: int) -> int:
+    """Create the event's notifications (once) and queue their e-mails. Returns how many
+    notifications this call created."""
+    with transaction.atomic():
+        event = (
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, dispatched_at__isnull=True)
+            .first()
+        )
+        if event is None:  # done already, or another worker holds it
+            return 0
+        event.attempts += 1
+        kind = KINDS.get(event.kind)
+        obj = target_of(event)
+        created = 0
+        if kind is not None and obj is not None:
+            message = kind.message(event, obj)
+            recipient_ids = list(
+                kind.recipients(event, obj).values_list("pk", flat=True).distinct()
+            )
+            preferences = dict(
+                NotificationPreference.objects.filter(
+                    kind=event.kind, user_id__in=recipient_ids
+                ).values_list("user_id", "delivery")
+            )
+            before = Notification.objects.filter(event=event).count()
+            rows = []
+            for recipient_id in recipient_ids:
+                delivery, status = _delivery_for(kind, preferences.get(recipient_id))
+                rows.append(
+                    Notification(
+                        event=event,
+                        recipient_id=recipient_id,
+                        kind=event.kind,
+                        title=message.title[:300],
+                        body=message.body,
+                        link=message.link[:300],
+                        group_key=message.group_key[:60],
+                        critical=kind.critical,
+                        delivery=delivery,
+                        email_status=status,
+                    )
+                )
+            Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+            created = Notification.objects.filter(event=event).count() - before
+        event.dispatched_at = timezone.now()
+        event.save(update_fields=["dispatched_at", "attempts"])
+        transaction.on_commit(lambda: queue_deliveries(event_id=event.pk))
+        if kind is not None and obj is not None and "external" in kind.extra:
+            from .tasks import deliver_external
+
+            transaction.on_commit(lambda: deliver_external.delay(event.pk))
+    return created
+
+
+def deliver_external(event_id: int) -> bool:
+    """Write to the address outside Concord that the kind names (e.g. an applicant
+    agency's contact), once: the event row is claimed with a compare-and-set update."""
+    now = timezone.now()
+    if not Event.objects.filter(pk=event_id, external_sent_at__isnull=True).update(
+        external_sent_at=now
+    ):
+        return False
+    event = Event.objects.get(pk=event_id)
+    kind = KINDS[event.kind]
+    obj = target_of(event)
+    if obj is None:
+        return False
+    address, subject, body = kind.extra["external"](event, obj)
+    try:
+        EmailMessage(
+            subject=f"[Concord] {subject}",
+            body=body,
+            to=[address],
+            headers={"Message-ID": f"<event-{event.pk}-external@concord>"},
+        ).send()
+    except Exception:
+        Event.objects.filter(pk=event_id, external_sent_at=now).update(external_sent_at=None)
+        raise
+    return True
+
+
+def queue_deliveries(*, event_id: int | None = None, ids: Iterable[int] | None = None) -> int:
+    """Queue e-mail delivery for pending notifications, in chunks."""
+    from .tasks import deliver_emails
+
+    pending = Notification.objects.filter(email_status=N.PENDING)
+    if event_id is not None:
+        pending = pending.filter(event_id=event_id)
+    if ids is not None:
+        pending = pending.filter(pk__in=list(ids))
+    all_ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(all_ids), CHUNK):
+        deliver_emails.delay(all_ids[start : start + CHUNK])
+    return len(all_ids)
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def _claim(queryset: QuerySet[Notification], now: datetime.datetime) -> bool:
+    """Compare-and-set: True only for the one caller whose update changed the row."""
+    return (
+        queryset.update(
+            email_status=N.SENDING,
+            email_claimed_at=now,
+            email_attempts=models.F("email_attempts") + 1,
+        )
+        == 1
+    )
+
+
+def still_visible(notification: Notification, obj: Any = None) -> bool:
+    """Does the permission core still let the recipient see what this is about?"""
+    from .permissions import can
+
+    kind = KINDS.get(notification.kind)
+    if kind is None or kind.visible_action is None or notification.event is None:
+        return True
+    target = obj if obj is not None else target_of(notification.event)
+    if target is None:
+        return False
+    return bool(notification.recipient.is_active) and can(
+        notification.recipient, kind.visible_action, target
+    )
+
+
+def stale_before(now: datetime.datetime) -> datetime.datetime:
+    return now - datetime.timedelta(seconds=settings.CONCORD_NOTIFY_STALE_SECONDS)
+
+
+def deliver(notification_id: int) -> str:
+    """Send one notification's e-mail at most once. Returns what happened."""
+    now = timezone.now()
+    claimable = Notification.objects.filter(pk=notification_id).filter(
+        models.Q(email_status=N.PENDING)
+        | models.Q(email_status=N.SENDING, email_claimed_at__lt=stale_before(now))
+    )
+    if not _claim(claimable, now):
+        return "not-mine"
+    notification = Notification.objects.select_related("recipient", "event").get(pk=notification_id)
+    if not still_visible(notification):
+        _finish(notification_id, N.WITHDRAWN)
+        return "withdrawn"
+    kind = KINDS.get(notification.kind)
+    if (
+        kind is not None
+        and kind.throttle
+        and notification.group_key
+        and _recently_emailed(notification, now)
+    ):
+        _finish(notification_id, N.HELD)
+        return "held"
+    try:
+        send_email(
+            to=notification.recipient,
+            subject=notification.title,
+            template="notifications/email/notification.txt",
+            context={"notification": notification, "kind_label": label_for(notification.kind)},
+            message_id=f"notification-{notification.pk}",
+        )
+    except Exception:
+        Notification.objects.filter(pk=notification_id, email_status=N.SENDING).update(
+            email_status=N.PENDING
+        )
+        raise
+    _finish(notification_id, N.SENT, emailed_at=timezone.now())
+    return "sent"
+
+
+def _finish(notification_id: int, status: str, **fields: Any) -> None:
+    Notification.objects.filter(pk=notification_id, email_status=N.SENDING).update(
+        email_status=status, **fields
+    )
+
+
+def _recently_emailed(notification: Notification, now: datetime.datetime) -> bool:
+    window = now - datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES)
+    return (
+        Notification.objects.filter(
+            recipient_id=notification.recipient_id,
+            kind=notification.kind,
+            group_key=notification.group_key,
+            emailed_at__gte=window,
+        )
+        .exclude(pk=notification.pk)
+        .exists()
+    )
+
+
+def send_email(
+    *, to: User, subject: str, template: str, context: dict[str, Any], message_id: str
+) -> None:
+    """One plain-text e-mail with a stable Message-ID, so a copy sent twice after a crash
+    in the instant between sending and recording is recognisable as the same message."""
+    base = settings.CONCORD_BASE_URL.rstrip("/")
+    body = render_to_string(template, {**context, "recipient": to, "base_url": base})
+    domain = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "concord.local"
+    message = EmailMessage(
+        subject=f"[Concord] {subject}",
+        body=body,
+        to=[to.email],
+        headers={"Message-ID": f"<{message_id}@{domain}>"},
+        connection=get_connection(),
+    )
+    message.send()
+
+
+# --- held bursts and the daily digest -----------------------------------------------------------
+
+
+def flush_held(now: datetime.datetime | None = None) -> int:
+    """Send one e-mail per (recipient, group) for notifications held back during a burst,
+    once the throttle window has passed. Returns the number of e-mails sent."""
+    now = now or timezone.now()
+    window = now - datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES)
+    groups = (
+        Notification.objects.filter(email_status=N.HELD, created_at__lte=window)
+        .values_list("recipient_id", "group_key")
+        .distinct()
+    )
+    sent = 0
+    for recipient_id, group_key in list(groups):
+        sent += _send_bundle(
+            Notification.objects.filter(
+                recipient_id=recipient_id, group_key=group_key, email_status=N.HELD
+            ),
+            now=now,
+            subject_prefix="New in",
+            message_id=f"bundle-{recipient_id}-{group_key}-{now:%Y%m%d%H%M}",
+        )
+    return sent
+
+
+def send_digests(now: datetime.datetime | None = None) -> int:
+    """Each person's daily digest: one e-mail with everything they chose to get that way."""
+    now = now or timezone.now()
+    recipients = (
+        Notification.objects.filter(email_status=N.DIGEST)
+        .values_list("recipient_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for recipient_id in list(recipients):
+        sent += _send_bundle(
+            Notification.objects.filter(recipient_id=recipient_id, email_status=N.DIGEST),
+            now=now,
+            subject_prefix="Daily digest",
+            message_id=f"digest-{recipient_id}-{now:%Y%m%d}",
+            digest=True,
+        )
+    return sent
+
+
+def _send_bundle(
+    queryset: QuerySet[Notification],
+    *,
+    now: datetime.datetime,
+    subject_prefix: str,
+    message_id: str,
+    digest: bool = False,
+) -> int:
+    ids = list(queryset.values_list("pk", flat=True))
+    claimed = Notification.objects.filter(pk__in=ids, email_status__in=(N.HELD, N.DIGEST)).update(
+        email_status=N.SENDING, email_claimed_at=now
+    )
+    if not claimed:
+        return 0
+    notifications = list(
+        Notification.objects.filter(pk__in=ids, email_status=N.SENDING, email_claimed_at=now)
+        .select_related("recipient", "event")
+        .order_by("created_at")
+    )
+    visible = [n for n in notifications if still_visible(n)]
+    hidden = [n.pk for n in notifications if n not in visible]
+    Notification.objects.filter(pk__in=hidden).update(email_status=N.WITHDRAWN)
+    if not visible:
+        return 0
+    recipient = visible[0].recipient
+    subject = (
+        f"{subject_prefix}: {len(visible)} notification{'s' if len(visible) != 1 else ''}"
+        if digest
+        else f"{subject_prefix} {visible[0].title.split(':', 1)[0]}: {len(visible)} updates"
+    )
+    try:
+        send_email(
+            to=recipient,
+            subject=subject,
+            template="notifications/email/bundle.txt",
+            context={"notifications": visible, "digest": digest},
+            message_id=message_id,
+        )
+    except Exception:
+        Notification.objects.filter(pk__in=[n.pk for n in visible]).update(
+            email_status=N.DIGEST if digest else N.HELD
+        )
+        raise
+    Notification.objects.filter(pk__in=[n.pk for n in visible]).update(
+        email_status=N.SENT, emailed_at=timezone.now()
+    )
+    return 1
+
+
+# --- recovery ------------------------------------------------------------------------------------
+
+
+def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
+    """Re-queue what a lost task, a dead worker or a broker restart left behind. Safe to run
+    any number of times: dispatch and delivery are idempotent."""
+    from .tasks import dispatch_event
+
+    now = now or timezone.now()
+    grace = now - datetime.timedelta(seconds=settings.CONCORD_NOTIFY_GRACE_SECONDS)
+    events = list(
+        Event.objects.filter(dispatched_at__isnull=True, created_at__lte=grace).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    for event_id in events:
+        dispatch_event.delay(event_id)
+    stale = Notification.objects.filter(
+        email_status=N.SENDING, email_claimed_at__lt=stale_before(now)
+    ).update(email_status=N.PENDING)
+    pending = list(
+        Notification.objects.filter(email_status=N.PENDING, created_at__lte=grace).values_list(
+            "pk", flat=True
+        )[:10000]
+    )
+    queue_deliveries(ids=pending)
+    return {"events": len(events), "reclaimed": stale, "pending": len(pending)}
+
+
+# --- preferences ---------------------------------------------------------------------------------
+
+
+def preferences_for(user: User) -> dict[str, str]:
+    chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "delivery"))
+    return {
+        name: (D.IMMEDIATE if kind.critical else chosen.get(name, D.IMMEDIATE))
+        for name, kind in KINDS.items()
+    }
+
+
+@transaction.atomic
+def set_preferences(*, user: User, choices: dict[str, str]) -> None:
+    """Save a person's choices; critical kinds cannot be turned down."""
+    from django.core.exceptions import ValidationError
+
+    errors = {}
+    for name, delivery in choices.items():
+        if name not in KINDS:
+            errors[name] = "Unknown kind of notification."
+        elif delivery not in D.values:
+            errors[name] = "Choose immediately, daily digest or in Concord only."
+        elif KINDS[name].critical and delivery != D.IMMEDIATE:
+            errors[name] = "Critical notifications are always e-mailed at once."
+    if errors:
+        raise ValidationError(errors)
+    for name, delivery in choices.items():
+        NotificationPreference.objects.update_or_create(
+            user=user, kind=name, defaults={"delivery": delivery}
+        )
+
+
+def visible_notifications(user: User) -> QuerySet[Notification]:
+    """A person's notification centre: never anything withdrawn for lost access."""
+    return Notification.objects.filter(recipient=user).exclude(email_status=N.WITHDRAWN)
+
+
+def group_by(items: Iterable[Notification]) -> dict[str, list[Notification]]:
+    grouped: dict[str, list[Notification]] = defaultdict(list)
+    for item in items:
+        grouped[item.group_key].append(item)
+    return grouped

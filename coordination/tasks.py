@@ -1,0 +1,56 @@
+"""Celery tasks of the notification pipeline. Each takes ids, re-reads, and is safe to run
+twice; failures retry with exponential backoff and jitter."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import notifications
+
+RETRY = {
+    "autoretry_for": (Exception,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+    "acks_late": True,
+}
+
+
+@shared_task(**RETRY)
+def dispatch_event(event_id: int) -> int:
+    return notifications.dispatch(event_id)
+
+
+@shared_task(**RETRY)
+def deliver_emails(notification_ids: list[int]) -> dict[str, int]:
+    outcome: dict[str, int] = {}
+    for notification_id in notification_ids:
+        result = notifications.deliver(notification_id)
+        outcome[result] = outcome.get(result, 0) + 1
+    return outcome
+
+
+@shared_task(**RETRY)
+def deliver_external(event_id: int) -> bool:
+    return notifications.deliver_external(event_id)
+
+
+@shared_task(acks_late=True)
+def sweep_outbox() -> dict[str, int]:
+    return notifications.sweep()
+
+
+@shared_task(acks_late=True)
+def flush_held_emails() -> int:
+    return notifications.flush_held()
+
+
+@shared_task(acks_late=True)
+def send_daily_digests() -> int:
+    return notifications.send_digests()
+
+
+@shared_task
+def noop() -> None:
+    """Does nothing: the benchmark measures Celery's own throughput with it."""

@@ -1,0 +1,323 @@
+"""The kinds of notification task forces cause: who hears about each, and what it says.
+
+Recipients always come from the permission core's audiences, so a person is only told
+about what they may see; a TLP:RED item's notification carries its title only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from agencies.models import Membership
+from coordination.markings import Marking
+from coordination.models import Event, User
+from coordination.notifications import Kind, Message, register
+
+from .models import Objective, Participation, RoleAssignment, Task, Update
+from .permissions import acknowledgement_audience, audience, holders
+
+
+def _liaisons(agency_id: int) -> QuerySet[User]:
+    return User.objects.filter(
+        is_active=True,
+        memberships__agency_id=agency_id,
+        memberships__is_active=True,
+        memberships__role=Membership.Role.LIAISON,
+    )
+
+
+def _body(text: str, marking: int) -> str:
+    """No content of TLP:RED items leaves Concord by e-mail; long text is cut."""
+    if marking >= Marking.RED:
+        return "This item is marked TLP:RED. Open Concord to read it."
+    return text if len(text) <= 1500 else text[:1500] + "…"
+
+
+# --- participation ---------------------------------------------------------------------------
+
+
+def _invited_liaisons(event: Event, participation: Participation) -> QuerySet[User]:
+    return _liaisons(participation.agency_id)
+
+
+def _lead_liaisons(event: Event, participation: Participation) -> QuerySet[User]:
+    task_force = participation.task_force
+    return _liaisons(task_force.lead_agency_id).filter(pk__in=holders(task_force).values("pk"))
+
+
+def _participation_message(verb: str) -> Any:
+    def message(event: Event, participation: Participation) -> Message:
+        task_force = participation.task_force
+        reason = event.data.get("reason", "")
+        return Message(
+            title=f"{participation.agency} {verb} {task_force.name}",
+            body=f"Reason given: {reason}" if reason else "",
+            link=reverse("taskforces:detail", args=[task_force.pk]),
+            group_key=f"tf:{task_force.pk}",
+        )
+
+    return message
+
+
+register(
+    Kind(
+        name="participation.invited",
+        label="Your agency is invited to a task force",
+        recipients=_invited_liaisons,
+        message=lambda event, p: Message(
+            title=f"Invitation: {p.agency} is invited to {p.task_force.name}",
+            body=f"Led by {p.task_force.lead_agency}. {p.message}".strip(),
+            link=reverse("taskforces:respond", args=[p.pk]),
+        ),
+        visible_action="respond",
+    )
+)
+for verb, kind_name, label in (
+    ("accepted the invitation to", "participation.accepted", "An agency accepted your invitation"),
+    ("declined the invitation to", "participation.declined", "An agency declined your invitation"),
+    ("withdrew from", "participation.withdrawn", "An agency withdrew from your task force"),
+):
+    register(
+        Kind(
+            name=kind_name,
+            label=label,
+            recipients=_lead_liaisons,
+            message=_participation_message(verb),
+            visible_action=None,
+        )
+    )
+
+
+# --- role assignments ------------------------------------------------------------------------
+
+
+def _holder_and_liaisons(event: Event, assignment: RoleAssignment) -> QuerySet[User]:
+    task_force = assignment.role.task_force
+    liaisons = _liaisons(assignment.agency_id).filter(pk__in=holders(task_force).values("pk"))
+    holder = User.objects.filter(pk=assignment.person_id, pk__in=holders(task_force).values("pk"))
+    return User.objects.filter(is_active=True).filter(
+        Q(pk__in=holder.values("pk")) | Q(pk__in=liaisons.values("pk"))
+    )
+
+
+def _assignment_message(template: str) -> Any:
+    def message(event: Event, assignment: RoleAssignment) -> Message:
+        task_force = assignment.role.task_force
+        reason = assignment.end_reason or event.data.get("reason", "")
+        text = template.format(
+            person=assignment.person,
+            role=assignment.role.name,
+            task_force=task_force.name,
+            until=f"{assignment.ends_at:%d %b %Y %H:%M} UTC" if assignment.ends_at else "",
+        )
+        return Message(
+            title=text,
+            body=f"Reason: {reason}" if reason and "ended" in template else "",
+            link=reverse("taskforces:organisation", args=[task_force.pk]),
+        )
+
+    return message
+
+
+def _holder_and_liaisons_any(event: Event, assignment: RoleAssignment) -> QuerySet[User]:
+    # the holder is told even though the ended assignment no longer gives them access
+    task_force = assignment.role.task_force
+    liaisons = _liaisons(assignment.agency_id).filter(pk__in=holders(task_force).values("pk"))
+    return User.objects.filter(is_active=True).filter(
+        Q(pk=assignment.person_id) | Q(pk__in=liaisons.values("pk"))
+    )
+
+
+register(
+    Kind(
+        name="assignment.created",
+        label="A role is assigned to you or your agency's people",
+        recipients=_holder_and_liaisons,
+        message=_assignment_message("{person} now holds the role {role} in {task_force}"),
+    )
+)
+register(
+    Kind(
+        name="assignment.ended",
+        label="A role assignment ended",
+        recipients=_holder_and_liaisons_any,
+        message=_assignment_message("{person}'s role {role} in {task_force} has ended"),
+        visible_action=None,
+        critical=True,
+    )
+)
+register(
+    Kind(
+        name="assignment.expiring",
+        label="A role assignment is about to expire",
+        recipients=_holder_and_liaisons,
+        message=_assignment_message("{person}'s role {role} in {task_force} expires on {until}"),
+    )
+)
+
+
+# --- tasks and objectives ---------------------------------------------------------------------
+
+
+def _task_people(event: Event, task: Task) -> QuerySet[User]:
+    if task.assignee_id:
+        wanted = User.objects.filter(pk=task.assignee_id)
+    elif task.assigned_role_id:
+        wanted = User.objects.filter(
+            pk__in=RoleAssignment.objects.current()
+            .filter(role_id=task.assigned_role_id)
+            .values("person_id")
+        )
+    else:
+        return User.objects.none()
+    return wanted.filter(pk__in=audience(task).values("pk"))
+
+
+def _task_message(template: str) -> Any:
+    def message(event: Event, task: Task) -> Message:
+        due = f" (due {task.due_date:%d %b %Y})" if task.due_date else ""
+        return Message(
+            title=template.format(title=task.title, task_force=task.task_force.name) + due,
+            body=_body(task.description, task.objective.marking),
+            link=reverse("taskforces:task", args=[task.pk]),
+        )
+
+    return message
+
+
+register(
+    Kind(
+        name="task.assigned",
+        label="A task is assigned to you or your role",
+        recipients=_task_people,
+        message=_task_message("Task for you in {task_force}: {title}"),
+    )
+)
+register(
+    Kind(
+        name="task.due_soon",
+        label="A task of yours is due soon",
+        recipients=_task_people,
+        message=_task_message("Task due soon in {task_force}: {title}"),
+    )
+)
+
+
+def _objective_people(event: Event, objective: Objective) -> QuerySet[User]:
+    agencies = [
+        objective.owner_agency_id,
+        *objective.contributing_agencies.values_list("pk", flat=True),
+    ]
+    return audience(objective).filter(
+        memberships__agency_id__in=agencies, memberships__is_active=True
+    )
+
+
+def _objective_message(event: Event, objective: Objective) -> Message:
+    old, new = event.data.get("old_status", ""), objective.get_status_display()
+    was = f" (was {Objective.Status(old).label.lower()})" if old in Objective.Status.values else ""
+    return Message(
+        title=f"Objective {new.lower()}{was} in {objective.task_force.name}: {objective.title}",
+        body=_body(objective.description, objective.marking),
+        link=reverse("taskforces:objective", args=[objective.pk]),
+        group_key=f"tf:{objective.task_force_id}",
+    )
+
+
+register(
+    Kind(
+        name="objective.status_changed",
+        label="An objective your agency owns or contributes to changed status",
+        recipients=_objective_people,
+        message=_objective_message,
+    )
+)
+register(
+    Kind(
+        name="objective.at_risk",
+        label="An objective your agency owns or contributes to is at risk",
+        recipients=_objective_people,
+        message=_objective_message,
+        critical=True,
+    )
+)
+
+
+# --- updates ------------------------------------------------------------------------------------
+
+
+def _update_readers(event: Event, update: Update) -> QuerySet[User]:
+    return audience(update).exclude(pk=update.author_id)
+
+
+def _update_message(prefix: str) -> Any:
+    def message(event: Event, update: Update) -> Message:
+        return Message(
+            title=f"{prefix} in {update.task_force.name}: {update.title}",
+            body=_body(update.body, update.marking),
+            link=reverse("taskforces:update", args=[update.pk]),
+            group_key=f"tf:{update.task_force_id}",
+        )
+
+    return message
+
+
+register(
+    Kind(
+        name="update.posted",
+        label="An update is posted in your task force",
+        recipients=_update_readers,
+        message=_update_message("Update"),
+        throttle=True,
+    )
+)
+register(
+    Kind(
+        name="update.critical",
+        label="A critical update asks for your acknowledgement",
+        recipients=lambda event, update: acknowledgement_audience(update).exclude(
+            pk=update.author_id
+        ),
+        message=_update_message("Critical — please acknowledge"),
+        critical=True,
+        extra={"acknowledge_link": True},
+    )
+)
+
+
+def _one_person(event: Event, update: Update) -> QuerySet[User]:
+    return acknowledgement_audience(update).filter(pk=event.data.get("person"))
+
+
+def _their_liaisons(event: Event, update: Update) -> QuerySet[User]:
+    person = User.objects.filter(pk=event.data.get("person")).first()
+    membership = person.memberships.filter(is_active=True).first() if person else None
+    if membership is None:
+        return User.objects.none()
+    return _liaisons(membership.agency_id).filter(pk__in=audience(update).values("pk"))
+
+
+register(
+    Kind(
+        name="update.ack_reminder",
+        label="Reminder: a critical update still needs your acknowledgement",
+        recipients=_one_person,
+        message=_update_message("Reminder — please acknowledge"),
+        critical=True,
+        extra={"acknowledge_link": True},
+    )
+)
+register(
+    Kind(
+        name="update.ack_escalated",
+        label="One of your agency's people has not acknowledged a critical update",
+        recipients=_their_liaisons,
+        message=lambda event, update: Message(
+            title=f"Not acknowledged: {event.data.get('person_name', 'a colleague')} has not acknowledged “{update.title}” in {update.task_force.name}",
+            link=reverse("taskforces:update", args=[update.pk]),
+        ),
+        critical=True,
+    )
+)
