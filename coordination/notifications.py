@@ -292,11 +292,17 @@ def deliver(notification_id: int) -> str:
         _finish(notification_id, N.HELD)
         return "held"
     try:
+        context: dict[str, Any] = {
+            "notification": notification,
+            "kind_label": label_for(notification.kind),
+        }
+        if kind is not None and "acknowledge_url" in kind.extra:
+            context["acknowledge_url"] = kind.extra["acknowledge_url"](notification)
         send_email(
             to=notification.recipient,
             subject=notification.title,
             template="notifications/email/notification.txt",
-            context={"notification": notification, "kind_label": label_for(notification.kind)},
+            context=context,
             message_id=f"notification-{notification.pk}",
         )
     except Exception:
@@ -417,10 +423,11 @@ def _send_bundle(
     if not visible:
         return 0
     recipient = visible[0].recipient
+    plural = "s" if len(visible) != 1 else ""
     subject = (
-        f"{subject_prefix}: {len(visible)} notification{'s' if len(visible) != 1 else ''}"
+        f"Daily digest: {len(visible)} notification{plural}"
         if digest
-        else f"{subject_prefix} {visible[0].title.split(':', 1)[0]}: {len(visible)} updates"
+        else f"{len(visible)} new notification{plural} in a short time"
     )
     try:
         send_email(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from .forms import PreferencesForm
 from .models import Notification
-from .notifications import visible_notifications
-from .web import paginate
+from .notifications import preferences_for, set_preferences, visible_notifications
+from .web import paginate, run_service
 
 
 @login_required
@@ -39,3 +41,16 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
         read_at=timezone.now()
     )
     return redirect("notifications:centre")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """How I want to hear about each kind of event."""
+    user = request.user
+    form = PreferencesForm(request.POST or None, current=preferences_for(user))  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        run_service(form, lambda: set_preferences(user=user, choices=form.choices()))  # type: ignore[arg-type]
+        if not form.errors:
+            messages.success(request, "Your notification preferences are saved.")
+            return redirect("notifications:preferences")
+    return render(request, "notifications/preferences.html", {"form": form})

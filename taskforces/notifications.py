@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core import signing
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
@@ -247,6 +248,17 @@ register(
 
 # --- updates ------------------------------------------------------------------------------------
 
+ACK_SALT = "concord.acknowledge"
+ACK_MAX_AGE = 7 * 24 * 3600
+
+
+def acknowledge_url(notification: Any) -> str:
+    """A link that acknowledges the update for this recipient alone (signed, 7 days)."""
+    token = signing.dumps(
+        {"u": int(notification.event.object_id), "p": notification.recipient_id}, salt=ACK_SALT
+    )
+    return reverse("taskforces:acknowledge-link", args=[token])
+
 
 def _update_readers(event: Event, update: Update) -> QuerySet[User]:
     return audience(update).exclude(pk=update.author_id)
@@ -282,7 +294,7 @@ register(
         ),
         message=_update_message("Critical — please acknowledge"),
         critical=True,
-        extra={"acknowledge_link": True},
+        extra={"acknowledge_url": acknowledge_url},
     )
 )
 
@@ -306,7 +318,7 @@ register(
         recipients=_one_person,
         message=_update_message("Reminder — please acknowledge"),
         critical=True,
-        extra={"acknowledge_link": True},
+        extra={"acknowledge_url": acknowledge_url},
     )
 )
 register(

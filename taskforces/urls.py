@@ -30,4 +30,5 @@ urlpatterns = [
     path("tasks/<int:pk>/status/", views.task_status, name="task-status"),
     path("updates/<int:pk>/", views.update_detail, name="update"),
     path("updates/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("acknowledge/<str:token>/", views.acknowledge_by_link, name="acknowledge-link"),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import BadRequest
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -789,4 +790,33 @@ def _safe_next(request: HttpRequest) -> bool:
     target = request.POST.get("next", "")
     return bool(target) and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
+def acknowledge_by_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The signed link in a critical update's e-mail. GET shows a confirmation (mail
+    scanners that follow links must not acknowledge for the person); POST acknowledges
+    for the person the link was made for, if they still may."""
+    from coordination.models import User
+
+    from .notifications import ACK_MAX_AGE, ACK_SALT
+
+    try:
+        data = signing.loads(token, salt=ACK_SALT, max_age=ACK_MAX_AGE)
+        update = Update.objects.select_related("task_force").get(pk=data["u"])
+        person = User.objects.get(pk=data["p"], is_active=True)
+    except signing.SignatureExpired:
+        raise BadRequest(
+            "This acknowledgement link has expired. Sign in to Concord and acknowledge the update there."
+        ) from None
+    except (signing.BadSignature, KeyError, TypeError, Update.DoesNotExist, User.DoesNotExist):
+        raise BadRequest("This acknowledgement link is not valid.") from None
+    already = Acknowledgement.objects.filter(update=update, person=person).exists()
+    if request.method == "POST" and not already:
+        services.acknowledge_update(update=update, by=person)
+        already = True
+    return render(
+        request,
+        "taskforces/acknowledge_link.html",
+        {"update": update, "person": person, "acknowledged": already},
     )
