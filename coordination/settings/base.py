@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_htmx",
     "allauth",
@@ -209,7 +210,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Concord <concord@loc
 # Celery: with REDIS_URL unset, tasks run in-process (eagerly) so one command starts
 # the whole portal; with it set, Redis is the broker and workers do the work.
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -229,21 +230,70 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The REST API (coordination/api, agencies/api, taskforces/api; see the README's API
+# section). Systems authenticate with personal API tokens, the browser with its session.
+# Limits: per person for session requests, per token for token requests.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "coordination.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "coordination.api.authentication.ApiTokenAuthentication",
+        "coordination.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "coordination.api.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "coordination.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "coordination.api.throttling.UserRateThrottle",
+        "coordination.api.throttling.TokenRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("CONCORD_API_RATE_USER", default="1000/hour"),
+        "token": env.str("CONCORD_API_RATE_TOKEN", default="5000/hour"),
+    },
+    "EXCEPTION_HANDLER": "coordination.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Concord API",
-    "DESCRIPTION": "Joint task force coordination between government agencies.",
+    "DESCRIPTION": (
+        "Joint task force coordination between government agencies. Authenticate with a "
+        "personal API token (`Authorization: Bearer <token>`, made on the portal's API "
+        "tokens page). Every error has the shape "
+        '`{"error": {"status", "code", "message", "fields"}}`; an object you may not see '
+        "answers 404, exactly like one that does not exist."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
+    # Several models have a "status" (or "kind", "role"); name each choice set.
+    "ENUM_NAME_OVERRIDES": {
+        "AgencyStatusEnum": "agencies.models.Agency.Status",
+        "AgencyLevelEnum": "agencies.models.Agency.Level",
+        "AgencySectorEnum": "agencies.models.Agency.Sector",
+        "MembershipRoleEnum": "agencies.models.Membership.Role",
+        "AgreementStatusEnum": "agencies.models.SharingAgreement.Status",
+        "MarkingEnum": "coordination.markings.Marking",
+        "TaskForceStatusEnum": "taskforces.models.TaskForce.Status",
+        "ParticipationStatusEnum": "taskforces.models.Participation.Status",
+        "CapabilityEnum": "taskforces.models.Capability",
+        "ObjectiveStatusEnum": "taskforces.models.Objective.Status",
+        "ObjectivePriorityEnum": "taskforces.models.Objective.Priority",
+        "TaskStatusEnum": "taskforces.models.Task.Status",
+        "UpdateKindEnum": "taskforces.models.Update.Kind",
+        "AuditOutcomeEnum": "coordination.models.AuditEvent.Outcome",
+    },
+    # The documentation page's scripts come from drf-spectacular-sidecar's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -13,3 +13,9 @@ WHITENOISE_AUTOREFRESH = True
 # The embedded demo's logins work without an authenticator app; set
 # CONCORD_REQUIRE_MFA=true to try the second factor locally.
 CONCORD_REQUIRE_MFA = env.bool("CONCORD_REQUIRE_MFA", default=False)
+
+# Tasks run in-process here; their per-task success lines would drown the console.
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
+}
