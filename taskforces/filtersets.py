@@ -27,7 +27,7 @@ class ObjectiveFilter(django_filters.FilterSet):
         field_name="title", lookup_expr="icontains", label="Title contains", max_length=100
     )
     status = django_filters.ChoiceFilter(choices=Objective.Status.choices)
-    priority = django_filters.TypedChoiceFilter(choices=Objective.Priority.choices, coerce=int)
+    priority = django_filters.ChoiceFilter(choices=Objective.Priority.choices)
     owner_agency = django_filters.ModelChoiceFilter(
         queryset=Agency.objects.filter(status=Agency.Status.ACTIVE), label="Owner agency"
     )

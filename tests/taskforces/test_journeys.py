@@ -210,6 +210,9 @@ def test_objectives_board_filters_and_refuses_bad_filters(as_user, world):
         by=world.lead_liaison,
         status=Objective.Status.AT_RISK,
     )
+    unfiltered = client.get(url)
+    assert all(not field.value() for field in unfiltered.context["filter"].form)  # nothing preset
+    assert 'selected>Low' not in unfiltered.content.decode()
     page = client.get(url, {"status": "at_risk"}).content.decode()
     assert "Objective TLP:GREEN" in page and "Objective TLP:AMBER<" not in page
     for bad in (
