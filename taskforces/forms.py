@@ -155,6 +155,11 @@ class RoleForm(forms.Form):
         self.fields["eligible_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
 
 
+def _role_name(role: Role) -> str:
+    """Inside one task force a role is just its name."""
+    return role.name
+
+
 def participating_agencies(task_force: TaskForce) -> QuerySet[Agency]:
     return Agency.objects.filter(
         participations__task_force=task_force, participations__status=Participation.Status.ACCEPTED
@@ -204,6 +209,7 @@ class TaskForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = current_holders(task_force)  # type: ignore[attr-defined]
         self.fields["assigned_role"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
+        self.fields["assigned_role"].label_from_instance = _role_name  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -242,4 +248,5 @@ class UpdateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["marking"].initial = task_force.marking
         self.fields["ack_roles"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
+        self.fields["ack_roles"].label_from_instance = _role_name  # type: ignore[attr-defined]
         self.fields["ack_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]

@@ -774,6 +774,14 @@ def update_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     update = visible_or_404(Update.objects.all(), request.user, pk)
     services.acknowledge_update(update=update, by=request.user)
+    if request.htmx and request.htmx.target == "ack-area":  # type: ignore[attr-defined]
+        # the update's own page: answer with the count and the state together
+        update = _with_acknowledgement_state(Update.objects.all(), request.user).get(pk=update.pk)
+        return render(
+            request,
+            "taskforces/_ack_area.html",
+            {"update": update, "acknowledgement_count": update.acknowledgements.count()},
+        )
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "taskforces/_acknowledged.html", {"update": update})
     messages.success(request, "Acknowledged.")

@@ -170,6 +170,8 @@ def test_a_superuser_with_roles_opens_every_page(
     for model, obj in samples.items():
         if model is Notification:
             continue  # the portal administrator's own; see the test below
+        if model is AuditEvent:
+            continue  # the audit trail is for portal and agency administrators (its policy)
         response = client.get(admin_url(model, "change", obj.pk))
         assert response.status_code == 200, model
     listing = client.get(admin_url(Objective, "changelist")).content.decode()
