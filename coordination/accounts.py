@@ -17,7 +17,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -129,7 +129,13 @@ class IdleTimeoutMiddleware:
 
         response = self.get_response(request)
 
-        if not signed_in_before and request.user.is_authenticated:  # signed in just now
+        # signed in just now, through the session (an API token authenticates a single
+        # request and must not create a session)
+        if (
+            not signed_in_before
+            and request.user.is_authenticated
+            and SESSION_KEY in request.session
+        ):
             request.session[SIGNED_IN_AT] = now
             request.session[LAST_SEEN_AT] = now
         return response
