@@ -69,6 +69,9 @@ class Kind:
     throttle: bool = False
     # the person must still be allowed to do this to the object when the e-mail goes out
     visible_action: str | None = "view"
+    # everyone who may ``visible_action`` the object (the permission core turned round):
+    # lets a worker check a whole chunk of recipients with one query
+    audience: Callable[[Any], QuerySet[User]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,7 +120,9 @@ def emit(
     from .tasks import dispatch_event
 
     event_id = event.pk
-    transaction.on_commit(lambda: dispatch_event.delay(event_id))
+    # robust: if the broker is down, the change is still saved and the sweeper dispatches
+    # the event later; the person who made the change does not get an error for it
+    transaction.on_commit(lambda: dispatch_event.delay(event_id), robust=True)
     return event
 
 
@@ -185,38 +190,40 @@ def dispatch(event_id: int) -> int:
             created = Notification.objects.filter(event=event).count() - before
         event.dispatched_at = timezone.now()
         event.save(update_fields=["dispatched_at", "attempts"])
-        transaction.on_commit(lambda: queue_deliveries(event_id=event.pk))
+        transaction.on_commit(lambda: queue_deliveries(event_id=event.pk), robust=True)
         if kind is not None and obj is not None and "external" in kind.extra:
             from .tasks import deliver_external
 
-            transaction.on_commit(lambda: deliver_external.delay(event.pk))
+            transaction.on_commit(lambda: deliver_external.delay(event.pk), robust=True)
     return created
 
 
 def deliver_external(event_id: int) -> bool:
     """Write to the address outside Concord that the kind names (e.g. an applicant
-    agency's contact), once: the event row is claimed with a compare-and-set update."""
-    now = timezone.now()
-    if not Event.objects.filter(pk=event_id, external_sent_at__isnull=True).update(
-        external_sent_at=now
-    ):
-        return False
-    event = Event.objects.get(pk=event_id)
-    kind = KINDS[event.kind]
-    obj = target_of(event)
-    if obj is None:
-        return False
-    address, subject, body = kind.extra["external"](event, obj)
-    try:
+    agency's contact), once. The event row stays locked while sending and is marked in
+    the same transaction, so a worker that dies mid-send leaves it unmarked for the
+    sweeper, and two workers never both send."""
+    with transaction.atomic():
+        event = (
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, external_sent_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return False
+        kind = KINDS.get(event.kind)
+        obj = target_of(event)
+        if kind is None or obj is None or "external" not in kind.extra:
+            return False
+        address, subject, body = kind.extra["external"](event, obj)
         EmailMessage(
             subject=f"[Concord] {subject}",
             body=body,
             to=[address],
             headers={"Message-ID": f"<event-{event.pk}-external@concord>"},
         ).send()
-    except Exception:
-        Event.objects.filter(pk=event_id, external_sent_at=now).update(external_sent_at=None)
-        raise
+        event.external_sent_at = timezone.now()
+        event.save(update_fields=["external_sent_at"])
     return True
 
 
@@ -269,8 +276,35 @@ def stale_before(now: datetime.datetime) -> datetime.datetime:
     return now - datetime.timedelta(seconds=settings.CONCORD_NOTIFY_STALE_SECONDS)
 
 
-def deliver(notification_id: int) -> str:
-    """Send one notification's e-mail at most once. Returns what happened."""
+def deliver_many(notification_ids: list[int]) -> dict[str, int]:
+    """Deliver a chunk: the recipients' access is checked once per event with the kind's
+    audience (one query) instead of once per recipient."""
+    allowed: dict[int, set[int]] = {}
+    rows = Notification.objects.filter(pk__in=notification_ids).select_related("event")
+    for notification in rows:
+        event = notification.event
+        kind = KINDS.get(notification.kind)
+        if event is None or kind is None or kind.audience is None or event.pk in allowed:
+            continue
+        target = target_of(event)
+        allowed[event.pk] = (
+            set(kind.audience(target).values_list("pk", flat=True)) if target is not None else set()
+        )
+    events = dict(rows.values_list("pk", "event_id"))
+    outcome: dict[str, int] = {}
+    for notification_id in notification_ids:
+        event_id = events.get(notification_id)
+        known = allowed.get(event_id) if event_id is not None else None
+        result = deliver(notification_id, audience_ids=known)
+        outcome[result] = outcome.get(result, 0) + 1
+    return outcome
+
+
+def deliver(notification_id: int, audience_ids: set[int] | None = None) -> str:
+    """Send one notification's e-mail at most once. Returns what happened.
+
+    ``audience_ids``, when given, is who may see the object now (from the kind's
+    audience); otherwise the permission core is asked for this recipient."""
     now = timezone.now()
     claimable = Notification.objects.filter(pk=notification_id).filter(
         models.Q(email_status=N.PENDING)
@@ -279,7 +313,11 @@ def deliver(notification_id: int) -> str:
     if not _claim(claimable, now):
         return "not-mine"
     notification = Notification.objects.select_related("recipient", "event").get(pk=notification_id)
-    if not still_visible(notification):
+    if audience_ids is not None:
+        visible = notification.recipient_id in audience_ids and notification.recipient.is_active
+    else:
+        visible = still_visible(notification)
+    if not visible:
         _finish(notification_id, N.WITHDRAWN)
         return "withdrawn"
     kind = KINDS.get(notification.kind)
@@ -474,7 +512,22 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
         )[:10000]
     )
     queue_deliveries(ids=pending)
-    return {"events": len(events), "reclaimed": stale, "pending": len(pending)}
+    external_kinds = [name for name, kind in KINDS.items() if "external" in kind.extra]
+    external = list(
+        Event.objects.filter(
+            kind__in=external_kinds, dispatched_at__lte=grace, external_sent_at__isnull=True
+        ).values_list("pk", flat=True)[:1000]
+    )
+    from .tasks import deliver_external
+
+    for event_id in external:
+        deliver_external.delay(event_id)
+    return {
+        "events": len(events),
+        "reclaimed": stale,
+        "pending": len(pending),
+        "external": len(external),
+    }
 
 
 # --- preferences ---------------------------------------------------------------------------------

@@ -24,11 +24,7 @@ def dispatch_event(event_id: int) -> int:
 
 @shared_task(**RETRY)
 def deliver_emails(notification_ids: list[int]) -> dict[str, int]:
-    outcome: dict[str, int] = {}
-    for notification_id in notification_ids:
-        result = notifications.deliver(notification_id)
-        outcome[result] = outcome.get(result, 0) + 1
-    return outcome
+    return notifications.deliver_many(notification_ids)
 
 
 @shared_task(**RETRY)

@@ -191,6 +191,7 @@ def _task_message(template: str) -> Any:
 register(
     Kind(
         name="task.assigned",
+        audience=audience,
         label="A task is assigned to you or your role",
         recipients=_task_people,
         message=_task_message("Task for you in {task_force}: {title}"),
@@ -199,6 +200,7 @@ register(
 register(
     Kind(
         name="task.due_soon",
+        audience=audience,
         label="A task of yours is due soon",
         recipients=_task_people,
         message=_task_message("Task due soon in {task_force}: {title}"),
@@ -230,6 +232,7 @@ def _objective_message(event: Event, objective: Objective) -> Message:
 register(
     Kind(
         name="objective.status_changed",
+        audience=audience,
         label="An objective your agency owns or contributes to changed status",
         recipients=_objective_people,
         message=_objective_message,
@@ -238,6 +241,7 @@ register(
 register(
     Kind(
         name="objective.at_risk",
+        audience=audience,
         label="An objective your agency owns or contributes to is at risk",
         recipients=_objective_people,
         message=_objective_message,
@@ -279,6 +283,7 @@ def _update_message(prefix: str) -> Any:
 register(
     Kind(
         name="update.posted",
+        audience=audience,
         label="An update is posted in your task force",
         recipients=_update_readers,
         message=_update_message("Update"),
@@ -288,6 +293,7 @@ register(
 register(
     Kind(
         name="update.critical",
+        audience=audience,
         label="A critical update asks for your acknowledgement",
         recipients=lambda event, update: acknowledgement_audience(update).exclude(
             pk=update.author_id
@@ -314,6 +320,7 @@ def _their_liaisons(event: Event, update: Update) -> QuerySet[User]:
 register(
     Kind(
         name="update.ack_reminder",
+        audience=audience,
         label="Reminder: a critical update still needs your acknowledgement",
         recipients=_one_person,
         message=_update_message("Reminder — please acknowledge"),
@@ -324,6 +331,7 @@ register(
 register(
     Kind(
         name="update.ack_escalated",
+        audience=audience,
         label="One of your agency's people has not acknowledged a critical update",
         recipients=_their_liaisons,
         message=lambda event, update: Message(

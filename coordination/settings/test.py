@@ -1,6 +1,7 @@
 """Settings for the test suite: fast hashing, in-memory e-mail, the same rules."""
 
 from .base import *  # noqa: F403
+from .base import CELERY_BROKER_URL, env
 
 SECRET_KEY = "test-key-not-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -10,8 +11,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Tests run tasks in-process unless a test starts a real worker itself (those tests
-# switch this off and use the Redis broker that REDIS_URL names).
+# switch this off and use a private Redis broker of their own).
 CELERY_TASK_ALWAYS_EAGER = True
+
+# Switches for the worker subprocesses that tests/notifications/test_real_worker.py starts
+# with these settings: tasks through a private Redis, e-mails written to files the test
+# reads back. The test process itself never sets them.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CONCORD_TASKS_EAGER", default=CELERY_TASK_ALWAYS_EAGER)
+CELERY_BROKER_URL = env.str("CONCORD_TEST_BROKER_URL", default=CELERY_BROKER_URL)
+_email_dir = env.str("CONCORD_TEST_EMAIL_DIR", default="")
+if _email_dir:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = _email_dir
 
 # Serve static files from the apps' folders without collectstatic.
 WHITENOISE_USE_FINDERS = True

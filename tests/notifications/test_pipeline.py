@@ -485,3 +485,35 @@ def test_unknown_kinds_are_refused(world):
     with pytest.raises(LookupError):
         notifications.emit("no.such.kind", world.tf)
     assert User.objects.exists()
+
+
+def test_a_chunk_checks_access_once_per_event_and_still_withholds(
+    world, django_assert_max_num_queries
+):
+    mail.outbox.clear()
+    update = services.post_update(
+        task_force=world.tf, title="Chunk", body="x", marking=Marking.GREEN, by=world.lead_liaison
+    )
+    event = Event.objects.get(kind="update.posted", object_id=str(update.pk))
+    notifications.dispatch(event.pk)
+    agency_services.suspend_agency(agency=world.partner, by=world.portal_admin, reason="Breach")
+    ids = list(Notification.objects.filter(event=event).values_list("pk", flat=True))
+    outcome = notifications.deliver_many(ids)
+    assert outcome == {"sent": 1, "withdrawn": 2}
+    assert [m.to for m in mail.outbox] == [[world.lead_staff.email]]
+
+
+def test_the_sweeper_resends_an_applicant_e_mail_that_was_never_sent(world):
+    mail.outbox.clear()
+    agency = agency_services.apply_for_agency(
+        name="Port Health", level="local", sector="health", contact_email="ph@example.org"
+    )
+    agency_services.begin_review(agency=agency, by=world.portal_admin)
+    agency_services.approve_agency(agency=agency, by=world.portal_admin)
+    event = Event.objects.get(kind="agency.decided")
+    notifications.dispatch(event.pk)  # its after-commit e-mail task was lost
+    assert mails_to("ph@example.org") == []
+    notifications.sweep(now=timezone.now() + datetime.timedelta(minutes=5))
+    assert len(mails_to("ph@example.org")) == 1
+    notifications.sweep(now=timezone.now() + datetime.timedelta(minutes=10))
+    assert len(mails_to("ph@example.org")) == 1
