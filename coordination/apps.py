@@ -6,3 +6,8 @@ class CoordinationConfig(AppConfig):
 
     name = "coordination"
     verbose_name = "Coordination core"
+
+    def ready(self) -> None:
+        # The audit trail's own policy (who may read which events) lives with the API that
+        # first needed it; register it at start-up for every entry point.
+        from .api import policies  # noqa: F401

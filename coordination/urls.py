@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from coordination import token_views
 from coordination.accounts import email_managed_by_agency
 from taskforces.views import dashboard
 
@@ -29,6 +30,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notification_urls")),
+    path("api/", include("coordination.api.urls")),
+    path("api-tokens/", token_views.tokens, name="tokens"),
+    path("api-tokens/<int:pk>/revoke/", token_views.revoke, name="token-revoke"),
     path("", include("agencies.urls")),
     path("", include("taskforces.urls")),
 ]

@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "coordination.api.filters.FilterBackend",
         "coordination.api.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "coordination.api.pagination.PageNumberPagination",

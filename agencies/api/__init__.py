@@ -1,0 +1,1 @@
+"""The agencies app's API resources: agencies, memberships, sharing agreements."""

@@ -1,0 +1,89 @@
+"""Personal API tokens on the wire: ``Authorization: Bearer <secret>`` (or ``Token``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from coordination.models import ApiToken, User
+from coordination.tokens import authenticate_secret
+
+SCHEMES = (b"bearer", b"token")
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """Authenticates a request that carries a personal API token.
+
+    A request without an ``Authorization`` header of these schemes is left to the next
+    authenticator (the browser's session). A token that is unknown, revoked or expired
+    is refused with 401, never treated as anonymous."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() not in SCHEMES:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the token as 'Authorization: Bearer <token>'."
+            )
+        try:
+            secret = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        try:
+            token = authenticate_secret(secret)
+        except ValidationError as error:
+            raise exceptions.AuthenticationFailed(error.messages[0]) from None
+        return token.owner, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes "not signed in" a 401 (with this challenge) rather than a 403.
+        return 'Bearer realm="api"'
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents the token scheme in the OpenAPI schema."""
+
+    target_class = ApiTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token, made on the portal's API tokens page: "
+            "`Authorization: Bearer <token>` (`Token <token>` also works).",
+        }
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The browser's session (with DRF's CSRF check on writes), but only once the person
+    has the second factor the portal requires: the pages send such a person to set one up
+    first, and the API must not be a way around that."""
+
+    def authenticate(self, request: Request) -> tuple[User, None] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        if (
+            settings.CONCORD_REQUIRE_MFA
+            and not Authenticator.objects.filter(
+                user_id=user.pk, type=Authenticator.Type.TOTP
+            ).exists()
+        ):
+            raise exceptions.AuthenticationFailed(
+                "Set up your authenticator app in the portal before using the API."
+            )
+        return result
+
+
+class SessionScheme(SpectacularSessionScheme):
+    target_class = "coordination.api.authentication.SessionAuthentication"

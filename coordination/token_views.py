@@ -1,0 +1,87 @@
+"""The portal page where a person manages their own API tokens: list, create (the secret
+is shown once, on the answer to the creating request), revoke."""
+
+from __future__ import annotations
+
+import datetime
+from typing import cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .models import ApiToken, User
+from .tokens import create_token, revoke_token
+from .web import run_service
+
+EXPIRY_CHOICES = [
+    ("7", "In 7 days"),
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("365", "In a year"),
+    ("never", "Never (revoke it when you no longer need it)"),
+]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Name",
+        help_text="What the token is for, e.g. “Dispatch system”.",
+    )
+    expires = forms.ChoiceField(choices=EXPIRY_CHOICES, initial="90", label="Expires")
+
+    def expires_at(self) -> datetime.datetime | None:
+        value = self.cleaned_data["expires"]
+        return None if value == "never" else timezone.now() + datetime.timedelta(days=int(value))
+
+
+def _person(request: HttpRequest) -> User:
+    return cast(User, request.user)  # login_required: never anonymous here
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    """My tokens, newest first; a new one's secret appears once, on this response only."""
+    form = TokenForm(request.POST or None)
+    secret = None
+    created = None
+    if request.method == "POST" and form.is_valid():
+        result = run_service(
+            form,
+            lambda: create_token(
+                owner=_person(request), name=form.cleaned_data["name"], expires_at=form.expires_at()
+            ),
+        )
+        if result is not None:
+            created, secret = result
+            form = TokenForm()
+    context = {
+        "form": form,
+        "tokens": ApiToken.objects.filter(owner=_person(request)).order_by("-created_at", "-id"),
+        "created": created,
+        "secret": secret,
+        "now": timezone.now(),
+    }
+    status = 400 if request.method == "POST" and secret is None else 200
+    return render(request, "account/tokens.html", context, status=status)
+
+
+@login_required
+@require_POST
+def revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of my tokens. Someone else's token is "not found", as if it did not exist."""
+    token = ApiToken.objects.filter(owner=_person(request), pk=pk).first()
+    if token is None:
+        raise Http404("Not found.")
+    if token.revoked_at is None:
+        revoke_token(token=token, by=_person(request))
+        messages.success(request, f"The token “{token.name}” was revoked; it no longer works.")
+    return redirect("tokens")
