@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 from django.db import transaction
@@ -32,6 +33,8 @@ from taskforces import services
 from taskforces.models import Role
 
 from .factories import AgencyFactory, UserFactory, person
+
+T = TypeVar("T")
 
 
 def role_named(task_force, slug: str) -> Role:
@@ -48,15 +51,15 @@ def world(request, db) -> SimpleNamespace:
     return build_world()
 
 
-@pytest.fixture(scope="module")
-def module_world(django_db_setup, django_db_blocker) -> Iterator[SimpleNamespace]:
-    """``build_world()`` once per module, inside a transaction rolled back when the module
-    ends; each test still runs in its own savepoint nested inside it."""
+def built_once(django_db_blocker: Any, builder: Callable[[], T]) -> Iterator[T]:
+    """For wide fixtures (module or class scope): ``builder()`` run once inside a
+    transaction that is rolled back when the fixture ends. Each test still runs in its own
+    savepoint nested inside it (pytest-django's ``db``), so a test's writes vanish too."""
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            built = build_world()
+            built = builder()
         except BaseException:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -65,6 +68,13 @@ def module_world(django_db_setup, django_db_blocker) -> Iterator[SimpleNamespace
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         outer.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker) -> Iterator[SimpleNamespace]:
+    """``build_world()`` once per module, inside a transaction rolled back when the module
+    ends; each test still runs in its own savepoint nested inside it."""
+    yield from built_once(django_db_blocker, build_world)
 
 
 def build_world() -> SimpleNamespace:

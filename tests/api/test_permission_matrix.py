@@ -26,7 +26,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -43,6 +42,7 @@ from taskforces.models import (
 )
 
 from .. import conftest
+from ..conftest import built_once
 from ..coordination.test_permission_matrix import (
     EXPECTED,
     OBJECT_MODELS,
@@ -352,19 +352,7 @@ def build_api_world() -> SimpleNamespace:
 def aw(django_db_setup: None, django_db_blocker: Any) -> Iterator[SimpleNamespace]:
     """The matrix world, built once for the class inside a transaction rolled back at its
     end; each cell runs in its own savepoint (``db``), so a cell's writes vanish."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            built = build_api_world()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    yield built
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        outer.__exit__(None, None, None)
+    yield from built_once(django_db_blocker, build_api_world)
 
 
 def call(user: Any, request: Request) -> Any:

@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from agencies import services as agency_services
@@ -60,6 +60,7 @@ from taskforces.models import (
 )
 
 from .. import conftest
+from ..conftest import built_once
 from ..factories import person
 
 PERSONAS = (
@@ -286,19 +287,7 @@ def mw(django_db_setup: None, django_db_blocker: Any) -> Iterator[SimpleNamespac
     """The world and the matrix's extra objects, built once for the whole table (≈480
     cells that only read) inside a transaction rolled back when the class ends, instead of
     once per cell; each test still runs in its own savepoint through ``db``."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            built = build_matrix_world()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    yield built
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        outer.__exit__(None, None, None)
+    yield from built_once(django_db_blocker, build_matrix_world)
 
 
 class TestMatrix:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -31,6 +31,7 @@ from taskforces.models import (
 )
 
 from .. import conftest
+from ..conftest import built_once
 from ..factories import AgencyFactory, person
 
 EXTRA_TASK_FORCES = 30
@@ -102,19 +103,7 @@ def build_big_world() -> SimpleNamespace:
 def big(django_db_setup: None, django_db_blocker: Any) -> Iterator[SimpleNamespace]:
     """Built once for the class (its tests only read), inside a transaction rolled back
     when the class ends; each test still runs in its own savepoint through ``db``."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            built = build_big_world()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    yield built
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        outer.__exit__(None, None, None)
+    yield from built_once(django_db_blocker, build_big_world)
 
 
 def sample(w: SimpleNamespace, model: type[models.Model]) -> models.Model:
