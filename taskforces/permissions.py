@@ -317,14 +317,7 @@ def _ceiling_for(user: Any, task_force: TaskForce) -> tuple[int, str]:
         return Marking.CLEAR, "no agreement"
     if membership.agency_id == task_force.lead_agency_id:
         return Marking.RED, f"your agency, {membership.agency}, leads {task_force} and"
-    agreement = (
-        agreements_in_force()
-        .filter(parties=membership.agency_id)
-        .filter(parties=task_force.lead_agency_id)
-        .filter(Q(task_force__isnull=True) | Q(task_force=task_force))
-        .order_by("-max_marking")
-        .first()
-    )
+    agreement = covering_agreements(membership.agency_id, task_force).first()
     if agreement is None:
         return (
             Marking.CLEAR,
@@ -557,16 +550,20 @@ def agency_ceiling(agency_id: int, task_force: TaskForce) -> int:
     """The highest marking people of this agency may see in this task force."""
     if agency_id == task_force.lead_agency_id:
         return Marking.RED
-    best = (
+    best = covering_agreements(agency_id, task_force).values_list("max_marking", flat=True).first()
+    return Marking.CLEAR if best is None else int(best)
+
+
+def covering_agreements(agency_id: int, task_force: TaskForce) -> QuerySet[Any]:
+    """Agreements in force between the agency and the task force's lead agency (for all
+    matters or for this task force), the most generous first."""
+    return (
         agreements_in_force()
         .filter(parties=agency_id)
         .filter(parties=task_force.lead_agency_id)
         .filter(Q(task_force__isnull=True) | Q(task_force=task_force))
         .order_by("-max_marking")
-        .values_list("max_marking", flat=True)
-        .first()
     )
-    return Marking.CLEAR if best is None else int(best)
 
 
 def holders(task_force: TaskForce, capability: str = Capability.VIEW) -> QuerySet[Any]:
