@@ -547,6 +547,13 @@ def _end(aud: Audience, person_id: int) -> None:
     )
 
 
+def ended_e_mail_sent(leaver: int) -> bool:
+    """The leaver's "role has ended" notification (its own event) has been e-mailed."""
+    return Notification.objects.filter(
+        kind="assignment.ended", recipient_id=leaver, email_status=S.SENT
+    ).exists()
+
+
 def test_access_lost_before_dispatch(lab: Lab) -> None:
     aud = build_audience(30)
     lab.publish_here()
@@ -561,6 +568,12 @@ def test_access_lost_before_dispatch(lab: Lab) -> None:
         lambda: settled(event, len(stayers)),
         timeout=SMALL_TIMEOUT,
         what=f"the update's e-mails ({dict(statuses(event))})",
+        check=worker.check_alive,
+    )
+    wait_until(
+        lambda: ended_e_mail_sent(leaver),
+        timeout=SMALL_TIMEOUT,
+        what="the leaver's role-ended e-mail",
         check=worker.check_alive,
     )
     worker.stop()
@@ -588,6 +601,12 @@ def test_access_lost_before_delivery(lab: Lab) -> None:
         lambda: settled(event, len(aud.readers)),
         timeout=SMALL_TIMEOUT,
         what=f"the update's e-mails ({dict(statuses(event))})",
+        check=worker.check_alive,
+    )
+    wait_until(
+        lambda: ended_e_mail_sent(leaver),
+        timeout=SMALL_TIMEOUT,
+        what="the leaver's role-ended e-mail",
         check=worker.check_alive,
     )
     worker.stop()
