@@ -220,6 +220,11 @@ class RoleAssignment(models.Model):
     )
     end_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # access review: an agency administrator confirms the person still needs the role
+    recertified_at = models.DateTimeField(null=True, blank=True)
+    recertified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = RoleAssignmentQuerySet.as_manager()
 
