@@ -258,6 +258,40 @@ class RoleAssignment(models.Model):
         )
 
 
+class OperationalPeriod(models.Model):
+    """A numbered planning period of a task force (Incident Command System): objectives
+    and tasks can be tied to one, and the ICS reports are produced for one."""
+
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="operational_periods"
+    )
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    notes = models.TextField(blank=True, help_text="Briefing notes shown on the reports.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("task_force", "number")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("task_force", "number"), name="one_period_number_per_task_force"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="period_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=("task_force", "starts_at"))]
+
+    def __str__(self) -> str:
+        return f"Operational period {self.number}"
+
+
 class Objective(models.Model):
     """A shared objective of a task force, owned by one agency with others contributing."""
 
@@ -287,6 +321,13 @@ class Objective(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
     target_date = models.DateField(null=True, blank=True)
+    period = models.ForeignKey(
+        OperationalPeriod,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="objectives",
+    )
     marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -331,6 +372,9 @@ class Task(models.Model):
         Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     due_date = models.DateField(null=True, blank=True)
+    period = models.ForeignKey(
+        OperationalPeriod, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.TODO)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -404,3 +448,30 @@ class Acknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} acknowledged {self.update}"
+
+
+class CalendarFeed(models.Model):
+    """A person's secret iCalendar address. Only the SHA-256 hash of the secret is kept; a
+    revoked feed answers "not found" from then on."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner",),
+                condition=Q(revoked_at__isnull=True),
+                name="one_live_feed_per_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Calendar feed {self.prefix}… of {self.owner}"
