@@ -7,6 +7,9 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
+from . import chain
+from .permissions import RestrictedQuerySet
+
 
 class UserManager(BaseUserManager["User"]):
     """Creates people who log in with their e-mail address."""
@@ -67,17 +70,42 @@ class User(AbstractUser):
         self.email = self.email.strip().lower()
 
 
+class AuditTrailIsAppendOnly(Exception):
+    """Raised on any attempt to change or remove an audit event through the application."""
+
+
+class AuditEventQuerySet(RestrictedQuerySet["AuditEvent"]):
+    """Reads only: bulk updates and deletes are refused (only ``purge_audit_events``
+    removes events, older than the retention period, through its own statement)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditTrailIsAppendOnly("Audit events cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditTrailIsAppendOnly("Audit events cannot be deleted.")
+
+    _raw_delete = delete  # type: ignore[assignment]  # the deletion collector's fast path
+
+
 class AuditEvent(models.Model):
-    """Who did what to which object, when, from where, with the values before and after."""
+    """Who did what to which object, when, from where, with the values before and after.
+
+    Append-only: the model refuses saving an existing event and deleting one; on
+    PostgreSQL a trigger refuses UPDATE and DELETE too. Each event carries the hash of the
+    event before it (``prev_hash``) and its own hash over its content and ``prev_hash``,
+    so ``manage.py verify_audit_chain`` finds any change, removal or insertion.
+    """
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
         DENIED = "denied", "Denied"
         FAILURE = "failure", "Failure"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    GENESIS = chain.GENESIS
+
+    created_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
-        "coordination.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "coordination.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_label = models.CharField(max_length=300, blank=True)
     actor_agency_label = models.CharField(max_length=300, blank=True)
@@ -90,15 +118,33 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=("object_type", "object_id"))]
+        indexes = [
+            models.Index(fields=("object_type", "object_id")),
+            models.Index(fields=("actor", "created_at")),
+        ]
 
     def __str__(self) -> str:
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
         )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditTrailIsAppendOnly("Audit events cannot be deleted.")
+
+    def compute_hash(self) -> str:
+        return chain.hash_of(self)
 
 
 class Event(models.Model):

@@ -25,8 +25,9 @@ UserLike = Any  # a User or AnonymousUser
 class PermissionDenied(Exception):
     """Raised by services when the acting person may not do what they asked."""
 
-    def __init__(self, explanation: Explanation | str) -> None:
+    def __init__(self, explanation: Explanation | str, *, obj: models.Model | None = None) -> None:
         self.explanation = explanation
+        self.obj = obj  # the object refused, when known (for the audit trail)
         super().__init__(str(explanation))
 
 
@@ -131,7 +132,7 @@ def explain(user: UserLike, action: str, obj: models.Model) -> Explanation:
 def require(user: UserLike, action: str, obj: models.Model) -> None:
     """Raise :class:`PermissionDenied` (with the explanation) unless ``user`` may."""
     if not can(user, action, obj):
-        raise PermissionDenied(explain(user, action, obj))
+        raise PermissionDenied(explain(user, action, obj), obj=obj)
 
 
 class RestrictedQuerySet(models.QuerySet[M]):

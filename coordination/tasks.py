@@ -1,11 +1,15 @@
-"""Celery tasks of the notification pipeline. Each takes ids, re-reads, and is safe to run
-twice; failures retry with exponential backoff and jitter."""
+"""Celery tasks of the notification pipeline (each takes ids, re-reads, and is safe to run
+twice; failures retry with exponential backoff and jitter) and of the audit trail."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
-from . import notifications
+from . import audit, notifications
+
+logger = logging.getLogger(__name__)
 
 RETRY = {
     "autoretry_for": (Exception,),
@@ -50,3 +54,18 @@ def send_daily_digests() -> int:
 @shared_task
 def noop() -> None:
     """Does nothing: the benchmark measures Celery's own throughput with it."""
+
+
+@shared_task
+def verify_audit_chain() -> dict[str, object]:
+    """Daily: check the audit trail's hash chain; a broken link is logged as critical."""
+    report = audit.verify_chain()
+    if not report.intact:
+        logger.critical("Audit chain broken at event #%s: %s", report.broken_at, report.problem)
+    return {"checked": report.checked, "broken_at": report.broken_at}
+
+
+@shared_task
+def purge_audit_events() -> dict[str, object]:
+    """Daily: remove audit events past the retention period (recorded as it runs)."""
+    return audit.purge_expired()

@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notification_urls")),
+    path("audit/", include("coordination.audit_urls")),
     path("api/", include("coordination.api.urls")),
     path("api-tokens/", token_views.tokens, name="tokens"),
     path("api-tokens/<int:pk>/revoke/", token_views.revoke, name="token-revoke"),

@@ -8,11 +8,13 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import BadRequest, ObjectDoesNotExist, ValidationError
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from . import audit
 from .permissions import PermissionDenied
 
 M = TypeVar("M", bound=Model)
@@ -38,10 +40,12 @@ def paginate(
 
 def visible_or_404(queryset: QuerySet[M], user: Any, pk: Any, action: str = "view") -> M:
     """The object if the person may ``action`` it; otherwise "not found" — the same answer
-    whether it exists or not, so hidden objects do not leak."""
+    whether it exists or not, so hidden objects do not leak. An existing object refused
+    this way is recorded in the audit trail."""
     try:
         return queryset.restrict(user, action).get(pk=pk)  # type: ignore[attr-defined]
     except (ObjectDoesNotExist, ValueError, TypeError):
+        audit.record_hidden_object(actor=user, model=queryset.model, pk=pk)
         raise Http404("Not found.") from None
 
 
@@ -74,10 +78,15 @@ class PermissionDeniedMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DjangoPermissionDenied):
+            # Django's own refusal: recorded, then answered by its 403 handler
+            audit.record_refusal(actor=request.user, reason=str(exception))
+            return None
         if not isinstance(exception, PermissionDenied):
             return None
         explanation = exception.explanation
         reason = getattr(explanation, "reason", None) or str(explanation)
+        audit.record_refusal(actor=request.user, reason=reason, obj=exception.obj)
         response = TemplateResponse(request, "403.html", {"reason": reason}, status=403)
         return response.render()
 

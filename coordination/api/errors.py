@@ -22,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from coordination import audit
 from coordination.permissions import PermissionDenied
 
 NON_FIELD_KEY = "non_field_errors"
@@ -84,6 +85,13 @@ def _django_validation_fields(error: DjangoValidationError) -> dict[str, list[st
     return {NON_FIELD_KEY: list(error.messages)}
 
 
+def _record_refusal(context: Mapping[str, Any], message: str, obj: Any) -> None:
+    """A refusal, in the audit trail (the refused service's transaction has rolled back)."""
+    request = context.get("request")
+    if request is not None:
+        audit.record_refusal(actor=request.user, reason=message, obj=obj)
+
+
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error the API raises, in the one shape.
 
@@ -103,11 +111,13 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         status_code, code = status.HTTP_403_FORBIDDEN, "permission_denied"
         explanation = exc.explanation
         message = getattr(explanation, "reason", None) or str(explanation)
+        _record_refusal(context, message, exc.obj)
     elif isinstance(exc, (Http404, ObjectDoesNotExist)):
         status_code, code, message = status.HTTP_404_NOT_FOUND, "not_found", "Not found."
     elif isinstance(exc, DjangoPermissionDenied):
         status_code, code = status.HTTP_403_FORBIDDEN, "permission_denied"
         message = str(exc) or "You may not do this."
+        _record_refusal(context, message, None)
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):

@@ -22,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from coordination import audit
 from coordination import permissions as core
 from coordination.models import AuditEvent, Notification, User
 from coordination.notifications import visible_notifications
@@ -73,6 +74,9 @@ class ResourceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         try:
             return self.get_queryset().get(pk=self.kwargs["pk"])
         except (ObjectDoesNotExist, ValueError, TypeError, OverflowError):
+            audit.record_hidden_object(
+                actor=self.request.user, model=self.model, pk=self.kwargs["pk"]
+            )
             raise Http404 from None
 
     def validated(self, serializer_class: type[serializers.Serializer], **kwargs: Any) -> Any:

@@ -77,6 +77,7 @@ def test_agency_lifecycle(world: SimpleNamespace) -> None:
     )
     assert actions == [
         "agency.applied",
+        "access.refused",  # the applicant asked for their hidden application by id
         "agency.under_review",
         "agency.applied",
         "agency.under_review",

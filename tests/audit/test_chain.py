@@ -1,0 +1,285 @@
+"""The audit trail is a hash chain, append-only, verified by a command, purged only past
+its retention period (and the purge is itself recorded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+from django.test import override_settings
+
+from coordination import audit, chain
+from coordination.markings import Marking
+from coordination.models import AuditEvent, AuditTrailIsAppendOnly
+from tests.factories import AgencyFactory, person
+
+pytestmark = pytest.mark.django_db
+
+ON_POSTGRES = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only"
+)
+
+
+def table() -> str:
+    return AuditEvent._meta.db_table
+
+
+def tamper(sql: str, params: list[object]) -> None:
+    """What someone with direct database access could do: on PostgreSQL a superuser would
+    first have to switch triggers off (within this test's transaction)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+@pytest.fixture
+def actor():
+    return person(AgencyFactory(name="Audit Agency"), email="actor@audit.example")
+
+
+def some_events(actor, n: int = 5) -> list[AuditEvent]:
+    return [
+        audit.record(actor=actor, action="test.did", obj=actor, after={"n": i, "text": "é ✓"})
+        for i in range(n)
+    ]
+
+
+def test_each_event_carries_the_hash_of_the_one_before(actor) -> None:
+    events = some_events(actor)
+    stored = list(AuditEvent.objects.order_by("id"))
+    assert [e.pk for e in stored][-5:] == [e.pk for e in events]
+    for before, after in zip(stored, stored[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert stored[0].prev_hash == AuditEvent.GENESIS
+    # what was stored hashes to what was computed before storing (JSON and time round-trip)
+    assert all(event.compute_hash() == event.hash for event in stored)
+    assert audit.verify_chain().intact
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("created_at", dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
+        ("actor_label", "someone@else.example"),
+        ("actor_agency_label", "Another Agency"),
+        ("action", "test.other"),
+        ("object_type", "coordination.other"),
+        ("object_id", "999"),
+        ("object_repr", "changed"),
+        ("before", {"n": 1}),
+        ("after", {"n": 99}),
+        ("outcome", "denied"),
+        ("ip_address", "10.9.8.7"),
+        ("user_agent", "curl"),
+        ("prev_hash", "f" * 64),
+    ],
+)
+def test_the_hash_covers_every_recorded_value(actor, field: str, value: object) -> None:
+    event = some_events(actor, 1)[0]
+    original = event.hash
+    setattr(event, field, value)
+    assert chain.hash_of(event) != original
+
+
+def test_the_application_cannot_change_or_remove_an_event(actor) -> None:
+    event = some_events(actor, 1)[0]
+    event.action = "test.rewritten"
+    with pytest.raises(AuditTrailIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditTrailIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditTrailIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).update(action="test.rewritten")
+    with pytest.raises(AuditTrailIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.did"
+
+
+def test_a_person_with_audit_history_cannot_be_deleted(actor) -> None:
+    from django.db.models import ProtectedError
+
+    some_events(actor, 1)
+    with pytest.raises(ProtectedError):
+        actor.delete()
+
+
+@ON_POSTGRES
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE {table} SET action = 'rewritten' WHERE id = %s",
+        "DELETE FROM {table} WHERE id = %s",
+    ],
+)
+def test_on_postgresql_a_trigger_refuses_update_and_delete(actor, sql: str) -> None:
+    event = some_events(actor, 1)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(table=table()), [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.did"
+
+
+@ON_POSTGRES
+@pytest.mark.postgres
+def test_even_the_purge_switch_does_not_let_young_events_be_deleted(actor) -> None:
+    event = some_events(actor, 1)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL concord.audit_purge = 'on'")
+            cursor.execute(f"DELETE FROM {table()} WHERE id = %s", [event.pk])
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_verify_names_the_first_changed_event(actor) -> None:
+    events = some_events(actor)
+    tamper(f"UPDATE {table()} SET after = %s WHERE id = %s", ['{"n": 42}', events[2].pk])
+    report = audit.verify_chain()
+    assert report.broken_at == events[2].pk
+    assert "content" in report.problem
+    with pytest.raises(CommandError, match=f"broken at event #{events[2].pk}"):
+        call_command("verify_audit_chain", stdout=StringIO())
+
+
+def test_verify_names_the_event_after_a_removed_one(actor) -> None:
+    events = some_events(actor)
+    tamper(f"DELETE FROM {table()} WHERE id = %s", [events[1].pk])
+    report = audit.verify_chain()
+    assert report.broken_at == events[2].pk
+    assert "removed or inserted" in report.problem
+
+
+def test_verify_finds_a_removed_first_event(actor) -> None:
+    events = some_events(actor)
+    first = AuditEvent.objects.order_by("id").first()
+    tamper(f"DELETE FROM {table()} WHERE id = %s", [first.pk])
+    report = audit.verify_chain()
+    assert report.broken_at is not None
+    assert report.broken_at <= events[0].pk or first.pk == events[0].pk
+
+
+def test_verify_command_reports_an_intact_chain(actor) -> None:
+    some_events(actor, 3)
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    total = AuditEvent.objects.count()
+    assert f"{total} events verified" in out.getvalue()
+    assert AuditEvent.objects.order_by("-id").first().hash in out.getvalue()
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def events_at(actor, when: dt.datetime, n: int) -> list[AuditEvent]:
+    with time_machine.travel(when, tick=False):
+        return some_events(actor, n)
+
+
+def test_purge_removes_only_events_past_retention_and_records_that_it_ran(actor) -> None:
+    now = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+    AuditEvent.objects.all()  # the world may hold events; they are "now" in real time
+    old = events_at(actor, now - dt.timedelta(days=400), 3)
+    kept = events_at(actor, now - dt.timedelta(days=364), 2)
+    with time_machine.travel(now, tick=False):
+        out = StringIO()
+        call_command("purge_audit_events", stdout=out)
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in kept]).count() == 2
+    purge = AuditEvent.objects.get(action="audit.purged")
+    assert purge.after["removed"] >= 3
+    assert purge.after["first_kept_id"] == kept[0].pk
+    assert purge.actor_label == "system"
+    assert "Removed" in out.getvalue()
+    # what remains still verifies: the purge recorded where the chain now starts
+    assert audit.verify_chain().intact
+
+
+def test_a_dry_run_removes_nothing(actor) -> None:
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    old = events_at(actor, now - dt.timedelta(days=500), 2)
+    with time_machine.travel(now, tick=False):
+        out = StringIO()
+        call_command("purge_audit_events", "--dry-run", stdout=out)
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in old]).count() == 2
+    assert not AuditEvent.objects.filter(action="audit.purged").exists()
+    assert "Would remove" in out.getvalue()
+
+
+def test_a_purge_with_nothing_to_remove_is_still_recorded(actor) -> None:
+    some_events(actor, 2)
+    call_command("purge_audit_events", stdout=StringIO())
+    assert AuditEvent.objects.get(action="audit.purged").after["removed"] == 0
+
+
+@override_settings(CONCORD_AUDIT_RETENTION_DAYS=30)
+def test_retention_never_goes_below_a_year(actor) -> None:
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    young = events_at(actor, now - dt.timedelta(days=200), 2)
+    with time_machine.travel(now, tick=False):
+        summary = audit.purge_expired()
+    assert summary["retention_days"] == 365
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in young]).count() == 2
+
+
+def test_the_settings_refuse_a_retention_under_a_year(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CONCORD_AUDIT_RETENTION_DAYS": "90"}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(  # noqa: S603 - the test's own interpreter and settings
+        [sys.executable, "-c", "import coordination.settings.local"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "CONCORD_AUDIT_RETENTION_DAYS must be at least 365" in result.stderr
+
+
+# --- what is never written -----------------------------------------------------------------
+
+
+def test_secrets_are_never_recorded(actor) -> None:
+    event = audit.record(
+        actor=actor,
+        action="test.secret",
+        before={"password": "hunter2hunter2", "nested": {"token": "abc", "ok": 1}},
+        after={"key_hash": "deadbeef", "name": "visible"},
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    text = str(stored.before) + str(stored.after)
+    assert "hunter2" not in text and "abc" not in text and "deadbeef" not in text
+    assert stored.before["nested"]["ok"] == 1
+    assert stored.after["name"] == "visible"
+
+
+def test_texts_of_red_items_are_withheld(world) -> None:
+    red = world.objectives[Marking.RED]
+    event = audit.record(
+        actor=world.lead_liaison,
+        action="objective.updated",
+        obj=red,
+        before={"title": red.title, "status": "on_track"},
+        after={"title": "New secret title", "status": "at_risk"},
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert red.title not in stored.object_repr
+    assert "TLP:RED" in stored.object_repr
+    assert stored.before["title"] == audit.RED_PLACEHOLDER
+    assert stored.after["title"] == audit.RED_PLACEHOLDER
+    assert stored.after["status"] == "at_risk"
+    amber = world.objectives[Marking.AMBER]
+    kept = audit.record(actor=world.lead_liaison, action="objective.updated", obj=amber)
+    assert kept.object_repr == amber.title
