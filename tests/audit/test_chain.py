@@ -4,6 +4,7 @@ its retention period (and the purge is itself recorded)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from io import StringIO
 
 import pytest
@@ -24,10 +25,6 @@ pytestmark = pytest.mark.django_db
 ON_POSTGRES = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only"
 )
-
-
-def table() -> str:
-    return AuditEvent._meta.db_table
 
 
 def tamper(sql: str, params: list[object]) -> None:
@@ -57,7 +54,7 @@ def test_each_event_carries_the_hash_of_the_one_before(actor) -> None:
     events = some_events(actor)
     stored = list(AuditEvent.objects.order_by("id"))
     assert [e.pk for e in stored][-5:] == [e.pk for e in events]
-    for before, after in zip(stored, stored[1:], strict=False):
+    for before, after in itertools.pairwise(stored):
         assert after.prev_hash == before.hash
     assert stored[0].prev_hash == AuditEvent.GENESIS
     # what was stored hashes to what was computed before storing (JSON and time round-trip)
@@ -117,15 +114,18 @@ def test_a_person_with_audit_history_cannot_be_deleted(actor) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE {table} SET action = 'rewritten' WHERE id = %s",
-        "DELETE FROM {table} WHERE id = %s",
+        "UPDATE coordination_auditevent SET action = 'rewritten' WHERE id = %s",
+        "DELETE FROM coordination_auditevent WHERE id = %s",
     ],
 )
 def test_on_postgresql_a_trigger_refuses_update_and_delete(actor, sql: str) -> None:
     event = some_events(actor, 1)[0]
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql.format(table=table()), [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "test.did"
 
 
@@ -133,16 +133,21 @@ def test_on_postgresql_a_trigger_refuses_update_and_delete(actor, sql: str) -> N
 @pytest.mark.postgres
 def test_even_the_purge_switch_does_not_let_young_events_be_deleted(actor) -> None:
     event = some_events(actor, 1)[0]
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL concord.audit_purge = 'on'")
-            cursor.execute(f"DELETE FROM {table()} WHERE id = %s", [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL concord.audit_purge = 'on'")
+        cursor.execute("DELETE FROM coordination_auditevent WHERE id = %s", [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
 def test_verify_names_the_first_changed_event(actor) -> None:
     events = some_events(actor)
-    tamper(f"UPDATE {table()} SET after = %s WHERE id = %s", ['{"n": 42}', events[2].pk])
+    tamper(
+        "UPDATE coordination_auditevent SET after = %s WHERE id = %s", ['{"n": 42}', events[2].pk]
+    )
     report = audit.verify_chain()
     assert report.broken_at == events[2].pk
     assert "content" in report.problem
@@ -152,19 +157,19 @@ def test_verify_names_the_first_changed_event(actor) -> None:
 
 def test_verify_names_the_event_after_a_removed_one(actor) -> None:
     events = some_events(actor)
-    tamper(f"DELETE FROM {table()} WHERE id = %s", [events[1].pk])
+    tamper("DELETE FROM coordination_auditevent WHERE id = %s", [events[1].pk])
     report = audit.verify_chain()
     assert report.broken_at == events[2].pk
     assert "removed or inserted" in report.problem
 
 
 def test_verify_finds_a_removed_first_event(actor) -> None:
-    events = some_events(actor)
-    first = AuditEvent.objects.order_by("id").first()
-    tamper(f"DELETE FROM {table()} WHERE id = %s", [first.pk])
+    some_events(actor)
+    first, second = AuditEvent.objects.order_by("id")[:2]
+    tamper("DELETE FROM coordination_auditevent WHERE id = %s", [first.pk])
     report = audit.verify_chain()
-    assert report.broken_at is not None
-    assert report.broken_at <= events[0].pk or first.pk == events[0].pk
+    assert report.broken_at == second.pk
+    assert "first event" in report.problem
 
 
 def test_verify_command_reports_an_intact_chain(actor) -> None:
@@ -237,7 +242,7 @@ def test_the_settings_refuse_a_retention_under_a_year(tmp_path) -> None:
 
     env = {**os.environ, "CONCORD_AUDIT_RETENTION_DAYS": "90"}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run(  # noqa: S603 - the test's own interpreter and settings
+    result = subprocess.run(
         [sys.executable, "-c", "import coordination.settings.local"],
         env=env,
         capture_output=True,
