@@ -26,8 +26,10 @@ from coordination.permissions import can
 from . import services
 from .models import (
     Acknowledgement,
+    CalendarFeed,
     Capability,
     Objective,
+    OperationalPeriod,
     Participation,
     Role,
     RoleAssignment,
@@ -286,6 +288,28 @@ class UpdateAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "marking", "requires_acknowledgement")
     search_fields = ("title", "task_force__name")
     list_select_related = ("task_force", "author", "author_agency")
+
+
+@admin.register(OperationalPeriod)
+class OperationalPeriodAdmin(ReadOnlyAdmin):
+    description = (
+        "Operational periods of the task forces you may see. Planners manage them on the "
+        "task force's pages."
+    )
+    list_display = ("task_force", "number", "starts_at", "ends_at")
+    search_fields = ("task_force__name",)
+    list_select_related = ("task_force",)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    """Only the owner's own feeds; the secret itself is never stored."""
+
+    description = "Your calendar feeds. Create, rotate or revoke them on the calendar page."
+    list_display = ("prefix", "created_at", "last_used_at", "revoked_at")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset.filter(owner_id=user.pk)
 
 
 @admin.register(Acknowledgement)
