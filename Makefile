@@ -13,12 +13,13 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help venv run test lint check-migrations worker beat require-redis
+.PHONY: help venv run test lint security check-migrations worker beat require-redis
 
 help:
 	@echo "make run               virtualenv, install, migrate, demo data, serve http://$(HOST_PORT)/"
 	@echo "make test              the whole test suite (PYTEST_ARGS='-k name' to narrow it)"
 	@echo "make lint              ruff check and ruff format --check"
+	@echo "make security          bandit on the code, pip-audit on the installed packages"
 	@echo "make check-migrations  fail if a model change has no migration"
 	@echo "make worker / beat     Celery worker / beat (need REDIS_URL)"
 
@@ -52,6 +53,12 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
+# known vulnerabilities in the installed packages (.ci/pip_audit.py; see README, Security).
+security: venv
+	$(VENV)/bin/bandit -r coordination agencies taskforces -c bandit.yaml -q
+	$(PY) .ci/pip_audit.py
 
 check-migrations: venv
 	$(PY) manage.py makemigrations --check --dry-run

@@ -7,6 +7,7 @@ actor's agency from a resolver the agencies app registers, so the core imports n
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
@@ -44,6 +46,16 @@ def request_context(*, ip_address: str | None, user_agent: str, path: str = "") 
         _request_context.reset(token)
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address as allauth determines it: ``X-Forwarded-For`` is believed only
+    behind ``CONCORD_TRUSTED_PROXY_COUNT`` proxies of ours; the connection's otherwise."""
+    try:
+        address = get_account_adapter(request).get_client_ip(request)
+        return str(ipaddress.ip_address(address))
+    except Exception:  # an unreadable header: record the connection's own address
+        return request.META.get("REMOTE_ADDR") or None
+
+
 class AuditContextMiddleware:
     """Makes the client's address and user agent available to ``record``."""
 
@@ -52,7 +64,7 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with request_context(
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             path=request.get_full_path(),
         ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -27,10 +27,12 @@ def notification_centre(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark one of my notifications read (someone else's id changes nothing)."""
-    Notification.objects.filter(recipient=request.user, pk=pk, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    """Mark one of my notifications read. Someone else's is "not found", as if it did not
+    exist, and changes nothing."""
+    mine = Notification.objects.filter(recipient=request.user, pk=pk)
+    if not mine.exists():
+        raise Http404("Not found.")
+    mine.filter(read_at__isnull=True).update(read_at=timezone.now())
     return redirect("notifications:centre")
 
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -118,6 +124,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         status_code, code = status.HTTP_403_FORBIDDEN, "permission_denied"
         message = str(exc) or "You may not do this."
         _record_refusal(context, message, None)
+    elif isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        # the request-size limits in settings (DATA_UPLOAD_MAX_*), met while reading the body
+        status_code, code = status.HTTP_400_BAD_REQUEST, "invalid"
+        message = "The request body is too large (at most 1 MiB), or carries a file."
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):

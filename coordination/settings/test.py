@@ -32,3 +32,7 @@ WHITENOISE_AUTOREFRESH = True
 # nor pass a request (django-axes refuses those). The sign-in tests switch both on.
 CONCORD_REQUIRE_MFA = False
 AXES_ENABLED = False
+
+# Tests send the public application form far more often than a person would, all from
+# 127.0.0.1; the rate-limit tests (tests/security/test_rate_limits.py) set their own rate.
+CONCORD_APPLY_RATE = "10000/hour"

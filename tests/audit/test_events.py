@@ -150,3 +150,16 @@ def test_the_api_records_refusals_too(world) -> None:
     event = last("access.refused")
     assert (event.actor, event.object_id) == (world.partner_staff, str(red.pk))
     assert event.user_agent == "script/1"
+
+
+def test_a_forged_forwarded_header_does_not_change_the_recorded_address(world) -> None:
+    client = Client(REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="10.6.6.6")
+    sign_in(client, world.lead_staff.email)
+    assert last("auth.signed_in").ip_address == "198.51.100.7"
+
+
+@override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=1)
+def test_behind_a_trusted_proxy_the_client_address_is_recorded(world) -> None:
+    client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.44")
+    sign_in(client, world.lead_staff.email)
+    assert last("auth.signed_in").ip_address == "192.0.2.44"
