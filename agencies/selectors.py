@@ -20,8 +20,14 @@ def membership_of(user: Any) -> Membership | None:
 
 
 def agency_id_subquery(user: Any) -> QuerySet[Membership, Any]:
-    """The person's agency id as a subquery, so restrict() needs no extra query."""
-    return Membership.objects.filter(user_id=user.pk, is_active=True).values("agency_id")[:1]
+    """The person's agency id as a subquery, so restrict() needs no extra query. (Unordered:
+    there is one active membership per person, and the model's default ordering would
+    join the agency and the person into every permission-filtered query.)"""
+    return (
+        Membership.objects.filter(user_id=user.pk, is_active=True)
+        .order_by()
+        .values("agency_id")[:1]
+    )
 
 
 def agreements_in_force(*, on: Any = None) -> QuerySet[SharingAgreement]:

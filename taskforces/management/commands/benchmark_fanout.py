@@ -18,7 +18,8 @@
 4. (b) Celery alone: ``--noop-tasks`` tasks of ``coordination.tasks.noop`` (as many as
    recipients by default) through the same broker, queue and worker, timed from the first
    publish until the queue is empty and every task acknowledged.
-5. Prints both and their ratio, then deletes the scratch data (unless ``--keep``).
+5. Prints both and their ratio, then removes the scratch data it may (unless ``--keep``):
+   the audit trail keeps its people, who are deactivated.
 
 Works on SQLite too (the worker shares the file), though PostgreSQL is what production
 runs. The command lives in the core beside the pipeline it measures; like ``urls.py`` it
@@ -48,7 +49,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from coordination.models import AuditEvent, Event, Notification, User
+from coordination.models import Event, Notification, User
 
 BACKENDS = {
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
@@ -225,21 +226,23 @@ def build_scratch(prefix: str, recipients: int) -> Scratch:
 
 
 def cleanup(prefix: str) -> None:
-    """Delete everything the run made: its people, agencies, task force and their events."""
+    """Remove what the run made, as far as the append-only audit trail allows: the task
+    force, its groups, agreements and notification events go; the scratch people, whom
+    the audit trail names, are deactivated and their agencies offboarded (scratch data,
+    changed directly). Run the benchmark on a scratch database to leave nothing behind."""
     from agencies.models import Agency, SharingAgreement
     from taskforces.models import Role, TaskForce
 
     people = User.objects.filter(email__startswith=f"{prefix}-")
     with transaction.atomic():
         Event.objects.filter(actor__in=people).delete()  # notifications go with them
-        AuditEvent.objects.filter(actor__in=people).delete()
         task_forces = TaskForce.objects.filter(name__startswith=prefix)
         groups = list(Role.objects.filter(task_force__in=task_forces).values_list("group_id"))
         task_forces.delete()
         Group.objects.filter(pk__in=[g for (g,) in groups]).delete()
         SharingAgreement.objects.filter(title__startswith=prefix).delete()
-        people.delete()
-        Agency.objects.filter(name__startswith=prefix).delete()
+        people.update(is_active=False)
+        Agency.objects.filter(name__startswith=prefix).update(status=Agency.Status.OFFBOARDED)
 
 
 # --- the worker and the measurements ------------------------------------------------------------

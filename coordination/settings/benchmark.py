@@ -1,0 +1,48 @@
+"""Settings for the scale benchmark (``manage.py benchmark_scale``) and the gunicorn it
+starts: production's behaviour (no debug, the same middleware, API and permission core)
+with a URLconf that adds one bare view (``coordination.bench_urls``), API limits raised
+out of the way and no second-factor gate (the benchmark measures the app, not the
+sign-in). Never used to serve people."""
+
+from .base import *  # noqa: F403
+from .base import REDIS_URL, REST_FRAMEWORK, env
+
+DEBUG = False
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="benchmark-key-not-secret")
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+ROOT_URLCONF = "coordination.bench_urls"
+
+# Force-logged-in clients and API tokens; the sign-in machinery is not what is measured.
+CONCORD_REQUIRE_MFA = False
+AXES_ENABLED = False
+
+# The limits still run (their cache reads and writes are part of every API request's
+# cost), but at rates a benchmark cannot reach.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"user": "100000000/hour", "token": "100000000/hour"},
+}
+
+# As in production: the cache (API limits) in Redis when there is one.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "concord-bench",
+        }
+    }
+
+# Static files from the apps' folders, so pages render without collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}
