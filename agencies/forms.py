@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from coordination.markings import Marking
+from taskforces.models import RoleAssignment
 
 from .models import Agency, Membership, SharingAgreement
 
@@ -138,3 +140,34 @@ class AgreementStatusForm(forms.Form):
         ],
     )
     next = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
+
+
+class AccessReviewActionForm(forms.Form):
+    """One row's action on the access review: recertify (with an optional note) or end
+    (with a reason). ``assignments`` is what the page lists: an id outside it is an error."""
+
+    RECERTIFY = "recertify"
+    END = "end"
+
+    assignment = forms.ModelChoiceField(queryset=RoleAssignment.objects.none())
+    action = forms.ChoiceField(choices=((RECERTIFY, "Recertify"), (END, "End")))
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="Optional. Kept in the audit trail with the recertification.",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="Required to end an assignment. The holder will be told it.",
+    )
+
+    def __init__(self, *args: Any, assignments: QuerySet[RoleAssignment], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignment"].queryset = assignments  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == self.END and not data.get("reason", "").strip():
+            self.add_error("reason", "Give a reason; the holder will be told it.")
+        return data

@@ -1,5 +1,5 @@
-"""Agency pages: application, directory, agency page, review, status, people, agreements;
-and the one-time link an invited person follows to choose a password."""
+"""Agency pages: application, directory, agency page, review, status, people, access
+review, agreements; and the one-time link an invited person follows to choose a password."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
@@ -19,6 +19,7 @@ urlpatterns = [
     path("agencies/<int:pk>/status/", views.agency_status, name="status"),
     path("agencies/<int:pk>/people/", views.people, name="people"),
     path("agencies/<int:pk>/people/invite/", views.invite, name="invite"),
+    path("agencies/<int:pk>/access-review/", views.access_review, name="access-review"),
     path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
     path("agreements/<int:pk>/status/", views.agreement_status, name="agreement-status"),
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),

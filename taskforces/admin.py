@@ -195,12 +195,13 @@ class AssignmentStateFilter(admin.SimpleListFilter):
 
 @admin.register(RoleAssignment)
 class RoleAssignmentAdmin(ReadOnlyAdmin):
-    """Read-only. ``end_assignment`` lets only a liaison officer of the holder's agency end
-    an assignment, and there is no service for a portal administrator to do it."""
+    """Read-only. ``end_assignment`` lets only the holder's agency (its liaison officers and
+    administrators) end an assignment; there is no service for a portal administrator to."""
 
     description = (
         "Read-only: liaison officers assign their own agency's people and end those "
-        "assignments in Concord. To take all of a person's roles away from here, end their "
+        "assignments in Concord; agency administrators recertify or end them in the access "
+        "review. To take all of a person's roles away from here, end their "
         "membership (Memberships) or suspend their agency (Agencies). " + NEED_TO_KNOW
     )
     list_display = ("person", "role_name", "task_force", "agency", "starts_at", "ends_at", "state")

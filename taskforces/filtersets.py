@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from agencies.models import Agency
@@ -43,3 +46,29 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = ["status"]
+
+
+class TaskListFilter(TaskFilter):
+    """The tasks page of a task force and its CSV export (the API keeps ``TaskFilter``).
+    ``objectives`` are the ones the person may choose from: those they can see there."""
+
+    q = django_filters.CharFilter(
+        field_name="title", lookup_expr="icontains", label="Title contains", max_length=100
+    )
+    objective = django_filters.ModelChoiceFilter(
+        queryset=Objective.objects.none(), label="Objective"
+    )
+    due_before = django_filters.DateFilter(
+        field_name="due_date",
+        lookup_expr="lte",
+        label="Due on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Task
+        fields = ["q", "status", "objective", "due_before"]
+
+    def __init__(self, *args: Any, objectives: QuerySet[Objective], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["objective"].queryset = objectives

@@ -12,7 +12,16 @@ from agencies.models import Agency
 from coordination.markings import Marking
 from coordination.models import User
 
-from .models import Capability, Objective, Participation, Role, Task, TaskForce, Update
+from .models import (
+    Capability,
+    Objective,
+    OperationalPeriod,
+    Participation,
+    Role,
+    Task,
+    TaskForce,
+    Update,
+)
 from .selectors import current_holders
 
 
@@ -34,6 +43,24 @@ def marking_field(**kwargs: Any) -> forms.TypedChoiceField:
         label="Sensitivity marking",
         help_text="TLP 2.0. People whose agency's agreement does not cover it will not see it.",
         **kwargs,
+    )
+
+
+class PeriodChoiceField(forms.ModelChoiceField):
+    """One of the task force's operational periods, named by number and dates."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        start = timezone.localtime(obj.starts_at)
+        end = timezone.localtime(obj.ends_at)
+        return f"Period {obj.number}: {start:%d %b %H:%M} – {end:%d %b %Y %H:%M}"
+
+
+def period_field() -> PeriodChoiceField:
+    return PeriodChoiceField(
+        queryset=OperationalPeriod.objects.none(),
+        required=False,
+        label="Operational period",
+        help_text="Optional. The ICS reports for that period include it.",
     )
 
 
@@ -181,6 +208,7 @@ class ObjectiveForm(forms.Form):
     )
     target_date = forms.DateField(required=False, widget=DateInput())
     marking = marking_field()
+    period = period_field()
 
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -188,6 +216,7 @@ class ObjectiveForm(forms.Form):
         self.fields["owner_agency"].queryset = agencies  # type: ignore[attr-defined]
         self.fields["contributing_agencies"].queryset = agencies  # type: ignore[attr-defined]
         self.fields["marking"].initial = task_force.marking
+        self.fields["period"].queryset = task_force.operational_periods.order_by("number")  # type: ignore[attr-defined]
 
 
 class TaskForm(forms.Form):
@@ -204,12 +233,14 @@ class TaskForm(forms.Form):
     )
     due_date = forms.DateField(required=False, widget=DateInput())
     status = forms.ChoiceField(choices=Task.Status.choices, initial=Task.Status.TODO)
+    period = period_field()
 
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = current_holders(task_force)  # type: ignore[attr-defined]
         self.fields["assigned_role"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
         self.fields["assigned_role"].label_from_instance = _role_name  # type: ignore[attr-defined]
+        self.fields["period"].queryset = task_force.operational_periods.order_by("number")  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -250,3 +281,29 @@ class UpdateForm(forms.Form):
         self.fields["ack_roles"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
         self.fields["ack_roles"].label_from_instance = _role_name  # type: ignore[attr-defined]
         self.fields["ack_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
+
+
+class PeriodForm(forms.Form):
+    """An operational period: the service checks numbers and overlaps against the others."""
+
+    number = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100000,
+        help_text="Leave empty for the next number.",
+    )
+    starts_at = forms.DateTimeField(widget=DateTimeInput(), label="Starts at")
+    ends_at = forms.DateTimeField(widget=DateTimeInput(), label="Ends at")
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=5000,
+        help_text="Briefing notes printed on the ICS 202 for this period.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "The period must end after it starts.")
+        return data

@@ -4,10 +4,13 @@ permission core (``Model.objects.restrict``)."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -198,6 +201,22 @@ class RoleAssignmentQuerySet(RestrictedQuerySet["RoleAssignment"]):
         now = at or timezone.now()
         return self.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), ended_at__isnull=True)
 
+    def due_for_recertification(self, at: object = None) -> RoleAssignmentQuerySet:
+        """Open assignments (not ended, not expired) whose last recertification, or their
+        start if never recertified, is CONCORD_RECERTIFY_DAYS or more ago."""
+        now = at or timezone.now()
+        cutoff = now - recertification_period()  # type: ignore[operator]
+        return (
+            self.open(now)
+            .alias(recertify_from=Coalesce("recertified_at", "starts_at"))
+            .filter(recertify_from__lte=cutoff)
+        )
+
+
+def recertification_period() -> datetime.timedelta:
+    """How long an agency administrator's confirmation of an assignment lasts."""
+    return datetime.timedelta(days=settings.CONCORD_RECERTIFY_DAYS)
+
 
 class RoleAssignment(models.Model):
     """A person holding a role for a period, assigned by a liaison officer of their agency."""
@@ -244,6 +263,14 @@ class RoleAssignment(models.Model):
         indexes = [
             models.Index(fields=("person", "ended_at")),
             models.Index(fields=("role", "ended_at")),
+            # the permission core's first step: a person's open assignments in their
+            # own agency (without it PostgreSQL intersects the person index with the
+            # agency index, tens of thousands of rows for a big agency)
+            models.Index(
+                fields=("person", "agency"),
+                condition=Q(ended_at__isnull=True),
+                name="assignment_open_person_agency",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -256,6 +283,25 @@ class RoleAssignment(models.Model):
             and self.starts_at <= now  # type: ignore[operator]
             and (self.ends_at is None or self.ends_at > now)  # type: ignore[operator]
         )
+
+    @property
+    def recertification_due_at(self) -> datetime.datetime:
+        """When the assignment falls due for recertification (its last recertification, or
+        its start, plus CONCORD_RECERTIFY_DAYS)."""
+        return (self.recertified_at or self.starts_at) + recertification_period()  # type: ignore[operator]
+
+    def is_due_for_recertification(self, at: object = None) -> bool:
+        """The per-object form of ``RoleAssignment.objects.due_for_recertification``."""
+        now = at or timezone.now()
+        return (
+            self.ended_at is None
+            and (self.ends_at is None or self.ends_at > now)  # type: ignore[operator]
+            and self.recertification_due_at <= now  # type: ignore[operator]
+        )
+
+    @property
+    def due_for_recertification(self) -> bool:
+        return self.is_due_for_recertification()
 
 
 class OperationalPeriod(models.Model):

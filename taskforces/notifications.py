@@ -159,6 +159,41 @@ register(
 )
 
 
+def _liaisons_while_due(event: Event, assignment: RoleAssignment) -> QuerySet[User]:
+    """The holder's agency's liaison officers who see the task force (so the message may
+    name the person, role and task force), while the assignment is still due: one
+    recertified or ended before the fan-out tells nobody. Agency administrators are not
+    told one by one: their dashboard counts what is due and links to the access review."""
+    if not assignment.is_due_for_recertification():
+        return User.objects.none()
+    task_force = assignment.role.task_force
+    return _liaisons(assignment.agency_id).filter(pk__in=holders(task_force).values("pk"))
+
+
+def _recertification_message(event: Event, assignment: RoleAssignment) -> Message:
+    task_force = assignment.role.task_force
+    if assignment.recertified_at:
+        since = f"It was last recertified on {assignment.recertified_at:%d %b %Y}."
+    else:
+        since = f"It has not been recertified since it began on {assignment.starts_at:%d %b %Y}."
+    return Message(
+        title=f"{assignment.person}'s role {assignment.role.name} in {task_force.name} is due for recertification",
+        body=f"{since} An agency administrator of {assignment.agency} recertifies it, or it "
+        "is ended if it is no longer needed.",
+        link=reverse("taskforces:organisation", args=[task_force.pk]),
+    )
+
+
+register(
+    Kind(
+        name="assignment.recertification_due",
+        label="A role assignment of your agency's people is due for recertification",
+        recipients=_liaisons_while_due,
+        message=_recertification_message,
+    )
+)
+
+
 # --- tasks and objectives ---------------------------------------------------------------------
 
 

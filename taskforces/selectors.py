@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from coordination.models import User
 
-from .models import Objective, Role, RoleAssignment, Task, TaskForce, Update
+from .models import Objective, OperationalPeriod, Role, RoleAssignment, Task, TaskForce, Update
 from .permissions import current_assignments
 
 
@@ -25,13 +40,27 @@ def my_current_assignments(user: Any) -> QuerySet[RoleAssignment]:
     )
 
 
+def _task_count(tasks: QuerySet[Task]) -> Coalesce:
+    """Subquery: how many of ``tasks`` belong to the outer objective."""
+    counted = (
+        tasks.filter(objective_id=OuterRef("pk"))
+        .order_by()
+        .values("objective_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
 def with_progress(objectives: QuerySet[Objective]) -> QuerySet[Objective]:
     """Annotate ``task_total``, ``task_done`` and ``progress`` (percent of tasks done;
-    cancelled tasks do not count) in the same query."""
-    live = ~Q(tasks__status=Task.Status.CANCELLED)
+    cancelled tasks do not count) in the same query.
+
+    Subqueries per objective rather than a join and GROUP BY: a page computes them for its
+    own rows only, and counting the list (the paginator) leaves them out altogether."""
     return objectives.annotate(
-        task_total=Count("tasks", filter=live),
-        task_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
+        task_total=_task_count(Task.objects.exclude(status=Task.Status.CANCELLED)),
+        task_done=_task_count(Task.objects.filter(status=Task.Status.DONE)),
     ).annotate(
         progress=Case(
             When(task_total=0, then=Value(0)),
@@ -69,6 +98,16 @@ def visible_updates(user: Any, task_force: TaskForce) -> QuerySet[Update]:
         Update.objects.restrict(user, "view")
         .filter(task_force=task_force)
         .select_related("author", "author_agency")
+    )
+
+
+def visible_tasks(user: Any, task_force: TaskForce) -> QuerySet[Task]:
+    """The tasks of a task force the person may see (the tasks page and its export)."""
+    return (
+        Task.objects.restrict(user, "view")
+        .filter(task_force=task_force)
+        .select_related("objective", "assignee", "assigned_role")
+        .order_by(F("due_date").asc(nulls_last=True), "objective_id", "id")
     )
 
 
@@ -112,4 +151,29 @@ def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:
         .exclude(pk__in=done)
         .select_related("task_force", "author_agency")
         .order_by("-created_at")
+    )
+
+
+def current_period(
+    task_force: TaskForce, now: datetime.datetime | None = None
+) -> OperationalPeriod | None:
+    """The task force's operational period running at ``now`` (periods never overlap)."""
+    now = now or timezone.now()
+    return (
+        OperationalPeriod.objects.filter(task_force=task_force, starts_at__lte=now, ends_at__gt=now)
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def upcoming_period(
+    task_force: TaskForce, now: datetime.datetime | None = None
+) -> OperationalPeriod | None:
+    """The running period or, when none runs, the next one to start (one query, for the
+    task force page)."""
+    now = now or timezone.now()
+    return (
+        OperationalPeriod.objects.filter(task_force=task_force, ends_at__gt=now)
+        .order_by("starts_at")
+        .first()
     )

@@ -21,7 +21,7 @@ from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
 from coordination import audit, notifications
 from coordination.markings import Marking
-from coordination.models import User
+from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
 
 from .catalogue import DEFAULT_ROLE_TEMPLATES
@@ -29,6 +29,7 @@ from .models import (
     Acknowledgement,
     Capability,
     Objective,
+    OperationalPeriod,
     Participation,
     Role,
     RoleAssignment,
@@ -56,7 +57,7 @@ def _reread_or_rollback(obj: Model, user: User) -> None:
     """After a write, the writer must still be able to see what they wrote; otherwise the
     whole transaction is undone (a guard against writing what one may not see)."""
     if not type(obj)._default_manager.filter(pk=obj.pk).restrict(user, "view").exists():  # type: ignore[attr-defined]
-        raise PermissionDenied(explain(user, "view", obj))
+        raise PermissionDenied(explain(user, "view", obj), obj=obj)
 
 
 def _check_marking(value: int, by: User, task_force: TaskForce) -> None:
@@ -492,7 +493,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
         can(by, "respond", participation)
         or can(by, "manage_participation", participation.task_force)
     ):
-        raise PermissionDenied(explain(by, "respond", participation))
+        raise PermissionDenied(explain(by, "respond", participation), obj=participation)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason."})
@@ -669,8 +670,9 @@ def _end_many(assignments: Any, *, by: User | None, reason: str) -> int:
 
 @transaction.atomic
 def end_assignment(*, assignment: RoleAssignment, by: User, reason: str) -> RoleAssignment:
-    """A liaison officer of the holder's agency ends an assignment early; access goes at once."""
-    require(by, "change", assignment)
+    """A liaison officer of the holder's agency (or, from the access review, one of its
+    agency administrators) ends an assignment early; access goes at once."""
+    require(by, "end", assignment)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason; the holder will be told it."})
@@ -709,6 +711,57 @@ def set_assignment_end(
     return assignment
 
 
+RECERTIFY_NOTE_MAX = 2000
+
+
+@transaction.atomic
+def recertify_assignment(
+    *, actor: User, assignment: RoleAssignment, note: str = ""
+) -> RoleAssignment:
+    """An agency administrator of the holder's agency confirms the person still needs the
+    role (access review); it falls due again CONCORD_RECERTIFY_DAYS later. Not for one's
+    own assignment, nor for one that has ended or expired."""
+    require(actor, "recertify", assignment)
+    if not isinstance(note, str):
+        raise ValidationError({"note": "The note must be text."})
+    note = note.strip()
+    if len(note) > RECERTIFY_NOTE_MAX:
+        raise ValidationError(
+            {"note": f"Keep the note to {RECERTIFY_NOTE_MAX} characters or fewer."}
+        )
+    assignment = (
+        RoleAssignment.objects.select_for_update()
+        .select_related("role", "person", "agency")
+        .get(pk=assignment.pk)
+    )
+    now = timezone.now()
+    if assignment.ended_at is not None:
+        raise ValidationError(
+            {"assignment": "This assignment has ended: there is nothing to recertify."}
+        )
+    if assignment.ends_at is not None and assignment.ends_at <= now:
+        raise ValidationError(
+            {"assignment": "This assignment has expired: there is nothing to recertify."}
+        )
+    last = assignment.recertified_at
+    before = {
+        "recertified_at": last.isoformat() if last else None,
+        "recertified_by": assignment.recertified_by_id,
+    }
+    assignment.recertified_at = now
+    assignment.recertified_by = actor
+    assignment.full_clean(validate_constraints=False)
+    assignment.save(update_fields=["recertified_at", "recertified_by"])
+    audit.record(
+        actor=actor,
+        action="assignment.recertified",
+        obj=assignment,
+        before=before,
+        after={"recertified_at": now.isoformat(), "recertified_by": actor.pk, "note": note},
+    )
+    return assignment
+
+
 @transaction.atomic
 def expire_assignments(*, now: datetime.datetime | None = None) -> int:
     """Close every assignment whose end date has passed (access already stopped at that
@@ -722,6 +775,146 @@ def expire_assignments(*, now: datetime.datetime | None = None) -> int:
         _end(assignment, by=None, reason="Expired", at=assignment.ends_at)
         count += 1
     return count
+
+
+# --- operational periods -------------------------------------------------------------------
+
+PERIOD_FIELDS = ("number", "starts_at", "ends_at", "notes")
+
+
+def _check_period(period: OperationalPeriod) -> None:
+    """A period's own rules, against the other periods of its task force (which the caller
+    has locked): ends after it starts, its number is free, it overlaps no other period."""
+    errors: dict[str, str] = {}
+    if period.starts_at and period.ends_at and period.ends_at <= period.starts_at:
+        errors["ends_at"] = "The period must end after it starts."
+    others = OperationalPeriod.objects.filter(task_force_id=period.task_force_id).exclude(
+        pk=period.pk
+    )
+    if isinstance(period.number, bool) or not isinstance(period.number, int) or period.number < 1:
+        errors["number"] = "A period number is a whole number of at least 1."
+    elif others.filter(number=period.number).exists():
+        errors["number"] = f"This task force already has an operational period {period.number}."
+    if "ends_at" not in errors and period.starts_at and period.ends_at:
+        clash = (
+            others.filter(starts_at__lt=period.ends_at, ends_at__gt=period.starts_at)
+            .order_by("starts_at")
+            .first()
+        )
+        if clash is not None:
+            errors["starts_at"] = (
+                f"It overlaps operational period {clash.number} "
+                f"({_when(clash.starts_at)} – {_when(clash.ends_at)})."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _when(moment: datetime.datetime) -> str:
+    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+
+
+def _period_snapshot(period: OperationalPeriod) -> dict[str, Any]:
+    return {
+        "number": period.number,
+        "starts_at": period.starts_at.isoformat(),
+        "ends_at": period.ends_at.isoformat(),
+        "notes": period.notes,
+    }
+
+
+def _lock_task_force(task_force: TaskForce) -> TaskForce:
+    """Periods of one task force are written one at a time (numbers and overlaps are
+    checked against the others), so two planners cannot slip overlapping periods in."""
+    return TaskForce.objects.select_for_update().get(pk=task_force.pk)
+
+
+@transaction.atomic
+def create_period(
+    *,
+    task_force: TaskForce,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    by: User,
+    number: int | None = None,
+    notes: str = "",
+) -> OperationalPeriod:
+    """Add an operational period to a task force; its number defaults to the next free one.
+    Planners (holders of the manage-objectives capability) do this, while it is not closed."""
+    task_force = _lock_task_force(task_force)
+    require(by, "manage_objectives", task_force)
+    if number is None:
+        last = (
+            OperationalPeriod.objects.filter(task_force=task_force)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
+        number = (last or 0) + 1
+    period = OperationalPeriod(
+        task_force=task_force,
+        number=number,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        notes=notes.strip(),
+        created_by=by,
+    )
+    period.full_clean(validate_constraints=False)
+    _check_period(period)
+    period.save()
+    audit.record(actor=by, action="period.created", obj=period, after=_period_snapshot(period))
+    return period
+
+
+@transaction.atomic
+def update_period(*, period: OperationalPeriod, by: User, **changes: Any) -> OperationalPeriod:
+    """Change a period's number, start, end or notes."""
+    require(by, "manage_objectives", _lock_task_force(period.task_force))
+    unknown = set(changes) - set(PERIOD_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    period = OperationalPeriod.objects.select_for_update().get(pk=period.pk)
+    before = _period_snapshot(period)
+    if changes.get("number", period.number) is None:
+        changes.pop("number")  # left empty on the form: keep the number it has
+    for name, value in changes.items():
+        setattr(period, name, value.strip() if name == "notes" else value)
+    period.full_clean(validate_constraints=False)
+    _check_period(period)
+    if changes:
+        period.save(update_fields=list(changes))
+    audit.record(
+        actor=by,
+        action="period.updated",
+        obj=period,
+        before=before,
+        after=_period_snapshot(period),
+    )
+    return period
+
+
+@transaction.atomic
+def delete_period(*, period: OperationalPeriod, by: User) -> None:
+    """Remove a period. Its objectives and tasks stay, no longer tied to a period."""
+    require(by, "manage_objectives", _lock_task_force(period.task_force))
+    period = OperationalPeriod.objects.select_for_update().get(pk=period.pk)
+    untied = {
+        "objectives": sorted(period.objectives.values_list("pk", flat=True)),
+        "tasks": sorted(period.tasks.values_list("pk", flat=True)),
+    }
+    audit.record(
+        actor=by,
+        action="period.deleted",
+        obj=period,
+        before=_period_snapshot(period),
+        after={"untied": untied},
+    )
+    period.delete()
+
+
+def _check_period_of(period: OperationalPeriod | None, task_force_id: int) -> None:
+    if period is not None and period.task_force_id != task_force_id:
+        raise ValidationError({"period": "That operational period belongs to another task force."})
 
 
 # --- objectives, tasks, updates ------------------------------------------------------------
@@ -753,6 +946,7 @@ OBJECTIVE_FIELDS = (
     "priority",
     "target_date",
     "marking",
+    "period",
 )
 
 
@@ -769,11 +963,14 @@ def create_objective(
     target_date: datetime.date | None = None,
     marking: int | None = None,
     status: str = Objective.Status.NOT_STARTED,
+    period: OperationalPeriod | None = None,
 ) -> Objective:
-    """Add a shared objective; its marking defaults to the task force's."""
+    """Add a shared objective; its marking defaults to the task force's. It may be tied
+    to one of the task force's operational periods."""
     require(by, "manage_objectives", task_force)
     marking = task_force.marking if marking is None else marking
     _check_marking(marking, by, task_force)
+    _check_period_of(period, task_force.pk)
     contributors = _check_agencies(task_force, owner_agency, contributing_agencies)
     objective = Objective(
         task_force=task_force,
@@ -784,6 +981,7 @@ def create_objective(
         target_date=target_date,
         marking=marking,
         status=status,
+        period=period,
         created_by=by,
     )
     objective.full_clean()
@@ -818,6 +1016,8 @@ def update_objective(
     before = audit.snapshot(objective, OBJECTIVE_FIELDS)
     if "marking" in changes:
         _check_marking(changes["marking"], by, objective.task_force)
+    if "period" in changes:
+        _check_period_of(changes["period"], objective.task_force_id)
     contributors = _check_agencies(
         objective.task_force, changes.get("owner_agency"), contributing_agencies or []
     )
@@ -851,7 +1051,15 @@ def update_objective(
     return objective
 
 
-TASK_FIELDS = ("title", "description", "assignee", "assigned_role", "due_date", "status")
+TASK_FIELDS = (
+    "title",
+    "description",
+    "assignee",
+    "assigned_role",
+    "due_date",
+    "status",
+    "period",
+)
 
 
 def _check_task_assignee(objective: Objective, assignee: User | None, role: Role | None) -> None:
@@ -876,11 +1084,14 @@ def create_task(
     assigned_role: Role | None = None,
     due_date: datetime.date | None = None,
     status: str = Task.Status.TODO,
+    period: OperationalPeriod | None = None,
 ) -> Task:
-    """Add a task under an objective, for a person or a role."""
+    """Add a task under an objective, for a person or a role, optionally tied to one of
+    the task force's operational periods."""
     require(by, "view", objective)
     require(by, "manage_tasks", objective.task_force)
     _check_task_assignee(objective, assignee, assigned_role)
+    _check_period_of(period, objective.task_force_id)
     task = Task(
         objective=objective,
         task_force_id=objective.task_force_id,
@@ -890,6 +1101,7 @@ def create_task(
         assigned_role=assigned_role,
         due_date=due_date,
         status=status,
+        period=period,
         created_by=by,
     )
     task.full_clean()
@@ -921,6 +1133,8 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
             changes.get("assignee", task.assignee),
             changes.get("assigned_role", task.assigned_role),
         )
+    if "period" in changes:
+        _check_period_of(changes["period"], task.task_force_id)
     for name, value in changes.items():
         setattr(
             task,
@@ -1086,6 +1300,44 @@ def send_reminders(*, now: datetime.datetime | None = None) -> int:
             key = f"task.due_soon:{task.pk}:{task.due_date:%Y%m%d}"
             count += bool(notifications.emit("task.due_soon", task, key=key))
     return count
+
+
+RECERTIFY_BATCH = 500
+
+
+def flag_unrecertified_assignments(*, now: datetime.datetime | None = None) -> int:
+    """Tell the holder's agency's liaison officers about each assignment due for
+    recertification, once per due cycle however often this runs: the event key names the
+    assignment and the day it fell due, so recertifying starts a new cycle. Returns how
+    many events were recorded."""
+    now = now or timezone.now()
+    due = RoleAssignment.objects.due_for_recertification(now).order_by("pk")
+    count, last = 0, 0
+    while True:
+        batch = list(
+            due.filter(pk__gt=last).only("pk", "starts_at", "recertified_at")[:RECERTIFY_BATCH]
+        )
+        if not batch:
+            return count
+        last = batch[-1].pk
+        keys = {
+            a.pk: f"recertify:{a.pk}:{a.recertification_due_at.astimezone(datetime.UTC).date().isoformat()}"
+            for a in batch
+        }
+        # one query skips the cycles already flagged; the key's uniqueness still guards a race
+        flagged = set(Event.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+        for assignment in batch:
+            if keys[assignment.pk] in flagged:
+                continue
+            with transaction.atomic():
+                count += bool(
+                    notifications.emit(
+                        "assignment.recertification_due",
+                        assignment,
+                        key=keys[assignment.pk],
+                        data={"due_at": assignment.recertification_due_at.isoformat()},
+                    )
+                )
 
 
 def escalate_unacknowledged(*, now: datetime.datetime | None = None) -> int:

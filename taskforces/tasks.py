@@ -21,3 +21,9 @@ def send_reminders() -> int:
 def escalate_unacknowledged() -> int:
     """Remind, then escalate to liaisons, for critical updates not acknowledged."""
     return services.escalate_unacknowledged()
+
+
+@shared_task(acks_late=True)
+def flag_unrecertified_assignments() -> int:
+    """Tell liaison officers of assignments due for recertification (once per due cycle)."""
+    return services.flag_unrecertified_assignments()

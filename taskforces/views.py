@@ -11,21 +11,26 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import BadRequest
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from agencies.models import Agency
 from agencies.selectors import membership_of
 from coordination.permissions import PermissionDenied, can, explain
 from coordination.web import paginate, run_service, visible_or_404
 
+from . import calendar as calendar_feeds
 from . import forms, selectors, services
-from .filtersets import ObjectiveFilter, TaskForceFilter
+from .filtersets import ObjectiveFilter, TaskForceFilter, TaskListFilter
 from .models import (
     Acknowledgement,
+    CalendarFeed,
     Objective,
+    OperationalPeriod,
     Participation,
     Role,
     RoleAssignment,
@@ -38,7 +43,7 @@ from .models import (
 def _refuse_unless(user: Any, action: str, obj: Any) -> None:
     """403 with the reason, for people who can see ``obj`` but may not ``action`` it."""
     if not can(user, action, obj):
-        raise PermissionDenied(explain(user, action, obj))
+        raise PermissionDenied(explain(user, action, obj), obj=obj)
 
 
 def _filtered(filterset: Any) -> QuerySet[Any]:
@@ -48,6 +53,12 @@ def _filtered(filterset: Any) -> QuerySet[Any]:
         )
         raise BadRequest(f"Invalid filter — {problems}")
     return filterset.qs
+
+
+def filter_list(request: HttpRequest, filterset: Any) -> QuerySet[Any]:
+    """What a list page (and its CSV export) shows: the filterset's queryset, filtered
+    when the query string holds anything but the page number; a bad filter is a 400."""
+    return _filtered(filterset) if request.GET.keys() - {"page"} else filterset.queryset
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -63,8 +74,14 @@ def _query_without_page(request: HttpRequest) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """My task forces and roles, my tasks by due date, updates waiting for my
     acknowledgement, my agency's pending invitations (liaisons), pending applications
-    (portal administrators)."""
+    (portal administrators), my agency's role assignments due for recertification
+    (agency administrators)."""
     user = request.user
+
+    def due_for_recertification() -> int:
+        # called by the template for agency administrators only: no query for anyone else
+        return RoleAssignment.objects.due_for_recertification().restrict(user, "recertify").count()
+
     context: dict[str, Any] = {
         "task_forces": selectors.task_forces_for(user).order_by("name")[:20],
         "assignments": selectors.my_current_assignments(user)[:50],
@@ -73,6 +90,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "invitations": Participation.objects.restrict(user, "respond")
         .filter(status=Participation.Status.INVITED)
         .select_related("task_force__lead_agency", "agency")[:20],
+        "due_for_recertification": due_for_recertification,
     }
     if user.is_portal_admin:  # type: ignore[union-attr]
         context["applications"] = (
@@ -81,6 +99,69 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             .order_by("applied_at")[:20]
         )
     return render(request, "taskforces/dashboard.html", context)
+
+
+# --- calendar feed ------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar(request: HttpRequest) -> HttpResponse:
+    """My calendar feed: make one (or a new one, which replaces the old address) and
+    revoke it. A new address is shown once, on the answer to the request that made it."""
+    secret = None
+    feed = calendar_feeds.live_feed(request.user)  # type: ignore[arg-type]
+    replaced = request.method == "POST" and feed is not None
+    if request.method == "POST":
+        feed, secret = calendar_feeds.create_feed(actor=request.user)  # type: ignore[arg-type]
+    feed_url = (
+        request.build_absolute_uri(reverse("taskforces:calendar-feed", args=[secret]))
+        if secret
+        else None
+    )
+    return render(
+        request,
+        "taskforces/calendar.html",
+        {
+            "feed": feed,
+            "secret": secret,
+            "feed_url": feed_url,
+            "webcal_url": "webcal://" + feed_url.split("://", 1)[1] if feed_url else None,
+            "replaced": replaced,
+            "history": calendar_feeds.HISTORY.days,
+        },
+    )
+
+
+@login_required
+@require_POST
+def calendar_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke my calendar feed. Someone else's feed is "not found", as if it did not exist."""
+    feed = CalendarFeed.objects.filter(owner_id=request.user.pk, pk=pk).first()
+    if feed is None:
+        raise Http404("Not found.")
+    if feed.revoked_at is None:
+        calendar_feeds.revoke_feed(actor=request.user, feed=feed)  # type: ignore[arg-type]
+        messages.success(request, "Your calendar address was revoked; it no longer works.")
+    return redirect("taskforces:calendar")
+
+
+@require_safe
+def calendar_feed(request: HttpRequest, secret: str) -> HttpResponse:
+    """The feed itself, fetched by calendar apps without a session: the secret in the
+    address is the credential. Unknown and revoked addresses are "not found"."""
+    feed = calendar_feeds.feed_for_secret(secret)
+    if feed is None:
+        raise Http404("Not found.")
+    ical = calendar_feeds.build_calendar(feed.owner)
+    calendar_feeds.record_use(feed=feed, items=len(ical.subcomponents))
+    response = HttpResponse(ical.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="concord.ics"'
+    # personal data behind a secret address: no shared cache may keep it
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 # --- task forces ------------------------------------------------------------------------
@@ -145,6 +226,8 @@ def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "participations": participations,
             "objectives": selectors.visible_objectives(user, task_force)[:10],
             "updates": selectors.visible_updates(user, task_force)[:5],
+            "period": selectors.upcoming_period(task_force),
+            "now": timezone.now(),
             "why": explain(user, "view", task_force),
             "may": {
                 action: can(user, action, task_force)
@@ -479,7 +562,12 @@ def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
         ),
     )
     filterset = ObjectiveFilter(request.GET or None, queryset=base)
-    queryset = _filtered(filterset) if request.GET.keys() - {"page"} else base
+    # owners to choose from: this task force's agencies, not every agency in the portal
+    # (thousands of options made the page grow with the federation)
+    filterset.filters["owner_agency"].queryset = Agency.objects.filter(
+        status=Agency.Status.ACTIVE, participations__task_force=task_force
+    ).order_by("name")
+    queryset = filter_list(request, filterset)
     return render(
         request,
         "taskforces/objectives_board.html",
@@ -560,6 +648,7 @@ def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "priority": objective.priority,
         "target_date": objective.target_date,
         "marking": objective.marking,
+        "period": objective.period_id,
     }
     form = forms.ObjectiveForm(
         request.POST or None, initial=initial, task_force=objective.task_force
@@ -608,6 +697,30 @@ def task_create(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"New task under {objective}",
             "submit": "Add task",
             "task_force": objective.task_force,
+        },
+    )
+
+
+@login_required
+def task_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tasks of a task force the person may see, filtered (and exported) like the
+    objectives board."""
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    filterset = TaskListFilter(
+        request.GET or None,
+        queryset=selectors.visible_tasks(request.user, task_force),
+        objectives=Objective.objects.restrict(request.user, "view")
+        .filter(task_force=task_force)
+        .order_by("title", "id"),
+    )
+    return render(
+        request,
+        "taskforces/task_list.html",
+        {
+            "task_force": task_force,
+            "filter": filterset,
+            "page_obj": paginate(request, filter_list(request, filterset), per_page=50),
+            "query": _query_without_page(request),
         },
     )
 
@@ -677,6 +790,7 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "assigned_role": task.assigned_role_id,
         "due_date": task.due_date,
         "status": task.status,
+        "period": task.period_id,
     }
     form = forms.TaskForm(request.POST or None, initial=initial, task_force=task.task_force)
     if (
@@ -827,4 +941,114 @@ def acknowledge_by_link(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "taskforces/acknowledge_link.html",
         {"update": update, "person": person, "acknowledged": already},
+    )
+
+
+# --- operational periods ----------------------------------------------------------------------
+
+
+@login_required
+def period_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """The task force's operational periods, the running one marked."""
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    periods = list(
+        OperationalPeriod.objects.restrict(request.user, "view")
+        .filter(task_force=task_force)
+        .order_by("number")
+    )
+    now = timezone.now()
+    return render(
+        request,
+        "taskforces/periods/list.html",
+        {
+            "task_force": task_force,
+            "periods": periods,
+            "current": next((p for p in periods if p.starts_at <= now < p.ends_at), None),
+            "may_plan": can(request.user, "manage_objectives", task_force),
+        },
+    )
+
+
+@login_required
+def period_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    _refuse_unless(request.user, "manage_objectives", task_force)
+    form = forms.PeriodForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        period = run_service(
+            form,
+            lambda: services.create_period(
+                task_force=task_force, by=request.user, **form.cleaned_data
+            ),
+        )
+        if period is not None:
+            messages.success(request, f"Operational period {period.number} is planned.")
+            return redirect("taskforces:periods", task_force.pk)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Plan an operational period for {task_force}",
+            "submit": "Add period",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def period_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    period = visible_or_404(
+        OperationalPeriod.objects.select_related("task_force"), request.user, pk
+    )
+    _refuse_unless(request.user, "change", period)
+    initial = {
+        "number": period.number,
+        "starts_at": timezone.localtime(period.starts_at),
+        "ends_at": timezone.localtime(period.ends_at),
+        "notes": period.notes,
+    }
+    form = forms.PeriodForm(request.POST or None, initial=initial)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and run_service(
+            form,
+            lambda: services.update_period(period=period, by=request.user, **form.cleaned_data),
+        )
+    ):
+        messages.success(request, "Operational period saved.")
+        return redirect("taskforces:periods", period.task_force_id)
+    return render(
+        request,
+        "taskforces/form.html",
+        {
+            "form": form,
+            "title": f"Edit operational period {period.number}",
+            "submit": "Save",
+            "task_force": period.task_force,
+        },
+    )
+
+
+@login_required
+def period_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a period after a confirmation; its objectives and tasks stay, untied."""
+    period = visible_or_404(
+        OperationalPeriod.objects.select_related("task_force"), request.user, pk
+    )
+    _refuse_unless(request.user, "change", period)
+    if request.method == "POST":
+        services.delete_period(period=period, by=request.user)
+        messages.success(request, f"Operational period {period.number} is removed.")
+        return redirect("taskforces:periods", period.task_force_id)
+    return render(
+        request,
+        "taskforces/periods/delete.html",
+        {
+            "period": period,
+            "task_force": period.task_force,
+            "tied_objectives": period.objectives.count(),
+            "tied_tasks": period.tasks.count(),
+        },
     )

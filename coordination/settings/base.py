@@ -4,11 +4,13 @@ Every environment variable the project reads is named here or in ``production.py
 and documented in the README's configuration section.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "axes",
+    "csp",
     "coordination",
     "agencies",
     "taskforces",
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -188,6 +193,54 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006", "guardian.W001"]
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
+# --- Browser security headers (every environment; production adds HTTPS, HSTS and secure
+# cookies) ----------------------------------------------------------------------------------
+# Content Security Policy: everything from this server only, and no inline script or style
+# at all (no 'unsafe-inline', no 'unsafe-eval', no nonces): behaviour lives in static .js
+# files, looks in concord.css. Images may also be data: URIs (the authenticator QR code).
+# htmx is told not to inject its indicator <style> and not to eval (see base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Request size. Concord accepts no file uploads (no model has a file field, no view reads
+# request.FILES), so a multipart request carrying any file is refused with 400, and so is
+# a body over 1 MiB (far above the longest form or JSON body: an update's text) or with
+# more than 1,000 fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+
+# The public agency application form (agencies:apply): submissions per client address,
+# counted in Django's cache (coordination/ratelimit.py). "N/second", "N/minute", "N/hour"
+# or "N/day"; more answer 429 with when to try again.
+CONCORD_APPLY_RATE = env.str("CONCORD_APPLY_RATE", default="5/hour")
+if not re.fullmatch(r"[1-9]\d*/(second|minute|hour|day)", CONCORD_APPLY_RATE):
+    raise environ.ImproperlyConfigured(
+        "CONCORD_APPLY_RATE must look like 5/hour: a whole number of at least 1, then "
+        "/second, /minute, /hour or /day."
+    )
+# How many reverse proxies in front of Concord append to X-Forwarded-For. The client
+# address the per-address limits count (allauth's and the application form's) is read
+# from that header only when this is set; 0 uses the connection's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("CONCORD_TRUSTED_PROXY_COUNT", default=0)
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -293,6 +346,9 @@ SPECTACULAR_SETTINGS = {
     # The documentation page's scripts come from drf-spectacular-sidecar's static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No "valid" badge fetched from validator.swagger.io (it would send the schema's
+    # address elsewhere, and the Content Security Policy refuses it anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 
@@ -316,9 +372,32 @@ CONCORD_ACK_REMIND_HOURS = env.int("CONCORD_ACK_REMIND_HOURS", default=4)
 CONCORD_ACK_ESCALATE_HOURS = env.int("CONCORD_ACK_ESCALATE_HOURS", default=8)
 CONCORD_DUE_SOON_DAYS = env.int("CONCORD_DUE_SOON_DAYS", default=2)
 CONCORD_DIGEST_HOUR_UTC = env.int("CONCORD_DIGEST_HOUR_UTC", default=7)
+# Access review: a role assignment not recertified by an agency administrator for this
+# many days (since it started or was last recertified) is due for recertification.
+CONCORD_RECERTIFY_DAYS = env.int("CONCORD_RECERTIFY_DAYS", default=90)
+if CONCORD_RECERTIFY_DAYS < 1:
+    raise environ.ImproperlyConfigured("CONCORD_RECERTIFY_DAYS must be a whole number, at least 1.")
+
+# Audit trail: events are kept at least this many days (CJIS: one year); the purge
+# command removes only older ones. Less than 365 is refused.
+CONCORD_AUDIT_RETENTION_DAYS = env.int("CONCORD_AUDIT_RETENTION_DAYS", default=365)
+if CONCORD_AUDIT_RETENTION_DAYS < 365:
+    raise environ.ImproperlyConfigured(
+        "CONCORD_AUDIT_RETENTION_DAYS must be at least 365 (audit events are kept a year)."
+    )
+# The most rows one CSV export of the audit trail may hold (narrow the filters for more).
+CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default=100_000)
 
 CELERY_BEAT_SCHEDULE.update(
     {
+        "verify-audit-chain": {
+            "task": "coordination.tasks.verify_audit_chain",
+            "schedule": crontab(hour=2, minute=15),
+        },
+        "purge-expired-audit-events": {
+            "task": "coordination.tasks.purge_audit_events",
+            "schedule": crontab(hour=3, minute=15),
+        },
         "sweep-notification-outbox": {
             "task": "coordination.tasks.sweep_outbox",
             "schedule": 60.0,
@@ -335,6 +414,11 @@ CELERY_BEAT_SCHEDULE.update(
         "escalate-unacknowledged-updates": {
             "task": "taskforces.tasks.escalate_unacknowledged",
             "schedule": 300.0,
+        },
+        # daily, half an hour before the digest, so digest readers get it the same day
+        "flag-unrecertified-assignments": {
+            "task": "taskforces.tasks.flag_unrecertified_assignments",
+            "schedule": crontab(hour=(CONCORD_DIGEST_HOUR_UTC - 1) % 24, minute=30),
         },
     }
 )

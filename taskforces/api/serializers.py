@@ -223,11 +223,19 @@ class RoleAssignmentSerializer(serializers.ModelSerializer):
             "ended_at",
             "end_reason",
             "is_current",
+            "recertified_at",
+            "recertification_due_at",
         )
         read_only_fields = fields
 
     def get_is_current(self, assignment: RoleAssignment) -> bool:
         return assignment.is_current()
+
+
+class RecertifySerializer(serializers.Serializer):
+    """An agency administrator's confirmation that the person still needs the role."""
+
+    note = Text(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class AssignmentEndDateSerializer(serializers.Serializer):

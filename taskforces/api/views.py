@@ -42,6 +42,7 @@ from .serializers import (
     ObjectiveCreateSerializer,
     ObjectiveSerializer,
     ParticipationSerializer,
+    RecertifySerializer,
     RoleAssignmentSerializer,
     RoleChangeSerializer,
     RoleCreateSerializer,
@@ -318,7 +319,10 @@ class RoleAssignmentFilter(drf_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Role assignments in the task forces I see, and my own"),
+    list=extend_schema(
+        summary="Role assignments in the task forces I see, my own, and (agency "
+        "administrators) those of my agency's people"
+    ),
     retrieve=extend_schema(summary="One role assignment"),
 )
 class RoleAssignmentViewSet(ReadOnlyResourceViewSet):
@@ -335,8 +339,8 @@ class RoleAssignmentViewSet(ReadOnlyResourceViewSet):
 
     @extend_schema(
         summary="End an assignment early",
-        description="A liaison officer of the holder's agency; the access goes at once and "
-        "the holder is told the reason.",
+        description="A liaison officer or agency administrator of the holder's agency; the "
+        "access goes at once and the holder is told the reason.",
         request=ReasonSerializer,
         responses={200: RoleAssignmentSerializer},
     )
@@ -359,6 +363,24 @@ class RoleAssignmentViewSet(ReadOnlyResourceViewSet):
         data = self.validated(AssignmentEndDateSerializer)
         return self.respond(
             services.set_assignment_end(assignment=assignment, until=data["until"], by=self.actor)
+        )
+
+    @extend_schema(
+        summary="Recertify an assignment (access review)",
+        description="An agency administrator of the holder's agency confirms the person still "
+        "needs the role; it falls due again after the recertification period. Not for one's "
+        "own assignment, nor for one that has ended or expired.",
+        request=RecertifySerializer,
+        responses={200: RoleAssignmentSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def recertify(self, request: Request, pk: str) -> Response:
+        assignment = self.get_object()
+        data = self.validated(RecertifySerializer)
+        return self.respond(
+            services.recertify_assignment(
+                actor=self.actor, assignment=assignment, note=data["note"]
+            )
         )
 
 

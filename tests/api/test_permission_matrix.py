@@ -151,6 +151,7 @@ OPS: dict[str, Op] = {
     # assignments
     "end_assignment": detail("end/", body={"reason": "Rotated out"}),
     "set_end": detail("set-end/", body=in_a_month),
+    "recertify": detail("recertify/", body={"note": "Still on the rota"}),
     # objectives and tasks
     "patch_objective": detail(method="patch", body={"priority": Objective.Priority.HIGH}),
     "create_task": naming("tasks", lambda w, obj: {"objective": obj.pk, "title": "Fill sandbags"}),
@@ -186,8 +187,9 @@ CORE_RULE: dict[str, list[tuple[str | None, str]]] = {
     "decline": [(None, "respond")],
     "patch_role": [("task_force", "change")],
     "assign": [("task_force", "assign_roles")],
-    "end_assignment": [(None, "change")],
+    "end_assignment": [(None, "end")],
     "set_end": [(None, "change")],
+    "recertify": [(None, "recertify")],
     "patch_objective": [(None, "change")],
     "create_task": [("task_force", "manage_tasks")],
     "patch_task": [(None, "change")],
@@ -256,16 +258,20 @@ API_GRID: list[tuple[str, str, int, int, int, int, int, int, int]] = [
     ("role_commander",                    "retrieve",         404, 404, 200, 200, 200, 200, 404),
     ("role_commander",                    "patch_role",       404, 404, 200, 403, 403, 403, 404),
     ("role_observer",                     "assign",           404, 404, 201, 403, 400, 403, 404),
-    # --- role assignments: ended by a liaison of the holder's agency
-    ("assignment_lead_liaison_commander", "retrieve",         404, 404, 200, 200, 200, 200, 404),
-    ("assignment_lead_liaison_commander", "end_assignment",   404, 404, 200, 403, 403, 403, 404),
-    ("assignment_lead_liaison_commander", "set_end",          404, 404, 200, 403, 403, 403, 404),
-    ("assignment_lead_staff",             "retrieve",         404, 404, 200, 200, 200, 200, 404),
-    ("assignment_lead_staff",             "end_assignment",   404, 404, 200, 403, 403, 403, 404),
-    ("assignment_lead_staff",             "set_end",          404, 404, 200, 403, 403, 403, 404),
+    # --- role assignments: ended by a liaison (or an agency administrator, who also sees
+    #     and recertifies them) of the holder's agency
+    ("assignment_lead_liaison_commander", "retrieve",         404, 200, 200, 200, 200, 200, 404),
+    ("assignment_lead_liaison_commander", "end_assignment",   404, 200, 200, 403, 403, 403, 404),
+    ("assignment_lead_liaison_commander", "set_end",          404, 403, 200, 403, 403, 403, 404),
+    ("assignment_lead_liaison_commander", "recertify",        404, 200, 403, 403, 403, 403, 404),
+    ("assignment_lead_staff",             "retrieve",         404, 200, 200, 200, 200, 200, 404),
+    ("assignment_lead_staff",             "end_assignment",   404, 200, 200, 403, 403, 403, 404),
+    ("assignment_lead_staff",             "set_end",          404, 403, 200, 403, 403, 403, 404),
+    ("assignment_lead_staff",             "recertify",        404, 200, 403, 403, 403, 403, 404),
     ("assignment_partner_staff",          "retrieve",         404, 404, 200, 200, 200, 200, 404),
     ("assignment_partner_staff",          "end_assignment",   404, 404, 403, 403, 200, 403, 404),
     ("assignment_partner_staff",          "set_end",          404, 404, 403, 403, 200, 403, 404),
+    ("assignment_partner_staff",          "recertify",        404, 404, 403, 403, 403, 403, 404),
     # --- objectives: partner ceiling TLP:AMBER; TLP:RED needs view_restricted
     ("objective_green",                   "retrieve",         404, 404, 200, 200, 200, 200, 404),
     ("objective_green",                   "patch_objective",  404, 404, 200, 403, 403, 403, 404),

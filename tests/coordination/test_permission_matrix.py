@@ -20,8 +20,11 @@ The rules the table encodes:
   Member view, post_updates.
 * Participations are seen by the task force's members and the participating agency's
   people; ``respond`` belongs to that agency's liaison officers.
-* Role assignments are seen by whoever sees the task force (and the holder); ended by a
-  liaison officer of the holder's agency who may assign roles there.
+* Role assignments are seen by whoever sees the task force (and the holder, and the
+  agency administrators of the holder's agency, who review them); changed by a liaison
+  officer of the holder's agency who may assign roles there; ended by that liaison or
+  those agency administrators; recertified only by those agency administrators (never
+  portal administrators, never their own assignment).
 * Objectives, tasks (which carry their objective's marking) and updates: above the
   ceiling of the Lead↔Partner agreement (TLP:AMBER) they are invisible to Partner people;
   the Lead agency's ceiling is TLP:RED; TLP:RED also needs ``view_restricted``, which only
@@ -161,13 +164,21 @@ GRID: list[tuple[str, str, bool, bool, bool, bool, bool, bool, bool]] = [
     # --- roles: whoever sees the task force
     ("role_member",                       "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
     ("role_commander",                    "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
-    # --- assignments: seen with the task force; ended by the holder's agency's liaison
-    ("assignment_lead_liaison_commander", "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
+    # --- assignments: seen with the task force (and by the holder's agency's administrators,
+    #     who review them); changed by the holder's agency's liaison; ended by that liaison
+    #     or those administrators; recertified by those administrators only
+    ("assignment_lead_liaison_commander", "view",                 N,   Y,   Y,   Y,   Y,   Y,   N),
     ("assignment_lead_liaison_commander", "change",               N,   N,   Y,   N,   N,   N,   N),
-    ("assignment_lead_staff",             "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
+    ("assignment_lead_liaison_commander", "end",                  N,   Y,   Y,   N,   N,   N,   N),
+    ("assignment_lead_liaison_commander", "recertify",            N,   Y,   N,   N,   N,   N,   N),
+    ("assignment_lead_staff",             "view",                 N,   Y,   Y,   Y,   Y,   Y,   N),
     ("assignment_lead_staff",             "change",               N,   N,   Y,   N,   N,   N,   N),
+    ("assignment_lead_staff",             "end",                  N,   Y,   Y,   N,   N,   N,   N),
+    ("assignment_lead_staff",             "recertify",            N,   Y,   N,   N,   N,   N,   N),
     ("assignment_partner_staff",          "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
     ("assignment_partner_staff",          "change",               N,   N,   N,   N,   Y,   N,   N),
+    ("assignment_partner_staff",          "end",                  N,   N,   N,   N,   Y,   N,   N),
+    ("assignment_partner_staff",          "recertify",            N,   N,   N,   N,   N,   N,   N),
     # --- objectives: partner ceiling AMBER; RED needs view_restricted (Commander only)
     ("objective_green",                   "view",                 N,   N,   Y,   Y,   Y,   Y,   N),
     ("objective_green",                   "change",               N,   N,   Y,   N,   N,   N,   N),

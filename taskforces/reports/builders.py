@@ -1,0 +1,590 @@
+"""Build each ICS form as plain data for one viewer and one operational period.
+
+Every row comes from a queryset restricted by the permission core for the viewer
+(``Model.objects.restrict(viewer, "view")``), so a report never holds a row its reader
+could not open in Concord. Each builder runs a fixed number of queries, however much
+data the task force holds.
+
+Items with a marking (objectives, their tasks, updates) carry their own; what has none
+of its own (roles and holders, period notes, audit entries about the task force, its
+roles or assignments) carries the task force's marking, since it is the task force's
+information.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import CharField, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Cast
+
+from agencies.models import Agency
+from coordination.models import AuditEvent, User
+
+from ..models import (
+    Objective,
+    OperationalPeriod,
+    Participation,
+    Role,
+    RoleAssignment,
+    Task,
+    TaskForce,
+    Update,
+)
+from ..selectors import with_progress
+from .data import Report, Row, Section, day, moment
+
+# --- shared pieces ----------------------------------------------------------------------------
+
+
+def during(period: OperationalPeriod, prefix: str = "") -> Q:
+    """Assignments that conferred their role at some moment of the period."""
+    return (
+        Q(**{f"{prefix}starts_at__lt": period.ends_at})
+        & (
+            Q(**{f"{prefix}ended_at__isnull": True})
+            | Q(**{f"{prefix}ended_at__gt": period.starts_at})
+        )
+        & (
+            Q(**{f"{prefix}ends_at__isnull": True})
+            | Q(**{f"{prefix}ends_at__gt": period.starts_at})
+        )
+    )
+
+
+def holding_at(role_id: int, moment_ref: str, person_ref: str) -> Exists:
+    """Subquery: the person (``person_ref``) held the role at the time in ``moment_ref``."""
+    at = OuterRef(moment_ref)
+    return Exists(
+        RoleAssignment.objects.filter(
+            role_id=role_id, person_id=OuterRef(person_ref), starts_at__lte=at
+        )
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+    )
+
+
+def assignments_during(viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> Any:
+    return (
+        RoleAssignment.objects.restrict(viewer, "view")
+        .filter(role__task_force=task_force)
+        .filter(during(period))
+    )
+
+
+def until(assignment: RoleAssignment) -> datetime.datetime | None:
+    ends = [t for t in (assignment.ended_at, assignment.ends_at) if t is not None]
+    return min(ends) if ends else None
+
+
+def assignee_text(task: Task) -> str:
+    if task.assignee_id:
+        return str(task.assignee)
+    if task.assigned_role_id:
+        return f"Holders of {task.assigned_role.name}"  # type: ignore[union-attr]
+    return "Not assigned"
+
+
+# --- ICS 202: incident objectives ----------------------------------------------------------------
+
+
+def build_ics202(*, viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> Report:
+    """The objectives tied to the period, most important first, with the period's notes."""
+    objectives = (
+        with_progress(
+            Objective.objects.restrict(viewer, "view").filter(task_force=task_force, period=period)
+        )
+        .select_related("owner_agency")
+        .prefetch_related(
+            Prefetch("contributing_agencies", queryset=Agency.objects.order_by("name"))
+        )
+        .order_by("-priority", F("target_date").asc(nulls_last=True), "id")
+    )
+    rows = [
+        Row(
+            (
+                objective.title,
+                objective.get_priority_display(),
+                str(objective.owner_agency),
+                ", ".join(a.acronym or a.name for a in objective.contributing_agencies.all()),
+                objective.get_status_display(),
+                f"{objective.progress}%",  # type: ignore[attr-defined]
+                day(objective.target_date),
+            ),
+            int(objective.marking),
+        )
+        for objective in objectives
+    ]
+    return Report(
+        form="ics-202",
+        number="ICS 202",
+        title="Incident objectives",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=(
+            "Objective",
+            "Priority",
+            "Owner agency",
+            "Contributing",
+            "Status",
+            "Progress",
+            "Target date",
+        ),
+        weights=(4, 1.2, 2.2, 1.6, 1.3, 1, 1.3),
+        sections=[
+            Section("Objectives", rows, empty="No objectives you can see are tied to this period.")
+        ],
+        notes=period.notes,
+        notes_marking=int(task_force.marking),
+    )
+
+
+# --- ICS 203: organisation assignment list ---------------------------------------------------
+
+
+def build_ics203(*, viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> Report:
+    """Every role of the task force with whoever held it during the period, and their
+    agency; a role nobody held is listed as vacant."""
+    roles = list(
+        Role.objects.restrict(viewer, "view")
+        .filter(task_force=task_force)
+        .order_by("order", "name")
+    )
+    held: dict[int, list[RoleAssignment]] = defaultdict(list)
+    for assignment in (
+        assignments_during(viewer, task_force, period)
+        .select_related("person", "agency")
+        .order_by("starts_at", "id")
+    ):
+        held[assignment.role_id].append(assignment)
+    marking = int(task_force.marking)
+    rows: list[Row] = []
+    for role in roles:
+        for assignment in held.get(role.pk, []):
+            rows.append(
+                Row(
+                    (
+                        role.name,
+                        str(assignment.person),
+                        str(assignment.agency),
+                        moment(assignment.starts_at),
+                        moment(until(assignment)),
+                    ),
+                    marking,
+                )
+            )
+        if not held.get(role.pk):
+            rows.append(Row((role.name, "Vacant", "", "", ""), marking))
+    return Report(
+        form="ics-203",
+        number="ICS 203",
+        title="Organisation assignment list",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=("Role", "Holder", "Agency", "From", "Until"),
+        weights=(2.5, 2.5, 3, 1.6, 1.6),
+        sections=[Section("Roles and holders", rows, empty="This task force has no roles.")],
+    )
+
+
+# --- ICS 204: assignment list ---------------------------------------------------------------------
+
+VACANT = "Role vacant in this period"
+NO_ROLE = "Assignee held no role in this period"
+NOT_ASSIGNED = "Not assigned"
+
+
+def period_tasks(viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> QuerySet[Task]:
+    """Tasks of the period: tied to it, or without a period of their own under an
+    objective tied to it."""
+    return (
+        Task.objects.restrict(viewer, "view")
+        .filter(task_force=task_force)
+        .filter(Q(period=period) | Q(period__isnull=True, objective__period=period))
+        .select_related("objective", "assignee", "assigned_role")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    )
+
+
+def build_ics204(
+    *,
+    viewer: Any,
+    task_force: TaskForce,
+    period: OperationalPeriod,
+    group: str = "role",
+    role: Role | None = None,
+    agency: Agency | None = None,
+) -> Report:
+    """The period's tasks grouped by role or by agency. A task for a role is listed under
+    that role (and under each agency whose people held it in the period); a task for a
+    person under each role that person held in the period (and each agency they held it
+    for). ``role`` or ``agency`` narrows the list to one group."""
+    tasks = list(period_tasks(viewer, task_force, period))
+    roles_of_person: dict[int, set[int]] = defaultdict(set)
+    agencies_of_person: dict[int, set[int]] = defaultdict(set)
+    agencies_of_role: dict[int, set[int]] = defaultdict(set)
+    for person_id, role_id, agency_id in assignments_during(viewer, task_force, period).values_list(
+        "person_id", "role_id", "agency_id"
+    ):
+        roles_of_person[person_id].add(role_id)
+        agencies_of_person[person_id].add(agency_id)
+        agencies_of_role[role_id].add(agency_id)
+
+    if group == "agency":
+        names = dict(
+            Agency.objects.filter(
+                participations__task_force=task_force,
+            ).values_list("pk", "name")
+        )
+        order = sorted(names, key=lambda pk: names[pk].lower())
+
+        def keys(task: Task) -> set[int]:
+            if task.assigned_role_id:
+                return agencies_of_role.get(task.assigned_role_id, set())
+            return agencies_of_person.get(task.assignee_id, set()) if task.assignee_id else set()
+
+        chosen = agency.pk if agency else None
+    else:
+        role_list = list(
+            Role.objects.restrict(viewer, "view")
+            .filter(task_force=task_force)
+            .order_by("order", "name")
+            .values_list("pk", "name")
+        )
+        names = dict(role_list)
+        order = [pk for pk, _ in role_list]
+
+        def keys(task: Task) -> set[int]:
+            if task.assigned_role_id:
+                return {task.assigned_role_id}
+            return roles_of_person.get(task.assignee_id, set()) if task.assignee_id else set()
+
+        chosen = role.pk if role else None
+
+    grouped: dict[Any, list[Row]] = defaultdict(list)
+    for task in tasks:
+        row = Row(
+            (
+                task.title,
+                task.objective.title,
+                assignee_text(task),
+                day(task.due_date),
+                task.get_status_display(),
+            ),
+            int(task.objective.marking),
+        )
+        found = keys(task)
+        if found:
+            for key in found:
+                grouped[key].append(row)
+        else:
+            fallback = (
+                VACANT if task.assigned_role_id else NO_ROLE if task.assignee_id else NOT_ASSIGNED
+            )
+            grouped[fallback].append(row)
+
+    label = "Agency" if group == "agency" else "Role"
+    if chosen is not None:
+        sections = [Section(names[chosen], grouped.get(chosen, []), empty="No tasks.")]
+        subject = f"{label}: {names[chosen]}"
+    else:
+        sections = [Section(names[key], grouped[key]) for key in order if grouped.get(key)]
+        sections += [
+            Section(key, grouped[key])
+            for key in (VACANT, NO_ROLE, NOT_ASSIGNED)
+            if grouped.get(key)
+        ]
+        subject = f"Grouped by {label.lower()}"
+    if not sections:
+        sections = [
+            Section(f"All {label.lower()}s", [], empty="No tasks you can see in this period.")
+        ]
+    return Report(
+        form="ics-204",
+        number="ICS 204",
+        title="Assignment list",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=("Task", "Objective", "Assigned to", "Due date", "Status"),
+        weights=(3.5, 3, 2.5, 1.3, 1.3),
+        sections=sections,
+        subject=subject,
+        group_label=label,
+        parameters={"group": group, **({label.lower(): str(chosen)} if chosen else {})},
+    )
+
+
+# --- ICS 214: activity log ---------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "taskforce.formed": "Formed the task force",
+    "taskforce.updated": "Edited the task force",
+    "taskforce.status_changed": "Changed the task force's status",
+    "participation.invited": "Invited an agency",
+    "participation.accepted": "Accepted the invitation",
+    "participation.declined": "Declined the invitation",
+    "participation.withdrawn": "Withdrew an agency",
+    "role.created": "Added a role",
+    "role.updated": "Changed a role",
+    "assignment.created": "Assigned a role",
+    "assignment.ended": "Ended a role assignment",
+    "assignment.end_date_set": "Set a role assignment's end",
+    "assignment.recertified": "Recertified a role assignment",
+    "objective.created": "Created an objective",
+    "objective.updated": "Updated an objective",
+    "task.created": "Created a task",
+    "task.updated": "Updated a task",
+    "update.acknowledged": "Acknowledged an update",
+    "period.created": "Planned an operational period",
+    "period.updated": "Changed an operational period",
+    "period.deleted": "Removed an operational period",
+    "export.csv": "Exported a CSV",
+    "export.pdf": "Exported a PDF",
+}
+# status values are shown; other changed fields only by name
+SHOWN_VALUES = ("status",)
+
+
+def _ids(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The primary keys as text, to compare with ``AuditEvent.object_id``."""
+    return queryset.annotate(_object_id=Cast("pk", CharField())).values("_object_id")
+
+
+def visible_objects_of(viewer: Any, task_force: TaskForce) -> Q:
+    """Audit events about objects of this task force the viewer may view now."""
+    kinds: Iterable[tuple[str, QuerySet[Any]]] = (
+        ("objective", Objective.objects.filter(task_force=task_force)),
+        ("task", Task.objects.filter(task_force=task_force)),
+        ("update", Update.objects.filter(task_force=task_force)),
+        ("role", Role.objects.filter(task_force=task_force)),
+        ("roleassignment", RoleAssignment.objects.filter(role__task_force=task_force)),
+        ("participation", Participation.objects.filter(task_force=task_force)),
+        ("operationalperiod", OperationalPeriod.objects.filter(task_force=task_force)),
+    )
+    condition = Q(object_type="taskforces.taskforce", object_id=str(task_force.pk))
+    for model, queryset in kinds:
+        condition |= Q(
+            object_type=f"taskforces.{model}",
+            object_id__in=_ids(queryset.restrict(viewer, "view")),  # type: ignore[attr-defined]
+        )
+    return condition
+
+
+def _details(event: AuditEvent) -> str:
+    before, after = event.before, event.after
+    if event.action.startswith("export.") and isinstance(after, dict):
+        return f"{after.get('kind', '')}, {after.get('rows', '?')} rows".strip(", ")
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return ""
+    changed = []
+    for key in after:
+        if key in before and before[key] != after[key]:
+            shown = (
+                f" from {_plain(before[key], event.object_type)} to {_plain(after[key], event.object_type)}"
+                if key in SHOWN_VALUES
+                else ""
+            )
+            changed.append(f"{key.replace('_', ' ')}{shown}")
+    return f"Changed {', '.join(changed)}" if changed else ""
+
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "taskforces.objective": dict(Objective.Status.choices),
+    "taskforces.task": dict(Task.Status.choices),
+    "taskforces.taskforce": dict(TaskForce.Status.choices),
+    "taskforces.participation": dict(Participation.Status.choices),
+}
+
+
+def _plain(value: Any, object_type: str = "") -> str:
+    label = STATUS_LABELS.get(object_type, {}).get(str(value))
+    return (label or str(value).replace("_", " ")).lower()
+
+
+def _excerpt(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_ics214(
+    *,
+    viewer: Any,
+    task_force: TaskForce,
+    period: OperationalPeriod,
+    person: User | None = None,
+    role: Role | None = None,
+) -> Report:
+    """What one person, or the holders of one role while they held it, did in the task
+    force during the period: their audited actions on its objects and the updates they
+    posted, oldest first. Only entries about objects the viewer may view now are listed."""
+    if (person is None) == (role is None):
+        raise ValueError("An activity log is of one person or of one role.")
+    in_period = Q(created_at__gte=period.starts_at, created_at__lt=period.ends_at)
+    events = (
+        AuditEvent.objects.filter(in_period, outcome=AuditEvent.Outcome.SUCCESS)
+        .exclude(action="update.posted")  # listed from the update itself, with its text
+        .filter(visible_objects_of(viewer, task_force))
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    updates = (
+        Update.objects.restrict(viewer, "view")
+        .filter(in_period, task_force=task_force)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    if role is not None:
+        events = events.filter(holding_at(role.pk, "created_at", "actor_id"))
+        updates = updates.filter(holding_at(role.pk, "created_at", "author_id"))
+        subject = f"Role: {role.name}"
+        parameters = {"role": str(role.pk)}
+    elif person is not None:
+        events = events.filter(actor_id=person.pk)
+        updates = updates.filter(author_id=person.pk)
+        subject = f"Person: {person}"
+        parameters = {"person": str(person.pk)}
+    event_list = list(events)
+    update_list = list(updates)
+
+    # current titles and markings of the marked objects the entries are about
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for event in event_list:
+        if event.object_type in ("taskforces.objective", "taskforces.task", "taskforces.update"):
+            wanted[event.object_type].add(int(event.object_id))
+    known: dict[tuple[str, int], tuple[str, int]] = {}
+    lookups: tuple[tuple[str, Callable[[], Iterable[tuple[int, str, int]]]], ...] = (
+        (
+            "taskforces.objective",
+            lambda: Objective.objects.filter(pk__in=wanted["taskforces.objective"]).values_list(
+                "pk", "title", "marking"
+            ),
+        ),
+        (
+            "taskforces.task",
+            lambda: Task.objects.filter(pk__in=wanted["taskforces.task"]).values_list(
+                "pk", "title", "objective__marking"
+            ),
+        ),
+        (
+            "taskforces.update",
+            lambda: Update.objects.filter(pk__in=wanted["taskforces.update"]).values_list(
+                "pk", "title", "marking"
+            ),
+        ),
+    )
+    for object_type, fetch in lookups:
+        if wanted[object_type]:
+            for pk, title, marking in fetch():
+                known[(object_type, pk)] = (title, int(marking))
+
+    floor = int(task_force.marking)
+    entries: list[tuple[datetime.datetime, int, Row]] = []
+    for event in event_list:
+        key = (event.object_type, int(event.object_id)) if event.object_id.isdigit() else None
+        title, marking = known.get(key, (event.object_repr, floor)) if key else ("", floor)
+        who = str(event.actor) if event.actor_id else event.actor_label
+        label = ACTION_LABELS.get(event.action, event.action.replace(".", " ").replace("_", " "))
+        entries.append(
+            (
+                event.created_at,
+                0,
+                Row((moment(event.created_at), who, label, title, _details(event)), marking),
+            )
+        )
+    for update in update_list:
+        entries.append(
+            (
+                update.created_at,
+                1,
+                Row(
+                    (
+                        moment(update.created_at),
+                        str(update.author) if update.author_id else "",
+                        f"Posted {update.get_kind_display().lower()}",
+                        update.title,
+                        _excerpt(update.body),
+                    ),
+                    int(update.marking),
+                ),
+            )
+        )
+    entries.sort(key=lambda entry: (entry[0], entry[1]))
+    return Report(
+        form="ics-214",
+        number="ICS 214",
+        title="Activity log",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=("Time", "Person", "Activity", "About", "Details"),
+        weights=(1.5, 2, 2.3, 2.6, 4),
+        sections=[
+            Section(
+                "Activity",
+                [row for *_, row in entries],
+                empty="No activity you can see in this period.",
+            )
+        ],
+        subject=subject,
+        parameters=parameters,
+    )
+
+
+# --- the forms ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A report form: its builder and the query parameters it takes besides ``period``
+    and ``format``."""
+
+    slug: str
+    number: str
+    title: str
+    description: str
+    build: Callable[..., Report]
+    options: tuple[str, ...] = ()
+
+
+FORMS: dict[str, FormSpec] = {
+    spec.slug: spec
+    for spec in (
+        FormSpec(
+            "ics-202",
+            "ICS 202",
+            "Incident objectives",
+            "The objectives tied to the period, with priority, owner, status and target date, and the period's notes.",
+            build_ics202,
+        ),
+        FormSpec(
+            "ics-203",
+            "ICS 203",
+            "Organisation assignment list",
+            "Every role, who held it during the period and for which agency.",
+            build_ics203,
+        ),
+        FormSpec(
+            "ics-204",
+            "ICS 204",
+            "Assignment list",
+            "The period's tasks per role or per agency, with assignee, due date and status.",
+            build_ics204,
+            options=("group", "role", "agency"),
+        ),
+        FormSpec(
+            "ics-214",
+            "ICS 214",
+            "Activity log",
+            "What one person, or one role's holders, did during the period.",
+            build_ics214,
+            options=("person", "role"),
+        ),
+    )
+}
