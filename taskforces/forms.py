@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
@@ -34,6 +35,20 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class MomentField(forms.DateTimeField):
+    """A date and time: a plain one is in the portal's zone; one sent with an offset is
+    turned into UTC (the same moment), so no offset the database cannot store gets there."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("That date and time is out of range.") from None
 
 
 def marking_field(**kwargs: Any) -> forms.TypedChoiceField:
@@ -123,7 +138,7 @@ class AssignRoleForm(forms.Form):
     person = forms.ModelChoiceField(
         queryset=User.objects.none(), help_text="Only active people of your own agency."
     )
-    until = forms.DateTimeField(
+    until = MomentField(
         required=False,
         widget=DateTimeInput(),
         label="Ends at",
@@ -149,7 +164,7 @@ class AssignRoleForm(forms.Form):
 
 
 class AssignmentUntilForm(forms.Form):
-    until = forms.DateTimeField(
+    until = MomentField(
         required=False,
         widget=DateTimeInput(),
         label="Ends at",
@@ -292,8 +307,8 @@ class PeriodForm(forms.Form):
         max_value=100000,
         help_text="Leave empty for the next number.",
     )
-    starts_at = forms.DateTimeField(widget=DateTimeInput(), label="Starts at")
-    ends_at = forms.DateTimeField(widget=DateTimeInput(), label="Ends at")
+    starts_at = MomentField(widget=DateTimeInput(), label="Starts at")
+    ends_at = MomentField(widget=DateTimeInput(), label="Ends at")
     notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,

@@ -62,7 +62,14 @@ class _StrictDateTimeField(forms.Field):
             raise forms.ValidationError(
                 "Give a date and time with its zone, e.g. 2026-05-01T09:00:00Z.", code="invalid"
             )
-        return parsed
+        # In UTC from here on: the database need not understand every offset RFC 3339
+        # allows (PostgreSQL refuses beyond ±15:59), and the moment is the same.
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "That date and time is out of range.", code="invalid"
+            ) from None
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -325,6 +325,19 @@ def test_planning_a_period_through_the_page(client, rw):
     assert (period.starts_at, period.notes) == (start, "Day 2")
 
 
+def test_a_time_sent_with_any_offset_is_stored_as_the_same_moment(client, rw):
+    """A hand-made request may carry an offset PostgreSQL cannot store (beyond ±15:59):
+    the form turns it into UTC first."""
+    client.force_login(rw.lead_liaison)
+    url = reverse("taskforces:period-create", args=[rw.tf.pk])
+    response = client.post(
+        url, {"starts_at": "2031-03-01T20:00:00+18:30", "ends_at": "2031-03-01T12:00:00Z"}
+    )
+    assert response.status_code == 302
+    period = OperationalPeriod.objects.get(task_force=rw.tf, number=3)
+    assert period.starts_at == datetime.datetime(2031, 3, 1, 1, 30, tzinfo=datetime.UTC)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
