@@ -12,7 +12,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from coordination.models import ApiToken, User
+from coordination import audit
+from coordination.models import ApiToken, AuditEvent, User
 from coordination.tokens import authenticate_secret
 
 SCHEMES = (b"bearer", b"token")
@@ -40,6 +41,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         try:
             token = authenticate_secret(secret)
         except ValidationError as error:
+            # a failed sign-in to the API: recorded with the token's first characters
+            # (what the owner's token list shows), never the whole of it
+            audit.record(
+                actor=None,
+                actor_label=f"API token {secret[:8]}…",
+                action="auth.api_token_refused",
+                outcome=AuditEvent.Outcome.FAILURE,
+                after={"reason": error.messages[0]},
+            )
             raise exceptions.AuthenticationFailed(error.messages[0]) from None
         return token.owner, token
 

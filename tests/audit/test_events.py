@@ -163,3 +163,14 @@ def test_behind_a_trusted_proxy_the_client_address_is_recorded(world) -> None:
     client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.44")
     sign_in(client, world.lead_staff.email)
     assert last("auth.signed_in").ip_address == "192.0.2.44"
+
+
+def test_a_refused_api_token_is_a_recorded_failed_sign_in(world) -> None:
+    bogus = "x" * 43
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {bogus}", HTTP_USER_AGENT="script/1")
+    assert client.get("/api/v1/objectives/").status_code == 401
+    event = last("auth.api_token_refused")
+    assert event.outcome == "failure"
+    assert event.actor is None
+    assert event.actor_label == "API token xxxxxxxx…"
+    assert bogus not in str(event.after) + event.actor_label
