@@ -579,10 +579,29 @@ class Seeder:
             until={"welfare@redcross.example": self.now + datetime.timedelta(days=21)},
         )
 
+        # 12-hour operational periods: the last one, the one running now, and the next
+        hour = datetime.timedelta(hours=1)
+        start = self.now.replace(minute=0, second=0, microsecond=0) - 6 * hour
+        periods = [
+            services.create_period(
+                task_force=tf,
+                starts_at=start + (n - 2) * 12 * hour,
+                ends_at=start + (n - 1) * 12 * hour,
+                notes=notes,
+                by=commander,
+            )
+            for n, notes in (
+                (1, "Warning and informing; barriers to Quay Street."),
+                (2, "Evacuate Zones A and B before the peak; rest centre open."),
+                (3, "Peak and recession: hold the embankment, plan the return."),
+            )
+        ]
+
         ops = "ops@nfa.example"
         evacuate = self.objective(
             tf,
             ops,
+            period=periods[1],
             title="Evacuate at-risk properties in Lower Riverton",
             description="Zones A and B (about 420 homes) below the Quay Street embankment.",
             owner="rpd",
