@@ -23,7 +23,7 @@ from .api.policies import may_read_audit_trail
 from .exports import csv_response
 from .models import AuditEvent
 from .permissions import PermissionDenied, restrict
-from .web import paginate, visible_or_404
+from .web import filter_list, paginate, query_without_page, visible_or_404
 
 REFUSED = "Only portal administrators and agency administrators read the audit trail."
 
@@ -104,30 +104,20 @@ def _readable_events(request: HttpRequest) -> QuerySet[AuditEvent]:
 
 def _filtered(request: HttpRequest) -> tuple[AuditEventFilter, QuerySet[AuditEvent]]:
     filterset = AuditEventFilter(request.GET or None, queryset=_readable_events(request))
-    if not (request.GET.keys() - {"page"}):
-        return filterset, filterset.queryset
-    if not filterset.is_valid():
-        problems = "; ".join(
-            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
-        )
-        raise BadRequest(f"Invalid filter — {problems}")
-    return filterset, filterset.qs
+    return filterset, filter_list(request, filterset)
 
 
 @login_required
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     filterset, events = _filtered(request)
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "audit/list.html",
         {
             "filter": filterset,
             "page_obj": paginate(request, events, per_page=50),
-            "query": query.urlencode(),
-            "export_query": query.urlencode(),
+            "query": query_without_page(request),
         },
     )
 

@@ -38,6 +38,27 @@ def paginate(
     return paginator.page(number)
 
 
+def filter_list(request: HttpRequest, filterset: Any) -> QuerySet[Any]:
+    """What a list page (and its CSV export) shows: the filterset's queryset, filtered
+    when the query string holds anything but the page number; a bad filter is a 400 that
+    names each wrong parameter."""
+    if not (request.GET.keys() - {"page"}):
+        return filterset.queryset
+    if not filterset.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+        )
+        raise BadRequest(f"Invalid filter — {problems}")
+    return filterset.qs
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The query string without the page number (for pagination and export links)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 def visible_or_404(queryset: QuerySet[M], user: Any, pk: Any, action: str = "view") -> M:
     """The object if the person may ``action`` it; otherwise "not found" — the same answer
     whether it exists or not, so hidden objects do not leak. An existing object refused

@@ -21,7 +21,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from agencies.models import Agency
 from agencies.selectors import membership_of
 from coordination.permissions import PermissionDenied, can, explain
-from coordination.web import paginate, run_service, visible_or_404
+from coordination.web import (
+    filter_list,
+    paginate,
+    query_without_page,
+    run_service,
+    visible_or_404,
+)
 
 from . import calendar as calendar_feeds
 from . import forms, selectors, services
@@ -44,27 +50,6 @@ def _refuse_unless(user: Any, action: str, obj: Any) -> None:
     """403 with the reason, for people who can see ``obj`` but may not ``action`` it."""
     if not can(user, action, obj):
         raise PermissionDenied(explain(user, action, obj), obj=obj)
-
-
-def _filtered(filterset: Any) -> QuerySet[Any]:
-    if not filterset.is_valid():
-        problems = "; ".join(
-            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
-        )
-        raise BadRequest(f"Invalid filter — {problems}")
-    return filterset.qs
-
-
-def filter_list(request: HttpRequest, filterset: Any) -> QuerySet[Any]:
-    """What a list page (and its CSV export) shows: the filterset's queryset, filtered
-    when the query string holds anything but the page number; a bad filter is a 400."""
-    return _filtered(filterset) if request.GET.keys() - {"page"} else filterset.queryset
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 # --- dashboard ------------------------------------------------------------------------
@@ -172,7 +157,7 @@ def task_force_list(request: HttpRequest) -> HttpResponse:
     filterset = TaskForceFilter(
         request.GET or None, queryset=selectors.task_forces_for(request.user).order_by("name")
     )
-    queryset = _filtered(filterset) if request.GET.keys() - {"page"} else filterset.queryset
+    queryset = filter_list(request, filterset)
     membership = membership_of(request.user)
     return render(
         request,
@@ -180,7 +165,7 @@ def task_force_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": filterset,
             "page_obj": paginate(request, queryset),
-            "query": _query_without_page(request),
+            "query": query_without_page(request),
             "may_form": membership is not None
             and membership.role == "liaison"
             and membership.agency.is_active,
@@ -575,7 +560,7 @@ def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
             "task_force": task_force,
             "filter": filterset,
             "page_obj": paginate(request, queryset, per_page=20),
-            "query": _query_without_page(request),
+            "query": query_without_page(request),
             "may_manage": can(user, "manage_objectives", task_force),
         },
     )
@@ -720,7 +705,7 @@ def task_list(request: HttpRequest, pk: int) -> HttpResponse:
             "task_force": task_force,
             "filter": filterset,
             "page_obj": paginate(request, filter_list(request, filterset), per_page=50),
-            "query": _query_without_page(request),
+            "query": query_without_page(request),
         },
     )
 
