@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
 
 from .models import Notification
 from .notifications import KINDS
+
+
+class MomentField(forms.DateTimeField):
+    """A date and time: a plain one is in the portal's zone; one sent with an offset is
+    turned into UTC (the same moment), so no offset the database cannot store (PostgreSQL
+    refuses beyond ±15:59) gets there."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "That date and time is out of range.", code="invalid"
+            ) from None
 
 
 class PreferencesForm(forms.Form):

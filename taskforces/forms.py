@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django import forms
@@ -10,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency
+from coordination.forms import MomentField
 from coordination.markings import Marking
 from coordination.models import User
 
@@ -35,20 +35,6 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
-
-
-class MomentField(forms.DateTimeField):
-    """A date and time: a plain one is in the portal's zone; one sent with an offset is
-    turned into UTC (the same moment), so no offset the database cannot store gets there."""
-
-    def to_python(self, value: Any) -> datetime.datetime | None:
-        result = super().to_python(value)
-        if result is None:
-            return None
-        try:
-            return result.astimezone(datetime.UTC)
-        except OverflowError:
-            raise forms.ValidationError("That date and time is out of range.") from None
 
 
 def marking_field(**kwargs: Any) -> forms.TypedChoiceField:

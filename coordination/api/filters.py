@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+
+from coordination.forms import MomentField
 
 from .fields import DATE_TIME
 
@@ -53,23 +54,17 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _StrictBooleanField  # type: ignore[assignment]
 
 
-class _StrictDateTimeField(forms.Field):
+class _StrictDateTimeField(MomentField):
+    """RFC 3339 only (zone included), then as every date and time: in UTC."""
+
     def to_python(self, value: Any) -> datetime.datetime | None:
         if value in (None, ""):
             return None
-        parsed = parse_datetime(value) if DATE_TIME.match(value) else None
-        if parsed is None:
+        if not DATE_TIME.match(value):
             raise forms.ValidationError(
                 "Give a date and time with its zone, e.g. 2026-05-01T09:00:00Z.", code="invalid"
             )
-        # In UTC from here on: the database need not understand every offset RFC 3339
-        # allows (PostgreSQL refuses beyond ±15:59), and the moment is the same.
-        try:
-            return parsed.astimezone(datetime.UTC)
-        except OverflowError:
-            raise forms.ValidationError(
-                "That date and time is out of range.", code="invalid"
-            ) from None
+        return super().to_python(value)
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -159,6 +159,7 @@ def test_405_for_methods_the_api_does_not_offer(world: SimpleNamespace) -> None:
         ("/api/v1/memberships/?is_active=yes", "is_active"),
         ("/api/v1/audit-events/?until=2026-01-01", "until"),
         ("/api/v1/audit-events/?until=9999-12-31T23:59:59-23:00", "until"),
+        ("/api/v1/audit-events/?since=2026-13-45T10:00:00Z", "since"),
         ("/api/v1/objectives/?page=99", "page"),
         ("/api/v1/objectives/?page_size=0", "page_size"),
         ("/api/v1/objectives/?page_size=1000", "page_size"),
