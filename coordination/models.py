@@ -279,3 +279,15 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Epoch(models.Model):
+    """A named counter the database itself moves whenever something it stands for changes
+    (database triggers; see ``coordination.epochs``). Caches key their entries by it, so an
+    entry is never read again once the data behind it has changed, in any process."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

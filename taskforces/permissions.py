@@ -19,7 +19,6 @@ from typing import Any
 
 from django.db.models import (
     Exists,
-    F,
     Model,
     OuterRef,
     Q,
@@ -27,11 +26,12 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, SharingAgreement
+from agencies.models import Agency, Membership
 from agencies.selectors import agency_id_subquery, agreements_in_force, membership_of
 from coordination.markings import Marking
 from coordination.permissions import Explanation, InSubquery, Policy, Step, register
 
+from .access import Access, access_for, visible_items
 from .models import (
     Capability,
     Objective,
@@ -68,12 +68,13 @@ def current_assignments(
 ) -> QuerySet[RoleAssignment]:
     """The person's assignments that confer their role right now, with every condition
     (validity window, active membership in the agency, agency active, participation
-    accepted) checked in SQL.
+    accepted) checked in SQL — for listing them; permission checks use
+    ``taskforces.access``, which applies the same conditions.
 
     Written as two small uncorrelated subqueries on the person's own agency rather than
     joins and correlated EXISTS per assignment: the same answer (an assignment's agency
     must be the person's one active membership's), and a query the database plans in a
-    fraction of the time — this appears several times in every permission-filtered list."""
+    fraction of the time."""
     mine = active_agency_id_subquery(user)
     accepted = Participation.objects.filter(
         agency_id__in=mine, status=Participation.Status.ACCEPTED
@@ -98,55 +99,15 @@ def active_agency_id_subquery(user: Any) -> QuerySet[Membership, Any]:
     )
 
 
-def task_force_ids_with(user: Any, capability: str, *, writable: bool = False) -> QuerySet[Any]:
-    """Subquery: ids of task forces where the person has ``capability`` now."""
-    grants = TaskForceGroupObjectPermission.objects.filter(
-        permission__codename=capability,
-        group_id__in=current_assignments(user).values("role__group_id"),
-    )
-    if writable:
-        grants = grants.exclude(content_object__status=TaskForce.Status.CLOSED)
-    # Policies filter with InSubquery(field, this): on PostgreSQL an InitPlan run once, so
-    # the person's few task forces come first and their rows are read through the
-    # task_force index (see coordination.permissions.InSubquery).
-    return grants.values("content_object_id")
+def task_force_ids_with(user: Any, capability: str, *, writable: bool = False) -> list[int]:
+    """Ids of task forces where the person has ``capability`` now (not closed ones, when
+    ``writable``), from their kept access (``taskforces.access``)."""
+    return access_for(user).task_forces(capability, writable=writable)
 
 
-def roles_in(task_force_ids: QuerySet[Any]) -> QuerySet[Any]:
+def roles_in(task_force_ids: list[int]) -> QuerySet[Any]:
     """Subquery: ids of the roles of these task forces."""
-    return Role.objects.filter(InSubquery("task_force_id", task_force_ids)).values("pk")
-
-
-def ceiling_condition(user: Any, marking: int, task_force_path: str) -> Q:
-    """The item's task force (at ``task_force_path``) lets the person's agency see items
-    marked ``marking``: the agency leads it, or an agreement in force with the lead agency
-    covers the marking — one for all matters, or one for that very task force. (Without
-    one only TLP:CLEAR is shared; callers need not ask for it.)
-
-    A task force's ceiling depends on the task force only, so this asks for two sets per
-    level — the agencies whose task forces are open to the person's agency at this level,
-    and the task forces with an agreement of their own — each an uncorrelated subquery
-    run once per query (an InitPlan), instead of looking for the covering agreement again
-    for every item."""
-    mine = agency_id_subquery(user)
-    covering = agreements_in_force().filter(max_marking__gte=marking, parties__in=mine)
-    # agencies with an agreement for all matters with the person's agency
-    partners = SharingAgreement.parties.through.objects.filter(
-        sharingagreement_id__in=covering.filter(task_force__isnull=True).values("pk")
-    ).values("agency_id")
-    # task forces with an agreement of their own between the agency and the lead agency
-    own_agreement = (
-        covering.filter(task_force__isnull=False)
-        .filter(parties=F("task_force__lead_agency_id"))
-        .values("task_force_id")
-    )
-    # plain IN, not InSubquery: inside the OR these become hashed sets, and a big agency
-    # has a thousand partners (= ANY(array) would compare each item with each of them)
-    return (
-        Q(InSubquery(f"{task_force_path}lead_agency_id", mine))
-        | Q(**{f"{task_force_path}lead_agency_id__in": partners})
-        | Q(**{f"{task_force_path}id__in": own_agreement})
-    )
+    return Role.objects.filter(task_force_id__in=task_force_ids).values("pk")
 
 
 @register(TaskForce)
@@ -160,9 +121,7 @@ class TaskForcePolicy(Policy[TaskForce]):
     ) -> QuerySet[TaskForce]:
         capability = TASK_FORCE_ACTIONS[action]
         writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
-        return queryset.filter(
-            InSubquery("pk", task_force_ids_with(user, capability, writable=writable))
-        )
+        return queryset.filter(pk__in=task_force_ids_with(user, capability, writable=writable))
 
     def explain(self, user: Any, action: str, obj: TaskForce) -> Explanation:
         capability = Capability(TASK_FORCE_ACTIONS[action])
@@ -267,35 +226,24 @@ class ItemPolicy(Policy[Any]):
     marking_field = "marking"
 
     def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
-        visible = self.visible(queryset, user)
+        held = access_for(user)
+        visible = self.visible(queryset, held)
         if action == "view":
             return visible
-        return visible.filter(self.change_condition(user))
+        return visible.filter(self.change_condition(user, held))
 
-    def visible(self, queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
-        """Items of task forces the person sees, marked no higher than their agency's
-        ceiling there (TLP:RED also needs the view-restricted capability). The marking
-        test is written per level — "GREEN and the task force's ceiling reaches GREEN,
-        or AMBER and it reaches AMBER, ..." — so each level's sets are uncorrelated
-        subqueries computed once, not a lookup per item."""
-        path = self.task_force_path
-        tf_id = f"{path}id"
-        marking = self.marking_field
-        by_marking = Q(**{f"{marking}__lte": Marking.CLEAR})
-        for level in (Marking.GREEN, Marking.AMBER, Marking.AMBER_STRICT):
-            by_marking |= Q(**{marking: level}) & ceiling_condition(user, level, path)
-        by_marking |= (
-            Q(**{marking: Marking.RED})
-            & ceiling_condition(user, Marking.RED, path)
-            & Q(InSubquery(tf_id, task_force_ids_with(user, Capability.VIEW_RESTRICTED)))
-        )
+    def visible(self, queryset: QuerySet[Any], held: Access) -> QuerySet[Any]:
+        """Items of task forces the person sees, marked no higher than what they see there
+        (their agency's ceiling; TLP:RED also needs the view-restricted capability): one
+        condition per ceiling — "in these task forces and marked at most AMBER, or in
+        those and marked at most RED..." — over the task force index."""
         return queryset.filter(
-            InSubquery(tf_id, task_force_ids_with(user, Capability.VIEW))
-        ).filter(by_marking)
+            visible_items(held, f"{self.task_force_path}id", self.marking_field)
+        )
 
-    def change_condition(self, user: Any) -> Q:
+    def change_condition(self, user: Any, held: Access) -> Q:
         capability = ITEM_CHANGE_CAPABILITY[self.model]
-        return Q(InSubquery("task_force_id", task_force_ids_with(user, capability, writable=True)))
+        return Q(task_force_id__in=held.task_forces(capability, writable=True))
 
     model: type[Model] = Model
 
@@ -351,7 +299,7 @@ class ItemPolicy(Policy[Any]):
 
 
 def _ceiling_for(user: Any, task_force: TaskForce) -> tuple[int, str]:
-    """The ceiling ``ceiling_condition`` implies for one task force, with its source in
+    """The ceiling ``taskforces.access`` computes for one task force, with its source in
     words."""
     membership = membership_of(user)
     if membership is None:
@@ -385,13 +333,14 @@ class UpdatePolicy(ItemPolicy):
             return super().restrict(queryset, user, action)
         ack_roles = Update.ack_roles.through.objects
         ack_agencies = Update.ack_agencies.through.objects
-        asks_me = ack_roles.filter(role_id__in=current_assignments(user).values("role_id"))
+        held = access_for(user)
+        asks_me = ack_roles.filter(role_id__in=sorted(held.role_ids))
         asks_my_agency = ack_agencies.filter(agency_id__in=agency_id_subquery(user))
         asks_everyone = ~Exists(ack_roles.filter(update_id=OuterRef("pk"))) & ~Exists(
             ack_agencies.filter(update_id=OuterRef("pk"))
         )
         return (
-            self.visible(queryset, user)
+            self.visible(queryset, held)
             .filter(requires_acknowledgement=True)
             .filter(
                 asks_everyone
@@ -435,14 +384,11 @@ class TaskPolicy(ItemPolicy):
     def marking_of(self, obj: Any) -> int:
         return int(obj.objective.marking)
 
-    def change_condition(self, user: Any) -> Q:
-        open_tf = ~Q(task_force__status=TaskForce.Status.CLOSED)
-        return super().change_condition(user) | (
-            open_tf
-            & (
-                Q(assignee_id=user.pk)
-                | Q(assigned_role_id__in=current_assignments(user).values("role_id"))
-            )
+    def change_condition(self, user: Any, held: Access) -> Q:
+        # (applied to visible tasks only, whose task forces are all in ``held``)
+        open_tf = ~Q(task_force_id__in=sorted(held.closed))
+        return super().change_condition(user, held) | (
+            open_tf & (Q(assignee_id=user.pk) | Q(assigned_role_id__in=sorted(held.role_ids)))
         )
 
     def explain_change(self, user: Any, obj: Any, steps: list[Step]) -> Explanation:
@@ -468,9 +414,7 @@ class RolePolicy(Policy[Role]):
     actions = ("view",)
 
     def restrict(self, queryset: QuerySet[Role], user: Any, action: str) -> QuerySet[Role]:
-        return queryset.filter(
-            InSubquery("task_force_id", task_force_ids_with(user, Capability.VIEW))
-        )
+        return queryset.filter(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
 
     def explain(self, user: Any, action: str, obj: Role) -> Explanation:
         steps, granted = _task_force_chain(user, obj.task_force, Capability.VIEW)
@@ -662,7 +606,7 @@ class ParticipationPolicy(Policy[Participation]):
     ) -> QuerySet[Participation]:
         if action == "view":
             return queryset.filter(
-                Q(InSubquery("task_force_id", task_force_ids_with(user, Capability.VIEW)))
+                Q(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
                 | Q(InSubquery("agency_id", agency_id_subquery(user)))
             )
         liaison_of = Membership.objects.filter(

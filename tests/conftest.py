@@ -29,12 +29,34 @@ from django.db import transaction
 from agencies import services as agency_services
 from agencies.models import Membership
 from coordination.markings import Marking
-from taskforces import services
+from taskforces import access, services
 from taskforces.models import Role
 
 from .factories import AgencyFactory, UserFactory, person
 
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _cold_access_cache() -> None:
+    """Every test starts with no kept access (taskforces.access), so the number of
+    queries a request makes does not depend on which tests ran before it."""
+    access.kept.clear()
+
+
+@pytest.fixture
+def kept_access() -> Callable[..., None]:
+    """``kept_access(*people)``: compute and keep their access now, as their first request
+    would. A test that counts a request's queries calls it first, so the count is what
+    every later request costs (one read of the access epoch), whether or not the last
+    change made before it happened to leave the access kept; computing it is counted on
+    its own (tests/coordination/test_permission_queries.py)."""
+
+    def keep(*people: Any) -> None:
+        for someone in people:
+            access.access_for(someone)
+
+    return keep
 
 
 def role_named(task_force, slug: str) -> Role:

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "coordination.accounts.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
     "coordination.web.PermissionDeniedMiddleware",
+    # Each request remembers a person's access inside task forces once it is computed.
+    "taskforces.access.AccessMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -377,6 +379,14 @@ CONCORD_DIGEST_HOUR_UTC = env.int("CONCORD_DIGEST_HOUR_UTC", default=7)
 CONCORD_RECERTIFY_DAYS = env.int("CONCORD_RECERTIFY_DAYS", default=90)
 if CONCORD_RECERTIFY_DAYS < 1:
     raise environ.ImproperlyConfigured("CONCORD_RECERTIFY_DAYS must be a whole number, at least 1.")
+
+# Each web process keeps the access of at most this many people (taskforces.access),
+# checked against the database's access epoch on every use; 0 computes it every time.
+CONCORD_ACCESS_CACHE_SIZE = env.int("CONCORD_ACCESS_CACHE_SIZE", default=5000)
+if CONCORD_ACCESS_CACHE_SIZE < 0:
+    raise environ.ImproperlyConfigured(
+        "CONCORD_ACCESS_CACHE_SIZE must be a whole number, 0 or more."
+    )
 
 # Audit trail: events are kept at least this many days (CJIS: one year); the purge
 # command removes only older ones. Less than 365 is refused.

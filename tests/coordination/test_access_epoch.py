@@ -1,0 +1,351 @@
+"""Kept access (taskforces.access) is never used once the data behind it has changed.
+
+Each change below is made *around* the services — a bare ``update()``, ``delete()`` or
+``create()``, as a data fix in a shell or another program writing to the database would —
+after the person's access was computed and kept. The database's own triggers move the
+access epoch, so the very next check computes afresh and the access is gone (or there)
+at once."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+from django.utils import timezone
+
+from agencies.models import Agency, Membership, SharingAgreement
+from coordination import epochs
+from coordination.markings import Marking
+from coordination.models import Notification, User
+from coordination.permissions import can
+from taskforces import access, services
+from taskforces.models import (
+    Objective,
+    Participation,
+    Role,
+    RoleAssignment,
+    TaskForce,
+    TaskForceGroupObjectPermission,
+)
+
+from ..factories import AgencyFactory, person
+
+pytestmark = pytest.mark.django_db
+
+
+def epoch() -> int | None:
+    return epochs.current(access.EPOCH)
+
+
+def sees(user: Any, w: SimpleNamespace) -> set[str]:
+    """The markings of the world's objectives the person sees."""
+    return {
+        Marking(o.marking).name
+        for o in Objective.objects.restrict(user, "view").filter(task_force=w.tf)
+    }
+
+
+# --- every watched change moves the epoch and takes effect at once -----------------------------
+
+TAKEN_AWAY: dict[str, Callable[[SimpleNamespace], None]] = {
+    "assignment ended": lambda w: RoleAssignment.objects.filter(
+        pk=w.partner_staff_assignment.pk
+    ).update(ended_at=timezone.now()),
+    "assignment expired early": lambda w: RoleAssignment.objects.filter(
+        pk=w.partner_staff_assignment.pk
+    ).update(ends_at=timezone.now()),
+    "assignment deleted": lambda w: RoleAssignment.objects.filter(
+        pk=w.partner_staff_assignment.pk
+    ).delete(),
+    "assignment moved to another person": lambda w: RoleAssignment.objects.filter(
+        pk=w.partner_staff_assignment.pk
+    ).update(person=w.partner_liaison),
+    "membership ended": lambda w: Membership.objects.filter(user=w.partner_staff).update(
+        is_active=False
+    ),
+    "account deactivated": lambda w: User.objects.filter(pk=w.partner_staff.pk).update(
+        is_active=False
+    ),
+    "agency suspended": lambda w: Agency.objects.filter(pk=w.partner.pk).update(
+        status=Agency.Status.SUSPENDED
+    ),
+    "participation withdrawn": lambda w: Participation.objects.filter(pk=w.participation.pk).update(
+        status=Participation.Status.WITHDRAWN
+    ),
+    "view capability revoked": lambda w: TaskForceGroupObjectPermission.objects.filter(
+        group=w.member_role.group, permission__codename="view_taskforce"
+    ).delete(),
+    "role given a group without capabilities": lambda w: Role.objects.filter(
+        pk=w.member_role.pk
+    ).update(group=Group.objects.create(name="No capabilities")),
+}
+
+
+@pytest.mark.parametrize("change", TAKEN_AWAY, ids=list(TAKEN_AWAY))
+def test_access_taken_away_outside_the_services_is_gone_at_once(world, change):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    assert access.kept.get((world.partner_staff.pk, epoch())) is not None
+    first = epoch()
+    TAKEN_AWAY[change](world)
+    assert epoch() != first
+    assert sees(world.partner_staff, world) == set()
+    assert not can(world.partner_staff, "view", world.tf)
+
+
+def test_a_narrower_agreement_lowers_the_ceiling_at_once(world):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(max_marking=Marking.GREEN)
+    assert sees(world.partner_staff, world) == {"GREEN"}
+
+
+def test_an_agreement_losing_a_party_lowers_the_ceiling_at_once(world):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    world.agreement.parties.remove(world.partner)
+    assert sees(world.partner_staff, world) == set()  # without an agreement: TLP:CLEAR only
+
+
+def test_a_new_agreement_raises_the_ceiling_at_once(world):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    wider = SharingAgreement.objects.create(
+        title="Wider",
+        max_marking=Marking.AMBER_STRICT,
+        valid_from=timezone.localdate(),
+        status=SharingAgreement.Status.ACTIVE,
+        created_by=world.lead_admin,
+    )
+    wider.parties.add(world.lead, world.partner)
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER", "AMBER_STRICT"}
+
+
+def test_a_new_lead_agency_changes_the_ceiling_at_once(world):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    TaskForce.objects.filter(pk=world.tf.pk).update(lead_agency=world.partner)
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER", "AMBER_STRICT"}
+
+
+def test_closing_the_task_force_stops_changes_at_once(world):
+    objective = world.objectives[Marking.GREEN]
+    assert can(world.lead_liaison, "change", objective)
+    TaskForce.objects.filter(pk=world.tf.pk).update(status=TaskForce.Status.CLOSED)
+    assert not can(world.lead_liaison, "change", objective)
+    assert can(world.lead_liaison, "view", objective)
+
+
+def test_a_new_assignment_gives_access_at_once(world):
+    newcomer = person(world.partner)
+    assert sees(newcomer, world) == set()
+    RoleAssignment.objects.create(
+        role=world.member_role,
+        person=newcomer,
+        agency=world.partner,
+        assigned_by=world.partner_liaison,
+        starts_at=timezone.now() - datetime.timedelta(minutes=1),
+    )
+    assert sees(newcomer, world) == {"GREEN", "AMBER"}
+
+
+def test_writes_access_does_not_depend_on_leave_the_epoch_alone(world):
+    """Writes that cannot change anyone's access do not throw kept access away."""
+    sees(world.partner_staff, world)
+    first = epoch()
+    RoleAssignment.objects.filter(pk=world.partner_staff_assignment.pk).update(
+        recertified_at=timezone.now()
+    )
+    User.objects.filter(pk=world.partner_staff.pk).update(last_login=timezone.now())
+    Agency.objects.filter(pk=world.partner.pk).update(name="Renamed Health Service")
+    TaskForce.objects.filter(pk=world.tf.pk).update(mandate="A new mandate.")
+    Objective.objects.filter(pk=world.objectives[Marking.GREEN].pk).update(title="Renamed")
+    Notification.objects.create(recipient=world.partner_staff, kind="x", title="Hello")
+    assert epoch() == first
+
+
+def test_every_watched_table_has_its_triggers():
+    """The migration's triggers are in the database (insert, update, delete)."""
+    from importlib import import_module
+
+    watches = import_module("taskforces.migrations.0006_access_epoch").WATCHES
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT event_object_table, event_manipulation FROM information_schema.triggers "
+                "WHERE trigger_name LIKE 'concord_access_epoch_%%'"
+            )
+            found = {(table, event) for table, event in cursor.fetchall()}
+        else:
+            cursor.execute(
+                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE 'concord_access_epoch_%'"
+            )
+            found = {
+                (table, event)
+                for table, sql in cursor.fetchall()
+                for event in ("INSERT", "UPDATE", "DELETE")
+                if f"AFTER {event}" in sql
+            }
+    for watch in watches:
+        wanted = {"UPDATE", "DELETE"} | ({"INSERT"} if watch.inserts else set())
+        assert {e for t, e in found if t == watch.table} == wanted, watch.table
+
+
+# --- time alone ----------------------------------------------------------------------------
+
+
+def test_an_assignment_expiring_is_not_seen_after_its_end(world, time_machine):
+    now = timezone.now()
+    time_machine.move_to(now, tick=False)
+    services.set_assignment_end(
+        assignment=world.partner_staff_assignment,
+        until=now + datetime.timedelta(hours=1),
+        by=world.partner_liaison,
+    )
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    kept = access.kept.get((world.partner_staff.pk, epoch()))
+    assert kept is not None and kept.valid_until == now + datetime.timedelta(hours=1)
+    time_machine.move_to(now + datetime.timedelta(hours=1), tick=False)
+    assert sees(world.partner_staff, world) == set()
+
+
+def test_an_assignment_starting_later_is_seen_from_its_start(world, time_machine):
+    now = timezone.now()
+    time_machine.move_to(now, tick=False)
+    newcomer = person(world.partner)
+    services.assign_role(
+        role=world.member_role,
+        person=newcomer,
+        assigned_by=world.partner_liaison,
+        starts_at=now + datetime.timedelta(hours=2),
+    )
+    assert sees(newcomer, world) == set()
+    time_machine.move_to(now + datetime.timedelta(hours=2), tick=False)
+    assert sees(newcomer, world) == {"GREEN", "AMBER"}
+
+
+def test_an_agreement_ending_today_is_not_used_tomorrow(world, time_machine):
+    today = timezone.localdate()
+    time_machine.move_to(
+        timezone.make_aware(datetime.datetime.combine(today, datetime.time(23, 0))), tick=False
+    )
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(valid_until=today)
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    time_machine.move_to(
+        timezone.make_aware(
+            datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(0, 0))
+        ),
+        tick=False,
+    )
+    assert sees(world.partner_staff, world) == set()  # without an agreement: TLP:CLEAR only
+
+
+# --- rolled back, other connections, requests ---------------------------------------------
+
+
+def test_access_computed_in_a_rolled_back_transaction_is_never_reused(world):
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    outer = epoch()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        RoleAssignment.objects.filter(pk=world.partner_staff_assignment.pk).update(
+            ended_at=timezone.now()
+        )
+        inner = epoch()
+        assert sees(world.partner_staff, world) == set()  # kept under ``inner``
+        raise RuntimeError("roll back")
+    assert epoch() == outer
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    # another change takes a value of its own, never the rolled-back one
+    Membership.objects.filter(user=world.outsider).update(is_active=False)
+    assert epoch() not in (outer, inner)
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_by_another_connection_is_seen_at_once():
+    """Another process (here: another thread, with its own database connection) ends the
+    assignment; this one's kept access is not used again."""
+    if connection.vendor == "sqlite":
+        pytest.skip("an in-memory SQLite database is not shared between connections")
+    from ..conftest import build_world
+
+    world = build_world()
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+
+    def elsewhere() -> None:
+        try:
+            services.end_assignment(
+                assignment=RoleAssignment.objects.get(pk=world.partner_staff_assignment.pk),
+                by=world.partner_liaison,
+                reason="Reassigned.",
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert sees(world.partner_staff, world) == set()
+
+
+def test_a_request_remembers_access_until_it_writes(world, django_assert_num_queries):
+    user = world.partner_staff
+    with access.remembered_for_request():
+        access.access_for(user)
+        with django_assert_num_queries(0):
+            access.access_for(user)
+        Notification.objects.create(recipient=user, kind="x", title="Hello")  # any write
+        with django_assert_num_queries(1):  # the epoch again
+            access.access_for(user)
+    with django_assert_num_queries(1):  # outside a request: the epoch every time
+        access.access_for(user)
+
+
+def test_a_page_reads_the_epoch_once(client, world, kept_access, django_assert_max_num_queries):
+    """The task force page filters many lists; the epoch is read once for all of them."""
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client.force_login(world.lead_liaison)
+    kept_access(world.lead_liaison)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("taskforces:detail", args=[world.tf.pk])).status_code == 200
+    reads = [q for q in queries.captured_queries if "coordination_epoch" in q["sql"]]
+    assert len(reads) == 1
+
+
+# --- keeping -------------------------------------------------------------------------------
+
+
+def test_with_keeping_off_every_check_computes(world, settings, django_assert_num_queries):
+    settings.CONCORD_ACCESS_CACHE_SIZE = 0
+    access.kept.clear()
+    access.access_for(world.lead_staff)
+    with django_assert_num_queries(3):  # agency, assignments, capabilities; no epoch
+        access.access_for(world.lead_staff)
+    assert len(access.kept) == 0
+
+
+def test_keeping_is_bounded_least_recently_used_first(world, settings):
+    settings.CONCORD_ACCESS_CACHE_SIZE = 2
+    current = epoch()
+    for user in (world.lead_staff, world.partner_staff, world.lead_liaison):
+        access.access_for(user)
+    assert len(access.kept) == 2
+    assert access.kept.get((world.lead_staff.pk, current)) is None
+    assert access.kept.get((world.lead_liaison.pk, current)) is not None
+
+
+def test_an_agency_without_an_agreement_sees_clear_only(world):
+    other = AgencyFactory(name="Coastal Transport Authority", acronym="CoTA")
+    liaison = person(other, Membership.Role.LIAISON)
+    participation = services.invite_agency(task_force=world.tf, agency=other, by=world.lead_liaison)
+    services.respond_to_invitation(participation=participation, accept=True, by=liaison)
+    staff = person(other)
+    services.assign_role(role=world.member_role, person=staff, assigned_by=liaison)
+    held = access.access_for(staff)
+    assert held.ceilings == {world.tf.pk: Marking.CLEAR}
+    assert sees(staff, world) == set()  # the world has no TLP:CLEAR objective
+    assert can(staff, "view", world.tf)
