@@ -11,11 +11,12 @@ the machinery and depends on no app.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 
 M = TypeVar("M", bound=models.Model)
@@ -173,3 +174,41 @@ class RestrictedQuerySet(models.QuerySet[M]):
 
     def restrict(self, user: UserLike, action: str = "view") -> RestrictedQuerySet[M]:
         return restrict(self, user, action)  # type: ignore[return-value]
+
+
+class InList(models.Expression):
+    """``field IN (ids)`` as a filter, for the person's own ids (their task forces, their
+    roles: up to hundreds), which on PostgreSQL is written ``field = ANY(%s)`` with the
+    ids as one array parameter: one placeholder instead of hundreds, so the SQL is built,
+    sent and parsed in a fraction of the time, and the planner still reads the rows
+    through the field's index. No ids: no row, and no query at all (as ``__in=[]``)."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, field: str, ids: Iterable[int]) -> None:
+        super().__init__()
+        self.lhs: Any = models.F(field)
+        self.ids = [int(i) for i in ids]
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.lhs]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.lhs,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        if not self.ids:
+            raise EmptyResultSet
+        field_sql, field_params = compiler.compile(self.lhs)
+        marks = ", ".join(["%s"] * len(self.ids))
+        return f"{field_sql} IN ({marks})", (*field_params, *self.ids)
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
+        if not self.ids:
+            raise EmptyResultSet
+        field_sql, field_params = compiler.compile(self.lhs)
+        # an array literal ('{1,2,3}'), not a list (which psycopg sends as ARRAY[1,2,3]):
+        # a constant, which PostgreSQL turns into a hash table to look each row up in
+        array = "{" + ",".join(map(str, self.ids)) + "}"
+        return f"{field_sql} = ANY(%s::bigint[])", (*field_params, array)

@@ -50,6 +50,7 @@ from agencies.models import Agency, Membership, SharingAgreement
 from agencies.selectors import agreements_in_force
 from coordination import epochs
 from coordination.markings import Marking
+from coordination.permissions import InList
 
 from .models import (
     Capability,
@@ -320,5 +321,5 @@ def visible_items(access: Access, task_force_field: str, marking_field: str) -> 
     task force they see, marked no higher than what they see there."""
     condition = Q(pk__in=[])  # nothing, when they see no task force
     for ceiling, ids in access.visible_by_ceiling.items():
-        condition |= Q(**{f"{task_force_field}__in": ids, f"{marking_field}__lte": ceiling})
+        condition |= Q(InList(task_force_field, ids)) & Q(**{f"{marking_field}__lte": ceiling})
     return condition

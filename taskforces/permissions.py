@@ -29,7 +29,7 @@ from django.utils import timezone
 from agencies.models import Agency, Membership
 from agencies.selectors import agency_id_subquery, agreements_in_force, membership_of
 from coordination.markings import Marking
-from coordination.permissions import Explanation, InSubquery, Policy, Step, register
+from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
 
 from .access import Access, access_for, visible_items
 from .models import (
@@ -107,7 +107,7 @@ def task_force_ids_with(user: Any, capability: str, *, writable: bool = False) -
 
 def roles_in(task_force_ids: list[int]) -> QuerySet[Any]:
     """Subquery: ids of the roles of these task forces."""
-    return Role.objects.filter(task_force_id__in=task_force_ids).values("pk")
+    return Role.objects.filter(InList("task_force_id", task_force_ids)).values("pk")
 
 
 @register(TaskForce)
@@ -121,7 +121,9 @@ class TaskForcePolicy(Policy[TaskForce]):
     ) -> QuerySet[TaskForce]:
         capability = TASK_FORCE_ACTIONS[action]
         writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
-        return queryset.filter(pk__in=task_force_ids_with(user, capability, writable=writable))
+        return queryset.filter(
+            InList("pk", task_force_ids_with(user, capability, writable=writable))
+        )
 
     def explain(self, user: Any, action: str, obj: TaskForce) -> Explanation:
         capability = Capability(TASK_FORCE_ACTIONS[action])
@@ -237,13 +239,11 @@ class ItemPolicy(Policy[Any]):
         (their agency's ceiling; TLP:RED also needs the view-restricted capability): one
         condition per ceiling — "in these task forces and marked at most AMBER, or in
         those and marked at most RED..." — over the task force index."""
-        return queryset.filter(
-            visible_items(held, f"{self.task_force_path}id", self.marking_field)
-        )
+        return queryset.filter(visible_items(held, f"{self.task_force_path}id", self.marking_field))
 
     def change_condition(self, user: Any, held: Access) -> Q:
         capability = ITEM_CHANGE_CAPABILITY[self.model]
-        return Q(task_force_id__in=held.task_forces(capability, writable=True))
+        return Q(InList("task_force_id", held.task_forces(capability, writable=True)))
 
     model: type[Model] = Model
 
@@ -334,7 +334,7 @@ class UpdatePolicy(ItemPolicy):
         ack_roles = Update.ack_roles.through.objects
         ack_agencies = Update.ack_agencies.through.objects
         held = access_for(user)
-        asks_me = ack_roles.filter(role_id__in=sorted(held.role_ids))
+        asks_me = ack_roles.filter(InList("role_id", sorted(held.role_ids)))
         asks_my_agency = ack_agencies.filter(agency_id__in=agency_id_subquery(user))
         asks_everyone = ~Exists(ack_roles.filter(update_id=OuterRef("pk"))) & ~Exists(
             ack_agencies.filter(update_id=OuterRef("pk"))
@@ -386,9 +386,10 @@ class TaskPolicy(ItemPolicy):
 
     def change_condition(self, user: Any, held: Access) -> Q:
         # (applied to visible tasks only, whose task forces are all in ``held``)
-        open_tf = ~Q(task_force_id__in=sorted(held.closed))
+        open_tf = ~Q(InList("task_force_id", sorted(held.closed)))
         return super().change_condition(user, held) | (
-            open_tf & (Q(assignee_id=user.pk) | Q(assigned_role_id__in=sorted(held.role_ids)))
+            open_tf
+            & (Q(assignee_id=user.pk) | Q(InList("assigned_role_id", sorted(held.role_ids))))
         )
 
     def explain_change(self, user: Any, obj: Any, steps: list[Step]) -> Explanation:
@@ -414,7 +415,7 @@ class RolePolicy(Policy[Role]):
     actions = ("view",)
 
     def restrict(self, queryset: QuerySet[Role], user: Any, action: str) -> QuerySet[Role]:
-        return queryset.filter(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+        return queryset.filter(InList("task_force_id", task_force_ids_with(user, Capability.VIEW)))
 
     def explain(self, user: Any, action: str, obj: Role) -> Explanation:
         steps, granted = _task_force_chain(user, obj.task_force, Capability.VIEW)
@@ -432,9 +433,14 @@ class OperationalPeriodPolicy(Policy[OperationalPeriod]):
         self, queryset: QuerySet[OperationalPeriod], user: Any, action: str
     ) -> QuerySet[OperationalPeriod]:
         if action == "view":
-            return queryset.filter(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+            return queryset.filter(
+                InList("task_force_id", task_force_ids_with(user, Capability.VIEW))
+            )
         return queryset.filter(
-            task_force_id__in=task_force_ids_with(user, Capability.MANAGE_OBJECTIVES, writable=True)
+            InList(
+                "task_force_id",
+                task_force_ids_with(user, Capability.MANAGE_OBJECTIVES, writable=True),
+            )
         )
 
     def explain(self, user: Any, action: str, obj: OperationalPeriod) -> Explanation:
@@ -504,11 +510,11 @@ class RoleAssignmentPolicy(Policy[RoleAssignment]):
         liaison_of = Membership.objects.filter(
             user_id=user.pk, is_active=True, role=Membership.Role.LIAISON
         ).values("agency_id")
-        by_liaison = Q(
-            agency_id__in=liaison_of,
-            role__task_force_id__in=task_force_ids_with(
-                user, Capability.ASSIGN_ROLES, writable=True
-            ),
+        by_liaison = Q(agency_id__in=liaison_of) & Q(
+            InList(
+                "role__task_force_id",
+                task_force_ids_with(user, Capability.ASSIGN_ROLES, writable=True),
+            )
         )
         if action == "change":
             return queryset.filter(by_liaison)
@@ -606,7 +612,7 @@ class ParticipationPolicy(Policy[Participation]):
     ) -> QuerySet[Participation]:
         if action == "view":
             return queryset.filter(
-                Q(task_force_id__in=task_force_ids_with(user, Capability.VIEW))
+                Q(InList("task_force_id", task_force_ids_with(user, Capability.VIEW)))
                 | Q(InSubquery("agency_id", agency_id_subquery(user)))
             )
         liaison_of = Membership.objects.filter(
