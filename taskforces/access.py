@@ -275,7 +275,19 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     entry = remembered.get(int(user.pk)) if remembered is not None else None
     if entry is not None and entry.usable_at(moment):
         return entry
-    epoch = epochs.current(EPOCH)
+    return access_at_epoch(user, epochs.current(EPOCH), moment)
+
+
+def access_at_epoch(
+    user: Any, epoch: int | None, moment: datetime.datetime | None = None
+) -> Access:
+    """``access_for`` with the access epoch already read in this request (by a caller
+    that reads several epochs in one query); remembered for the rest of the request."""
+    size = settings.CONCORD_ACCESS_CACHE_SIZE
+    moment = moment or timezone.now()
+    if size == 0:
+        return compute(user, moment)
+    remembered = _remembered.get()
     key = (int(user.pk), epoch or 0)
     entry = kept.get(key) if epoch is not None else None
     if entry is None or not entry.usable_at(moment):

@@ -30,6 +30,7 @@ from agencies import services as agency_services
 from agencies.models import Membership
 from coordination.markings import Marking
 from taskforces import access, services
+from taskforces.api import kept
 from taskforces.models import Role
 
 from .factories import AgencyFactory, UserFactory, person
@@ -40,8 +41,12 @@ T = TypeVar("T")
 @pytest.fixture(autouse=True)
 def _cold_access_cache() -> None:
     """Every test starts with no kept access (taskforces.access), so the number of
-    queries a request makes does not depend on which tests ran before it."""
+    queries a request makes does not depend on which tests ran before it; nor any API
+    list answer kept (taskforces.api.kept)."""
     access.kept.clear()
+    lists = kept.store()
+    if lists is not None:
+        lists.clear()
 
 
 @pytest.fixture

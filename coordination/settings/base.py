@@ -388,6 +388,12 @@ if CONCORD_ACCESS_CACHE_SIZE < 0:
         "CONCORD_ACCESS_CACHE_SIZE must be a whole number, 0 or more."
     )
 
+# Each web process keeps at most this many API list answers of task-force content
+# (taskforces.api.kept), used only while nothing they show has changed; 0 keeps none.
+CONCORD_API_KEPT_LISTS = env.int("CONCORD_API_KEPT_LISTS", default=1000)
+if CONCORD_API_KEPT_LISTS < 0:
+    raise environ.ImproperlyConfigured("CONCORD_API_KEPT_LISTS must be a whole number, 0 or more.")
+
 # Audit trail: events are kept at least this many days (CJIS: one year); the purge
 # command removes only older ones. Less than 365 is refused.
 CONCORD_AUDIT_RETENTION_DAYS = env.int("CONCORD_AUDIT_RETENTION_DAYS", default=365)

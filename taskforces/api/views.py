@@ -33,6 +33,7 @@ from taskforces.models import (
     Update,
 )
 
+from .kept import KeptListMixin
 from .serializers import (
     AcknowledgementSerializer,
     AssignmentEndDateSerializer,
@@ -88,7 +89,7 @@ class TaskForceApiFilter(TaskForceFilter):
         responses={200: TaskForceSerializer},
     ),
 )
-class TaskForceViewSet(ReadOnlyResourceViewSet):
+class TaskForceViewSet(KeptListMixin, ReadOnlyResourceViewSet):
     """Joint bodies of several agencies. Seen only through a current role assignment."""
 
     model = TaskForce
@@ -167,7 +168,7 @@ class ParticipationFilter(drf_filters.FilterSet):
     ),
     retrieve=extend_schema(summary="One participation"),
 )
-class ParticipationViewSet(ReadOnlyResourceViewSet):
+class ParticipationViewSet(KeptListMixin, ReadOnlyResourceViewSet):
     """Agencies' parts in task forces. Invitations are made with
     ``POST /task-forces/{id}/invite/``; the invited agency's liaison officers answer."""
 
@@ -406,7 +407,7 @@ class ObjectiveApiFilter(ObjectiveFilter):
         responses={200: ObjectiveSerializer},
     ),
 )
-class ObjectiveViewSet(ReadOnlyResourceViewSet):
+class ObjectiveViewSet(KeptListMixin, ReadOnlyResourceViewSet):
     """Shared objectives of task forces, as far as their markings let the person see."""
 
     model = Objective
@@ -469,7 +470,7 @@ class TaskApiFilter(TaskFilter):
         responses={200: TaskSerializer},
     ),
 )
-class TaskViewSet(ReadOnlyResourceViewSet):
+class TaskViewSet(KeptListMixin, ReadOnlyResourceViewSet):
     """Work under objectives; a task carries its objective's marking."""
 
     model = Task
@@ -515,7 +516,7 @@ class UpdateFilter(drf_filters.FilterSet):
         responses={201: UpdateSerializer},
     ),
 )
-class UpdateViewSet(ReadOnlyResourceViewSet):
+class UpdateViewSet(KeptListMixin, ReadOnlyResourceViewSet):
     """Messages and situation reports, as far as their markings let the person see."""
 
     model = Update
