@@ -4,7 +4,8 @@ stale one with one indexed read.
 
 An epoch is one row of ``coordination_epoch``. Triggers on the tables behind it (created by
 migrations with :func:`trigger_sql`) set it to a new value on every statement (PostgreSQL)
-or row (SQLite) that inserts, deletes, or updates one of the columns that matter. Because
+or row (SQLite) that inserts, deletes, or updates one of the columns that matter (and, on
+PostgreSQL, on TRUNCATE). Because
 the write is part of the changing transaction:
 
 * a reader sees the new value exactly when it sees the new data — never the new value
@@ -108,7 +109,7 @@ def trigger_sql(vendor: str, epoch: str, watches: Iterable[Watch]) -> list[str]:
             """,  # noqa: S608
         ]
         for watch in watches:
-            for short, event in _events(watch):
+            for short, event in [*_events(watch), ("trn", "TRUNCATE")]:
                 statements.append(
                     f"CREATE TRIGGER {_trigger(epoch, watch.table, short)} AFTER {event} "
                     f"ON {watch.table} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
@@ -133,7 +134,8 @@ def trigger_sql(vendor: str, epoch: str, watches: Iterable[Watch]) -> list[str]:
 def drop_sql(vendor: str, epoch: str, watches: Iterable[Watch]) -> list[str]:
     statements = []
     for watch in watches:
-        for short, _ in _events(watch):
+        events = _events(watch) + ([("trn", "TRUNCATE")] if vendor == "postgresql" else [])
+        for short, _ in events:
             name = _trigger(epoch, watch.table, short)
             statements.append(
                 f"DROP TRIGGER IF EXISTS {name}"

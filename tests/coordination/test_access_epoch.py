@@ -349,3 +349,15 @@ def test_an_agency_without_an_agreement_sees_clear_only(world):
     assert held.ceilings == {world.tf.pk: Marking.CLEAR}
     assert sees(staff, world) == set()  # the world has no TLP:CLEAR objective
     assert can(staff, "view", world.tf)
+
+
+def test_a_truncated_table_moves_the_epoch(world):
+    """PostgreSQL fires no row or statement DELETE trigger on TRUNCATE; its own trigger
+    moves the epoch."""
+    if connection.vendor != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's")
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's pending key checks
+        cursor.execute("TRUNCATE agencies_sharingagreement_parties")
+    assert sees(world.partner_staff, world) == set()
