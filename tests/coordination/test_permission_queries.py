@@ -207,12 +207,15 @@ class TestQueryCounts:
             user = getattr(big, persona)
             with django_assert_num_queries(queries):
                 held = access.compute(user)
-            assert len(held.capabilities) == {
-                "lead_staff": 1,
-                "lead_liaison": 1 + EXTRA_TASK_FORCES,
-                "partner_staff": 1 + EXTRA_TASK_FORCES,
-                "portal_admin": 0,
-            }[persona]
+            assert (
+                len(held.capabilities)
+                == {
+                    "lead_staff": 1,
+                    "lead_liaison": 1 + EXTRA_TASK_FORCES,
+                    "partner_staff": 1 + EXTRA_TASK_FORCES,
+                    "portal_admin": 0,
+                }[persona]
+            )
 
 
 # --- guardian's rows -----------------------------------------------------------------------
