@@ -105,7 +105,16 @@ class Membership(models.Model):
                 name="membership_one_active_per_person",
             ),
         ]
-        indexes = [models.Index(fields=("agency", "role", "is_active"))]
+        indexes = [
+            models.Index(fields=("agency", "role", "is_active")),
+            # every active agency's liaison officers are visible to everyone: read them
+            # through this small index, not by scanning every membership
+            models.Index(
+                fields=("agency",),
+                condition=models.Q(role="liaison", is_active=True),
+                name="membership_active_liaison",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()}, {self.agency}"

@@ -23,6 +23,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
 )
 from django.utils import timezone
 
@@ -492,19 +493,15 @@ class RoleAssignmentPolicy(Policy[RoleAssignment]):
     ) -> QuerySet[RoleAssignment]:
         reviewed = Q(agency_id__in=reviewed_agency_ids(user))
         if action == "view":
-            # a union of three index reads rather than an OR of them, which no index
-            # answers (every assignment in the table was scanned)
-            seen = RoleAssignment.objects.filter(
-                role_id__in=roles_in(task_force_ids_with(user, Capability.VIEW))
+            # three index conditions ORed (PostgreSQL reads each from its index and ORs
+            # the bitmaps): the roles of the task forces the person sees, and the agencies
+            # they review, as InitPlan arrays (a plain IN subquery is no index condition,
+            # and the OR would scan every assignment)
+            return queryset.filter(
+                Q(InSubquery("role_id", roles_in(task_force_ids_with(user, Capability.VIEW))))
+                | Q(person_id=user.pk)
+                | Q(InSubquery("agency_id", reviewed_agency_ids(user)))
             )
-            own = RoleAssignment.objects.filter(person_id=user.pk)
-            of_reviewed = RoleAssignment.objects.filter(reviewed)
-            union = (
-                seen.order_by()
-                .values("pk")
-                .union(own.order_by().values("pk"), of_reviewed.order_by().values("pk"))
-            )
-            return queryset.filter(InSubquery("pk", union))
         if action == "recertify":
             return queryset.filter(reviewed).exclude(person_id=user.pk)
         liaison_of = Membership.objects.filter(
@@ -613,7 +610,9 @@ class ParticipationPolicy(Policy[Participation]):
         if action == "view":
             return queryset.filter(
                 Q(InList("task_force_id", task_force_ids_with(user, Capability.VIEW)))
-                | Q(InSubquery("agency_id", agency_id_subquery(user)))
+                # "= (scalar subquery)": an index condition, so the two sides are ORed
+                # bitmaps of the two indexes rather than a scan of every participation
+                | Q(agency_id=Subquery(agency_id_subquery(user)))
             )
         liaison_of = Membership.objects.filter(
             user_id=user.pk,

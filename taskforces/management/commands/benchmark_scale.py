@@ -413,6 +413,10 @@ class Command(BaseCommand):
                 row += [ms(statistics.median(times)).strip(), ms(percentile(times, 0.95)).strip()]
             rows.append(row)
         self.write(table(headers, rows))
+        self.write(
+            "  (the same request repeated: after the first, the API lists of task-force content"
+        )
+        self.write("  are answered from kept answers; section 4 shows the lists with none kept)")
         self.write("")
 
     # --- 3. filtered beside unfiltered -------------------------------------------------
