@@ -67,6 +67,9 @@ EPOCH = "access"
 class Access:
     """What one person may reach inside task forces at one moment."""
 
+    # the agency of the person's active membership, whatever its status
+    member_of: int | None = None
+    # the same, only while the agency is active (what any capability needs)
     agency_id: int | None = None
     # task force id → the capabilities the person holds there now
     capabilities: Mapping[int, frozenset[str]] = field(default_factory=dict)
@@ -123,19 +126,17 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     active, the agency's participation accepted, the assignment started and neither
     ended nor expired."""
     now = now or timezone.now()
-    agency_id = (
-        Membership.objects.filter(
-            user_id=user.pk,
-            is_active=True,
-            user__is_active=True,
-            agency__status=Agency.Status.ACTIVE,
-        )
+    membership = (
+        Membership.objects.filter(user_id=user.pk, is_active=True, user__is_active=True)
         .order_by()
-        .values_list("agency_id", flat=True)
+        .values_list("agency_id", "agency__status")
         .first()
     )
-    if agency_id is None:
+    if membership is None:
         return NO_ACCESS
+    agency_id, agency_status = membership
+    if agency_status != Agency.Status.ACTIVE:  # its people hold nothing, but belong to it
+        return Access(member_of=agency_id)
     accepted = Participation.objects.filter(
         agency_id=agency_id, status=Participation.Status.ACCEPTED
     ).values("task_force_id")
@@ -177,6 +178,7 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     # agreements are in force by the day: the next midnight may change a ceiling
     changes_at.append(_next_midnight(now))
     return Access(
+        member_of=agency_id,
         agency_id=agency_id,
         capabilities={tf: frozenset(held) for tf, held in capabilities.items()},
         ceilings=ceilings,
