@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -145,3 +146,25 @@ def drop_sql(vendor: str, epoch: str, watches: Iterable[Watch]) -> list[str]:
         statements.append(f"DROP FUNCTION IF EXISTS {_function(epoch)}()")
     statements.append(f"DELETE FROM {TABLE} WHERE name = '{epoch}'")  # noqa: S608
     return statements
+
+
+def migration_operation(epoch: str, watches: Iterable[Watch]) -> Any:
+    """The ``RunPython`` a migration uses to create (and, reversed, drop) an epoch's
+    triggers; nothing on databases other than PostgreSQL and SQLite."""
+    from django.db import migrations
+
+    watches = tuple(watches)
+
+    def create(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        if vendor in ("postgresql", "sqlite"):
+            for statement in trigger_sql(vendor, epoch, watches):
+                schema_editor.execute(statement)
+
+    def drop(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        if vendor in ("postgresql", "sqlite"):
+            for statement in drop_sql(vendor, epoch, watches):
+                schema_editor.execute(statement)
+
+    return migrations.RunPython(create, drop)

@@ -5,7 +5,7 @@ access depends on adds a migration of its own."""
 
 from django.db import migrations
 
-from coordination.epochs import Watch, drop_sql, trigger_sql
+from coordination.epochs import Watch, migration_operation
 
 WATCHES = (
     # the person's account being active
@@ -31,22 +31,6 @@ WATCHES = (
 )
 
 
-def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
-    for statement in trigger_sql(vendor, "access", WATCHES):
-        schema_editor.execute(statement)
-
-
-def drop(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
-    for statement in drop_sql(vendor, "access", WATCHES):
-        schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("coordination", "0006_epoch"),
@@ -54,4 +38,4 @@ class Migration(migrations.Migration):
         ("taskforces", "0005_scale_indexes"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [migration_operation("access", WATCHES)]

@@ -6,7 +6,7 @@ Frozen here, as a migration must be."""
 
 from django.db import migrations
 
-from coordination.epochs import Watch, drop_sql, trigger_sql
+from coordination.epochs import Watch, migration_operation
 
 WATCHES = (
     Watch("agencies_agency"),
@@ -37,23 +37,7 @@ WATCHES = (
 )
 
 
-def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
-    for statement in trigger_sql(vendor, "content", WATCHES):
-        schema_editor.execute(statement)
-
-
-def drop(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
-    for statement in drop_sql(vendor, "content", WATCHES):
-        schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("taskforces", "0006_access_epoch")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [migration_operation("content", WATCHES)]

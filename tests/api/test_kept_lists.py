@@ -157,33 +157,6 @@ def test_bad_filters_are_refused_and_not_kept(world):
         assert "status" in str(response.json())
 
 
-def test_every_content_table_has_its_triggers():
-    from importlib import import_module
-
-    watches = import_module("taskforces.migrations.0007_content_epoch").WATCHES
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT event_object_table, event_manipulation FROM information_schema.triggers "
-                "WHERE trigger_name LIKE 'concord_content_epoch_%%'"
-            )
-            found = set(cursor.fetchall())
-        else:
-            cursor.execute(
-                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND name LIKE 'concord_content_epoch_%'"
-            )
-            found = {
-                (table, event)
-                for table, sql in cursor.fetchall()
-                for event in ("INSERT", "UPDATE", "DELETE")
-                if f"AFTER {event}" in sql
-            }
-    for watch in watches:
-        wanted = {"UPDATE", "DELETE"} | ({"INSERT"} if watch.inserts else set())
-        assert {e for t, e in found if t == watch.table} == wanted, watch.table
-
-
 def test_lists_outside_task_force_content_are_not_kept(world: SimpleNamespace):
     """Role assignments say whether each is current (it changes with time alone), and
     notifications are read and marked all the time: those lists are always computed."""

@@ -165,22 +165,29 @@ def test_writes_access_does_not_depend_on_leave_the_epoch_alone(world):
     assert epoch() == first
 
 
-def test_every_watched_table_has_its_triggers():
-    """The migration's triggers are in the database (insert, update, delete)."""
+@pytest.mark.parametrize(
+    ("epoch_name", "migration"),
+    [("access", "0006_access_epoch"), ("content", "0007_content_epoch")],
+)
+def test_every_watched_table_has_its_triggers(epoch_name, migration):
+    """The migrations' triggers are in the database (insert, update, delete) for the access
+    epoch and for the content epoch of kept API lists (taskforces.api.kept)."""
     from importlib import import_module
 
-    watches = import_module("taskforces.migrations.0006_access_epoch").WATCHES
+    watches = import_module(f"taskforces.migrations.{migration}").WATCHES
+    prefix = f"concord_{epoch_name}_epoch_"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 "SELECT event_object_table, event_manipulation FROM information_schema.triggers "
-                "WHERE trigger_name LIKE 'concord_access_epoch_%%'"
+                "WHERE trigger_name LIKE %s",
+                [prefix + "%"],
             )
-            found = {(table, event) for table, event in cursor.fetchall()}
+            found = set(cursor.fetchall())
         else:
             cursor.execute(
-                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND name LIKE 'concord_access_epoch_%'"
+                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
+                [prefix + "%"],
             )
             found = {
                 (table, event)
