@@ -1,8 +1,9 @@
 """The permission core: one place answers, for pages, API, exports, search and notifications,
 
 * ``can(user, action, obj)`` — may this person do this to this object;
-* ``Model.objects.restrict(user, action)`` — which objects of this kind they may (one query,
-  filtered with subqueries, whatever the size of the data);
+* ``Model.objects.restrict(user, action)`` — which objects of this kind they may (one query
+  whatever the size of the data, plus, for policies built on what is kept about the person,
+  one read of the epoch that says it is still true: ``taskforces.access``);
 * ``explain(user, action, obj)`` — why, as steps a person can read.
 
 Each app registers a :class:`Policy` per model (in its ``permissions.py``); the core holds
