@@ -121,10 +121,10 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     """The person's access at ``now`` (default: this moment), straight from the database:
     their agency (one query), their open assignments there (one), the capabilities their
     current roles' groups hold (one) and, when they take part in task forces led by other
-    agencies, the sharing agreements with those (one). The same conditions as
-    ``permissions.current_assignments``: the account, the membership and the agency
-    active, the agency's participation accepted, the assignment started and neither
-    ended nor expired."""
+    agencies, the sharing agreements with those (one). The one place that says which
+    assignments confer their role (``permissions.current_assignments`` lists them): the
+    account, the membership and the agency active, the agency's participation accepted,
+    the assignment started and neither ended nor expired."""
     now = now or timezone.now()
     membership = (
         Membership.objects.filter(user_id=user.pk, is_active=True, user__is_active=True)

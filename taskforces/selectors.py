@@ -22,7 +22,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coordination.models import User
+from coordination.permissions import InList
 
+from .access import access_for
 from .models import Objective, OperationalPeriod, Role, RoleAssignment, Task, TaskForce, Update
 from .permissions import current_assignments
 
@@ -130,9 +132,7 @@ def current_holders(task_force: TaskForce) -> QuerySet[User]:
 
 def my_open_tasks(user: Any) -> QuerySet[Task]:
     """Tasks for me or for a role I hold now, not finished, soonest due first."""
-    mine = Q(assignee_id=user.pk) | Q(
-        assigned_role_id__in=current_assignments(user).values("role_id")
-    )
+    mine = Q(assignee_id=user.pk) | Q(InList("assigned_role_id", sorted(access_for(user).role_ids)))
     return (
         Task.objects.restrict(user, "view")
         .filter(mine)
