@@ -40,10 +40,7 @@ SEQUENCE = "concord_epoch_seq"
 def current(name: str) -> int | None:
     """The epoch's value now (one query); ``None`` when its row is missing (a flushed
     database), in which case callers must not cache."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {TABLE} WHERE name = %s", [name])  # noqa: S608
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+    return current_many(name).get(name)
 
 
 def current_many(*names: str) -> dict[str, int]:

@@ -90,9 +90,9 @@ class KeptListMixin:
                 return Response(found[1])
         response: Response = super().list(request, *args, **kwargs)  # type: ignore[misc]
         if kept is not None and key is not None and response.status_code == 200:
-            until = access.access_for(request.user).valid_until
-            until = min(until, now + datetime.timedelta(seconds=LONGEST)) if until else None
-            until = until or now + datetime.timedelta(seconds=LONGEST)
+            longest = now + datetime.timedelta(seconds=LONGEST)
+            valid_until = access.access_for(request.user).valid_until
+            until = min(valid_until, longest) if valid_until else longest
             seconds = (until - now).total_seconds()
             if seconds > 0:
                 kept.set(key, (until, response.data), timeout=seconds)
