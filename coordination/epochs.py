@@ -20,16 +20,28 @@ rolled back can never be mistaken for a later state.
 On PostgreSQL the trigger first takes the audit chain's advisory lock: every service
 transaction takes it anyway to append its audit event, and taking it before the epoch's
 row lock keeps the two locks in one order, so they cannot deadlock each other.
+
+Within one web request (``RequestMemoryMiddleware``) every epoch is read once, all in one
+query, at the first need, and what the request computed under them is remembered
+(``remembered``) — until the request itself writes anything to the database (any
+statement but a read), after which the next need reads the epochs again. A change
+committed by another process during the request shows from the next request on, as if
+the request had read everything at its start.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 
 from .audit import CHAIN_LOCK_KEY
 
@@ -37,18 +49,129 @@ TABLE = "coordination_epoch"
 SEQUENCE = "concord_epoch_seq"
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+# statements that change nothing: anything else makes a request forget what it remembered
+_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW")
+
+
 def current(name: str) -> int | None:
-    """The epoch's value now (one query); ``None`` when its row is missing (a flushed
-    database), in which case callers must not cache."""
+    """The epoch's value now (one query, or none again within a request); ``None`` when
+    its row is missing (a flushed database), in which case callers must not cache."""
     return current_many(name).get(name)
 
 
 def current_many(*names: str) -> dict[str, int]:
-    """Several epochs in one query; a missing one is left out."""
-    marks = ", ".join(["%s"] * len(names))
+    """Several epochs, in one query at most; a missing one is left out. Within a request,
+    every epoch is read at the first call and remembered until the request writes."""
+    memory = _memory.get()
+    if memory is None:
+        return _read(names)
+    if memory.epochs is None:
+        memory.epochs = _read(())
+    return {name: memory.epochs[name] for name in names if name in memory.epochs}
+
+
+def _read(names: Iterable[str]) -> dict[str, int]:
+    """The named epochs (all of them when ``names`` is empty): one query."""
+    names = list(names)
+    where = f" WHERE name IN ({', '.join(['%s'] * len(names))})" if names else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, value FROM {TABLE} WHERE name IN ({marks})", list(names))  # noqa: S608
+        cursor.execute(f"SELECT name, value FROM {TABLE}{where}", names)  # noqa: S608
         return {name: int(value) for name, value in cursor.fetchall()}
+
+
+# --- keeping in a process, remembering in a request ----------------------------------------
+
+
+class Kept(Generic[K, V]):
+    """A process's least-recently-used map of what was computed under some epoch (the
+    epoch's value belongs in the key), safe across threads."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: K, entry: V, size: int) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class _Memory:
+    """What one request read and computed, until it writes."""
+
+    epochs: dict[str, int] | None = None
+    notes: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+    def holds_anything(self) -> bool:
+        return self.epochs is not None or any(self.notes.values())
+
+    def forget(self) -> None:
+        self.epochs = None
+        for note in self.notes.values():
+            note.clear()
+
+
+_memory: contextvars.ContextVar[_Memory | None] = contextvars.ContextVar(
+    "concord_request_memory", default=None
+)
+
+
+def remembered(name: str) -> dict[Any, Any] | None:
+    """This request's note called ``name``, for what it computed under the epochs it read
+    (emptied when the request writes); ``None`` outside a request."""
+    memory = _memory.get()
+    if memory is None:
+        return None
+    return memory.notes.setdefault(name, {})
+
+
+@contextmanager
+def request_memory() -> Iterator[None]:
+    """Remember the epochs, and what is noted under them, until this request writes."""
+    memory = _Memory()
+    token = _memory.set(memory)
+
+    def forget_on_write(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if memory.holds_anything() and not sql.lstrip()[:9].upper().startswith(_READS):
+            memory.forget()
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(forget_on_write):
+            yield
+    finally:
+        _memory.reset(token)
+
+
+class RequestMemoryMiddleware:
+    """Each request reads the epochs once and remembers what it computed under them
+    (``request_memory``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with request_memory():
+            return self.get_response(request)
 
 
 @dataclass(frozen=True)

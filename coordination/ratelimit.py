@@ -81,19 +81,25 @@ def client_address(request: HttpRequest) -> str:
     return str(ip)
 
 
+def increment(key: str, *, timeout: float) -> int:
+    """Adds one to the counter at ``key`` in the cache and returns its new value, creating
+    it (forgotten after ``timeout`` seconds) when there is none. Atomic: concurrent
+    requests, in any number of processes sharing the cache, each get their own count."""
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # no counter yet, or it expired or was evicted
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        return int(cache.incr(key))  # another request created it just now
+
+
 def hit(request: HttpRequest, *, scope: str, rate: Rate, now: float | None = None) -> Outcome:
     """Count one request from the client's address against ``rate`` in ``scope``."""
     now = time.time() if now is None else now
     window = int(now // rate.seconds)
     key = f"ratelimit:{scope}:{client_address(request)}:{window}"
     # the counter outlives its window by a moment, so a late request cannot recreate it
-    timeout = rate.seconds + 1
-    cache.add(key, 0, timeout=timeout)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr: start again at one
-        cache.add(key, 1, timeout=timeout)
-        count = 1
+    count = increment(key, timeout=rate.seconds + 1)
     retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
     return Outcome(allowed=count <= rate.count, count=count, retry_after=retry_after)
 

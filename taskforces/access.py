@@ -20,30 +20,22 @@ whatever the person holds, and:
 Each process keeps at most ``CONCORD_ACCESS_CACHE_SIZE`` people (least recently used go
 first); 0 turns keeping off, and every check computes afresh.
 
-Within one web request (``AccessMiddleware``) the person's access is also remembered
-after its first use, so a page that filters ten lists reads the epoch once, not ten
-times — until the request itself writes anything to the database (any statement but a
-read), after which the next check reads the epoch again. A change committed by another
-process during the request shows from the next request on, as if the request had read
-everything at its start.
+Within one web request the person's access is also remembered after its first use
+(``epochs.remembered``), so a page that filters ten lists reads the epoch once, not ten
+times — until the request itself writes anything to the database.
 """
 
 from __future__ import annotations
 
-import contextvars
 import datetime
-import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, SharingAgreement
@@ -223,44 +215,7 @@ def _next_midnight(now: datetime.datetime) -> datetime.datetime:
 # --- keeping -----------------------------------------------------------------------------------
 
 
-class _Kept:
-    """A small least-recently-used map, safe across threads."""
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[int, int], Access] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[int, int]) -> Access | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple[int, int], entry: Access, size: int) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-kept = _Kept()
-
-
-# this request's remembered access, by person id (None outside a request)
-_remembered: contextvars.ContextVar[dict[int, Access] | None] = contextvars.ContextVar(
-    "concord_access_remembered", default=None
-)
-# statements that change nothing: anything else makes the request forget what it remembered
-_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW")
+kept: epochs.Kept[tuple[int, int], Access] = epochs.Kept()
 
 
 def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
@@ -273,7 +228,7 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     moment = timezone.now()
     if size == 0:
         return compute(user, moment)
-    remembered = _remembered.get()
+    remembered = epochs.remembered(EPOCH)
     entry = remembered.get(int(user.pk)) if remembered is not None else None
     if entry is not None and entry.usable_at(moment):
         return entry
@@ -289,7 +244,7 @@ def access_at_epoch(
     moment = moment or timezone.now()
     if size == 0:
         return compute(user, moment)
-    remembered = _remembered.get()
+    remembered = epochs.remembered(EPOCH)
     key = (int(user.pk), epoch or 0)
     entry = kept.get(key) if epoch is not None else None
     if entry is None or not entry.usable_at(moment):
@@ -299,35 +254,6 @@ def access_at_epoch(
     if remembered is not None:
         remembered[int(user.pk)] = entry
     return entry
-
-
-@contextmanager
-def remembered_for_request() -> Iterator[None]:
-    """Remember each person's access for the rest of this request, until it writes."""
-    remembered: dict[int, Access] = {}
-    token = _remembered.set(remembered)
-
-    def forget_on_write(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if remembered and not sql.lstrip()[:9].upper().startswith(_READS):
-            remembered.clear()
-        return execute(sql, params, many, context)
-
-    try:
-        with connection.execute_wrapper(forget_on_write):
-            yield
-    finally:
-        _remembered.reset(token)
-
-
-class AccessMiddleware:
-    """Each request remembers the access it computed (``remembered_for_request``)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        with remembered_for_request():
-            return self.get_response(request)
 
 
 def visible_items(access: Access, task_force_field: str, marking_field: str) -> Q:

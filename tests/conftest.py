@@ -28,6 +28,7 @@ from django.db import transaction
 
 from agencies import services as agency_services
 from agencies.models import Membership
+from coordination import tokens
 from coordination.markings import Marking
 from taskforces import access, services
 from taskforces.api import kept
@@ -40,10 +41,11 @@ T = TypeVar("T")
 
 @pytest.fixture(autouse=True)
 def _cold_access_cache() -> None:
-    """Every test starts with no kept access (taskforces.access), so the number of
-    queries a request makes does not depend on which tests ran before it; nor any API
-    list answer kept (taskforces.api.kept)."""
+    """Every test starts with no kept access (taskforces.access), API token
+    (coordination.tokens) or API list answer (taskforces.api.kept), so the number of
+    queries a request makes does not depend on which tests ran before it."""
     access.kept.clear()
+    tokens.kept.clear()
     lists = kept.store()
     if lists is not None:
         lists.clear()

@@ -1,30 +1,150 @@
 """Request limits: one budget per person for the browser (session), one per token for
 systems. The rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (read from the
-environment in settings), looked up on every request so a changed setting applies."""
+environment in settings), looked up on every request so a changed setting applies.
+
+A limit of N requests per period is a *sliding window*, estimated from two counters in
+the cache: the requests counted in the current period (periods start on the clock's whole
+hours, minutes...) plus those of the previous period, weighted by how much of it the last
+full period still covers. So a client cannot send 2N requests across the boundary of two
+periods, as with one counter per period. A request is counted first and refused (and
+uncounted) if its count does not fit, so requests running at the same moment in several
+web processes each see their own count and never pass the limit together.
+
+With Redis as the cache (production), one request's counting is one round trip: a small
+Lua script increments the current period's counter and reads the previous one. With any
+other cache (a single process, in development and tests) it goes through Django's cache.
+
+Django REST framework's own ``SimpleRateThrottle`` keeps instead the time of every request
+in the period, as one list read and written whole on every request: at 5,000 an hour that
+is up to 5,000 numbers in each direction per request, and two concurrent requests each
+write back their own list, so one of them is not counted.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
+import re
+import time
 from typing import TYPE_CHECKING, Any
 
+import redis
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from coordination import ratelimit
 from coordination.models import ApiToken
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 
+def estimate(previous: int, current: int, elapsed: float) -> float:
+    """Requests in the sliding window ending now: all of the current period's, and the
+    previous period's in proportion to how much of it the window still covers
+    (``elapsed``: the share of the current period gone, 0 to 1)."""
+    return previous * (1 - elapsed) + current
+
+
+def seconds_until_allowed(
+    previous: int, current: int, elapsed: float, limit: int, duration: float
+) -> float:
+    """How long until one more request fits under ``limit``, if no other comes."""
+    if current + 1 <= limit:
+        # within this period, once enough of the previous one has slid out
+        share = 1 - elapsed - (limit - 1 - current) / previous if previous else 0.0
+        return max(0.0, share) * duration
+    # only in the next period, where this one's count is the previous one
+    rest = 1 - elapsed
+    share = 1 - (limit - 1) / current if current else 0.0
+    return (rest + max(0.0, share)) * duration
+
+
+# KEYS: this period's counter, the previous period's; ARGV: seconds a counter is kept.
+# Counts this request; answers this period's count with it, and the previous period's.
+COUNT_SCRIPT = """
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(location: str) -> tuple[redis.Redis, Any]:
+    """A client (with its connection pool) per Redis address, made once per process, and
+    the counting script registered with it (sent by its hash after the first time)."""
+    client = redis.Redis.from_url(location)
+    return client, client.register_script(COUNT_SCRIPT)
+
+
+def _redis_cache_location() -> str | None:
+    """The address of the Redis the default cache uses (writes go to the first listed),
+    or None when the cache is not Redis."""
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        return None
+    location = config["LOCATION"]
+    return str(re.split("[;,]", location)[0] if isinstance(location, str) else location[0])
+
+
+def count(current_key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+    """Counts one request under ``current_key`` (kept ``timeout`` seconds); answers
+    (the previous period's count, this period's count with this request)."""
+    location = _redis_cache_location()
+    if location is None:
+        current = ratelimit.increment(current_key, timeout=timeout)
+        return int(cache.get(previous_key) or 0), current
+    _, script = _redis(location)
+    keys = [cache.make_key(current_key), cache.make_key(previous_key)]
+    current, previous = script(keys=keys, args=[timeout])
+    return int(previous), int(current)
+
+
+def uncount(current_key: str) -> None:
+    """Takes back a request ``count`` counted (it was refused)."""
+    location = _redis_cache_location()
+    if location is None:
+        with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
+            cache.decr(current_key)
+        return
+    client, _ = _redis(location)
+    client.decr(cache.make_key(current_key))
+
+
 class _ScopedThrottle(SimpleRateThrottle):
     def __init__(self) -> None:  # the rate is read per request, not once at import
-        pass
+        self.waiting = 0.0
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         rates: Any = api_settings.DEFAULT_THROTTLE_RATES
         self.rate = rates.get(self.scope)
-        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[assignment]
-        return super().allow_request(request, view)
+        if self.rate is None:
+            return True
+        limit, duration = self.parse_rate(self.rate)
+        key = self.get_cache_key(request, view)
+        if key is None or limit is None or duration is None:
+            return True
+        now = time.time()
+        period = int(now // duration)
+        elapsed = now / duration - period
+        current_key = f"{key}:{period}"
+        # kept for two periods: it is the previous period's count during the next one
+        previous, current = count(current_key, f"{key}:{period - 1}", timeout=2 * duration + 1)
+        # (a millionth of slack: the shares of a period are not exact in floating point)
+        if estimate(previous, current, elapsed) > limit + 1e-6:
+            uncount(current_key)
+            before = current - 1
+            self.waiting = seconds_until_allowed(previous, before, elapsed, limit, duration)
+            return False
+        return True
+
+    def wait(self) -> float:
+        """Seconds until a request would be allowed (the 429's ``Retry-After``)."""
+        return max(1.0, math.ceil(self.waiting))
 
 
 class UserRateThrottle(_ScopedThrottle):

@@ -62,8 +62,8 @@ MIDDLEWARE = [
     "coordination.accounts.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
     "coordination.web.PermissionDeniedMiddleware",
-    # Each request remembers a person's access inside task forces once it is computed.
-    "taskforces.access.AccessMiddleware",
+    # Each request reads the epochs once and remembers what it computed under them.
+    "coordination.epochs.RequestMemoryMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",

@@ -167,14 +167,19 @@ def test_writes_access_does_not_depend_on_leave_the_epoch_alone(world):
 
 @pytest.mark.parametrize(
     ("epoch_name", "migration"),
-    [("access", "0006_access_epoch"), ("content", "0007_content_epoch")],
+    [
+        ("access", "taskforces.migrations.0006_access_epoch"),
+        ("content", "taskforces.migrations.0007_content_epoch"),
+        ("auth", "coordination.migrations.0007_auth_epoch"),
+    ],
 )
 def test_every_watched_table_has_its_triggers(epoch_name, migration):
     """The migrations' triggers are in the database (insert, update, delete) for the access
-    epoch and for the content epoch of kept API lists (taskforces.api.kept)."""
+    epoch, the content epoch of kept API lists (taskforces.api.kept) and the auth epoch of
+    kept API tokens (coordination.tokens)."""
     from importlib import import_module
 
-    watches = import_module(f"taskforces.migrations.{migration}").WATCHES
+    watches = import_module(migration).WATCHES
     prefix = f"concord_{epoch_name}_epoch_"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -299,7 +304,7 @@ def test_a_change_committed_by_another_connection_is_seen_at_once():
 
 def test_a_request_remembers_access_until_it_writes(world, django_assert_num_queries):
     user = world.partner_staff
-    with access.remembered_for_request():
+    with epochs.request_memory():
         access.access_for(user)
         with django_assert_num_queries(0):
             access.access_for(user)
