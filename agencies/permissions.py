@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 
 from coordination.permissions import Explanation, Policy, Step, register
 
 from .models import Agency, Membership, SharingAgreement
-from .selectors import agency_id_subquery, membership_of
+from .selectors import AgencyOf, membership_of
 
 
 def _portal_admin_step(user: Any) -> Step:
@@ -36,9 +36,7 @@ class AgencyPolicy(Policy[Agency]):
         if action == "view":
             if user.is_portal_admin:
                 return queryset
-            return queryset.filter(
-                Q(status=Agency.Status.ACTIVE) | Q(pk__in=agency_id_subquery(user))
-            )
+            return queryset.filter(Q(status=Agency.Status.ACTIVE) | Q(pk=AgencyOf(user)))
         # change, manage_members
         if user.is_portal_admin:
             return queryset
@@ -95,13 +93,13 @@ class MembershipPolicy(Policy[Membership]):
         if user.is_portal_admin:
             return queryset
         if action == "view":
-            # "= (scalar subquery)" and "IN (active agencies)" rather than a join: PostgreSQL
-            # then answers each side from an index (the agency's; the active liaisons')
-            # and ORs the two, instead of scanning every membership
-            active = Agency.objects.filter(status=Agency.Status.ACTIVE).values("pk")
             return queryset.filter(
-                Q(agency_id=Subquery(agency_id_subquery(user)))
-                | Q(role=Membership.Role.LIAISON, is_active=True, agency_id__in=active)
+                Q(agency_id=AgencyOf(user))
+                | Q(
+                    role=Membership.Role.LIAISON,
+                    is_active=True,
+                    agency__status=Agency.Status.ACTIVE,
+                )
             )
         return queryset.filter(agency_id__in=_admin_agency_ids(user)).exclude(
             agency__status__in=(Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
@@ -159,8 +157,12 @@ class SharingAgreementPolicy(Policy[SharingAgreement]):
     ) -> QuerySet[SharingAgreement]:
         if user.is_portal_admin:
             return queryset
-        agency_ids = agency_id_subquery(user) if action == "view" else _admin_agency_ids(user)
-        party_of = SharingAgreement.parties.through.objects.filter(agency_id__in=agency_ids)
+        parties = SharingAgreement.parties.through.objects
+        party_of = (
+            parties.filter(agency_id=AgencyOf(user))
+            if action == "view"
+            else parties.filter(agency_id__in=_admin_agency_ids(user))
+        )
         return queryset.filter(pk__in=party_of.values("sharingagreement_id"))
 
     def explain(self, user: Any, action: str, obj: SharingAgreement) -> Explanation:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, Expression, QuerySet
 from django.utils import timezone
 
 from .models import Agency, Membership, SharingAgreement
@@ -19,15 +19,27 @@ def membership_of(user: Any) -> Membership | None:
     )
 
 
-def agency_id_subquery(user: Any) -> QuerySet[Membership, Any]:
-    """The person's agency id as a subquery, so restrict() needs no extra query. (Unordered:
-    there is one active membership per person, and the model's default ordering would
-    join the agency and the person into every permission-filtered query.)"""
-    return (
-        Membership.objects.filter(user_id=user.pk, is_active=True)
-        .order_by()
-        .values("agency_id")[:1]
-    )
+class AgencyOf(Expression):
+    """The id of the person's agency (their active membership's), as a scalar subquery
+    written out in SQL: no extra query, and, unlike a ``Subquery`` of a queryset, nothing
+    for the ORM to build and compile into each query that uses it, which costs more than
+    a short list itself. NULL (no row matches) for someone with no active membership."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, user: Any) -> None:
+        super().__init__()
+        self.user_id = int(user.pk)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        # identifiers from the model, quoted; the person's id and True as parameters
+        name = connection.ops.quote_name
+        table = Membership._meta.db_table
+        return (
+            f"(SELECT {name('agency_id')} FROM {name(table)} "  # noqa: S608
+            f"WHERE {name('user_id')} = %s AND {name('is_active')} = %s LIMIT 1)",
+            (self.user_id, True),
+        )
 
 
 def agreements_in_force(*, on: Any = None) -> QuerySet[SharingAgreement]:

@@ -27,7 +27,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from agencies.models import Agency, Membership
-from agencies.selectors import agency_id_subquery, agreements_in_force, membership_of
+from agencies.selectors import AgencyOf, agreements_in_force, membership_of
 from coordination.markings import Marking
 from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
 
@@ -312,7 +312,7 @@ class UpdatePolicy(ItemPolicy):
         ack_agencies = Update.ack_agencies.through.objects
         held = access_for(user)
         asks_me = ack_roles.filter(InList("role_id", sorted(held.role_ids)))
-        asks_my_agency = ack_agencies.filter(agency_id__in=agency_id_subquery(user))
+        asks_my_agency = ack_agencies.filter(agency_id=AgencyOf(user))
         asks_everyone = ~Exists(ack_roles.filter(update_id=OuterRef("pk"))) & ~Exists(
             ack_agencies.filter(update_id=OuterRef("pk"))
         )

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from agencies.api.serializers import AgencyRefSerializer
 from agencies.models import Agency, Membership
-from agencies.selectors import agency_id_subquery
+from agencies.selectors import AgencyOf
 from coordination.api.fields import Choice, Day, Flag, Items, Moment, Text, WholeNumber
 from coordination.api.serializers import (
     PersonRefSerializer,
@@ -40,9 +40,9 @@ def visible_people(user: Any) -> QuerySet[User]:
     """The people a person may name (as a task's assignee, or to assign to a role): their
     own agency's people, and everyone who holds or held a role in a task force they see.
     Any other id gets the answer a nonexistent one gets, so ids do not leak names."""
-    own_agency = Membership.objects.filter(
-        agency_id__in=agency_id_subquery(user), is_active=True
-    ).values("user_id")
+    own_agency = Membership.objects.filter(agency_id=AgencyOf(user), is_active=True).values(
+        "user_id"
+    )
     in_my_task_forces = RoleAssignment.objects.restrict(user, "view").values("person_id")
     return User.objects.filter(Q(pk__in=own_agency) | Q(pk__in=in_my_task_forces))
 
