@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpResponse
 from django.utils import timezone, translation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,18 +77,20 @@ def key_for(request: Request) -> str | None:
 
 
 class KeptListMixin:
-    """For a ``ReadOnlyResourceViewSet``: its list answers are kept (see the module)."""
+    """For a ``ReadOnlyResourceViewSet``: its list answers are kept (see the module), as
+    the bytes sent, so a kept answer is neither serialised nor rendered again."""
 
     request: Request
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         kept = store()
         key = key_for(request) if kept is not None else None
         now = timezone.now()
         if kept is not None and key is not None:
             found = kept.get(key)
             if found is not None and found[0] > now:
-                return Response(found[1])
+                _, content, content_type = found
+                return HttpResponse(content, content_type=content_type)
         response: Response = super().list(request, *args, **kwargs)  # type: ignore[misc]
         if kept is not None and key is not None and response.status_code == 200:
             longest = now + datetime.timedelta(seconds=LONGEST)
@@ -95,5 +98,10 @@ class KeptListMixin:
             until = min(valid_until, longest) if valid_until else longest
             seconds = (until - now).total_seconds()
             if seconds > 0:
-                kept.set(key, (until, response.data), timeout=seconds)
+
+                def keep(rendered: HttpResponse) -> None:
+                    answer = (until, rendered.content, rendered["Content-Type"])
+                    kept.set(key, answer, timeout=seconds)
+
+                response.add_post_render_callback(keep)
         return response

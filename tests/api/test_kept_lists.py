@@ -167,3 +167,14 @@ def test_lists_outside_task_force_content_are_not_kept(world: SimpleNamespace):
         _, first = listed(client, resource)
         _, second = listed(client, resource)
         assert second == first > 1
+
+
+def test_a_kept_answer_is_the_bytes_and_headers_first_sent(world):
+    client = client_for(world.partner_staff)
+    first = client.get("/api/v1/objectives/?ordering=-id")
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/api/v1/objectives/?ordering=-id")
+    assert len(queries) == 1  # the epochs: answered from what was kept
+    assert again.content == first.content
+    for header in ("Content-Type", "Vary", "Allow", "Content-Security-Policy"):
+        assert again.get(header) == first.get(header), header
