@@ -46,9 +46,7 @@ def _cold_access_cache() -> None:
     queries a request makes does not depend on which tests ran before it."""
     access.kept.clear()
     tokens.kept.clear()
-    lists = kept.store()
-    if lists is not None:
-        lists.clear()
+    kept.answers.clear()
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpResponse
 from django.utils import timezone, translation
 from rest_framework.request import Request
@@ -41,20 +40,10 @@ from coordination import epochs
 from .. import access
 
 EPOCHS = (access.EPOCH, "content")
-LONGEST = 300  # seconds: a kept answer is dropped after this anyway (memory, not freshness)
+LONGEST = 300  # seconds: a kept answer is not used after this anyway (memory, not freshness)
 
-_store: LocMemCache | None = None
-
-
-def store() -> LocMemCache | None:
-    """This process's kept answers (None when keeping is off)."""
-    global _store
-    entries = settings.CONCORD_API_KEPT_LISTS
-    if entries <= 0:
-        return None
-    if _store is None:
-        _store = LocMemCache("concord-api-lists", {"MAX_ENTRIES": entries, "TIMEOUT": LONGEST})
-    return _store
+# this process's kept answers: key → (kept until, the bytes sent, their content type)
+answers: epochs.Kept[str, tuple[datetime.datetime, bytes, str]] = epochs.Kept()
 
 
 def key_for(request: Request) -> str | None:
@@ -83,25 +72,23 @@ class KeptListMixin:
     request: Request
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        kept = store()
-        key = key_for(request) if kept is not None else None
+        size = settings.CONCORD_API_KEPT_LISTS
+        key = key_for(request) if size > 0 else None
         now = timezone.now()
-        if kept is not None and key is not None:
-            found = kept.get(key)
+        if key is not None:
+            found = answers.get(key)
             if found is not None and found[0] > now:
                 _, content, content_type = found
                 return HttpResponse(content, content_type=content_type)
         response: Response = super().list(request, *args, **kwargs)  # type: ignore[misc]
-        if kept is not None and key is not None and response.status_code == 200:
+        if key is not None and response.status_code == 200:
             longest = now + datetime.timedelta(seconds=LONGEST)
             valid_until = access.access_for(request.user).valid_until
             until = min(valid_until, longest) if valid_until else longest
-            seconds = (until - now).total_seconds()
-            if seconds > 0:
+            if until > now:
 
                 def keep(rendered: HttpResponse) -> None:
-                    answer = (until, rendered.content, rendered["Content-Type"])
-                    kept.set(key, answer, timeout=seconds)
+                    answers.put(key, (until, rendered.content, rendered["Content-Type"]), size)
 
                 response.add_post_render_callback(keep)
         return response

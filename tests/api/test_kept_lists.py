@@ -19,6 +19,7 @@ from coordination import epochs
 from coordination.markings import Marking
 from coordination.models import Notification, User
 from taskforces import services
+from taskforces.api import kept
 from taskforces.models import Objective, RoleAssignment, Task
 
 pytestmark = pytest.mark.django_db
@@ -147,6 +148,16 @@ def test_with_keeping_off_every_request_is_computed(world, settings):
     _, first = listed(client, "objectives")
     _, second = listed(client, "objectives")
     assert second == first > 1
+
+
+def test_keeping_is_bounded_least_recently_used_first(world, settings):
+    settings.CONCORD_API_KEPT_LISTS = 2
+    client = client_for(world.partner_staff)
+    for resource in ("objectives", "tasks", "updates"):
+        listed(client, resource)
+    assert len(kept.answers) == 2
+    assert listed(client, "updates")[1] == 1  # still kept
+    assert listed(client, "objectives")[1] > 1  # the oldest went first
 
 
 def test_bad_filters_are_refused_and_not_kept(world):
