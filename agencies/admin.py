@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from coordination.admin import (
     ConcordModelAdmin,
+    ReadOnlyAdmin,
     ServiceFormMixin,
     acting_user,
     apply_each,
@@ -19,7 +20,7 @@ from coordination.admin import (
 )
 
 from . import services
-from .models import Agency, Membership, SharingAgreement
+from .models import Agency, AgreementCoverage, Membership, SharingAgreement
 
 # --- agencies --------------------------------------------------------------------------
 
@@ -325,3 +326,21 @@ class SharingAgreementAdmin(ServiceFormMixin, ConcordModelAdmin):
             activate=data["activate"],
             by=acting_user(request),
         )
+
+
+@admin.register(AgreementCoverage)
+class AgreementCoverageAdmin(ReadOnlyAdmin):
+    """What each party of an agreement in force sees of the others: rows the database keeps
+    beside the agreements (``AgreementCoverage``); shown for agreements the viewer may see."""
+
+    description = (
+        "One row per pair of parties of each agreement in force, kept by the database "
+        "beside the agreements: the ceiling of what an agency sees in the other's task "
+        "forces. Nothing to edit; change the agreement instead."
+    )
+    list_display = ("agreement", "agency", "partner", "task_force", "max_marking", "valid_from")
+    fields = (*list_display, "valid_until")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        visible = SharingAgreement.objects.restrict(user, "view").values("pk")
+        return queryset.filter(agreement_id__in=visible)

@@ -167,3 +167,39 @@ class SharingAgreement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AgreementCoverage(models.Model):
+    """What one party of an agreement in force sees of another's matters through it: one
+    row per ordered pair of parties (both ways), only while the agreement is in force.
+    Database triggers on agreements and their parties keep these rows (migration
+    ``agencies/0007``), in the transaction that changes the agreement, whoever changes it
+    (a service, the admin, a bulk load): nothing else writes them.
+
+    The highest marking an agency sees in a task force led by another agency is read from
+    these rows (``taskforces.access.ceilings``): one index lookup per pair of agencies,
+    however many agreements either agency has."""
+
+    agreement = models.ForeignKey(
+        SharingAgreement, on_delete=models.CASCADE, related_name="coverage"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    # the agreement's task force, when it covers only that one
+    task_force = models.ForeignKey(
+        "taskforces.TaskForce", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    max_marking = models.PositiveSmallIntegerField(choices=Marking.choices)
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("agreement", "agency", "partner"), name="one_coverage_per_pair"
+            ),
+        ]
+        indexes = [models.Index(fields=("agency", "partner"), name="coverage_by_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} sees {self.partner_id} up to {self.max_marking}"

@@ -32,7 +32,6 @@ from django.template.response import TemplateResponse
 from .models import (
     ApiToken,
     AuditEvent,
-    Epoch,
     Event,
     Notification,
     NotificationPreference,
@@ -437,15 +436,3 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset.filter(owner_id=user.pk)
-
-
-@admin.register(Epoch)
-class EpochAdmin(ReadOnlyAdmin):
-    """The counters caches check (``coordination.epochs``): shown, never edited."""
-
-    description = (
-        "Counters the database moves by itself whenever the data behind them changes; "
-        "each web process checks them before using what it keeps in memory. Nothing to edit."
-    )
-    list_display = ("name", "value")
-    fields = ("name", "value")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,17 +135,18 @@ def _is_red(obj: models.Model | None) -> bool:
     return marking is not None and int(marking) >= Marking.RED
 
 
-def _lock_chain() -> None:
-    """Serialise appends to the chain until the transaction ends (PostgreSQL), so each
-    event's ``prev_hash`` is the hash of the event committed just before it. SQLite
-    serialises writers itself."""
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+class CurrentTransactionId(models.Func):
+    """The writing transaction's id (PostgreSQL ``pg_current_xact_id()``, 64 bits, never
+    wrapping): the sealer seals an event only once every transaction with a smaller id has
+    ended. SQLite serialises writers, so it needs none."""
 
+    output_field = models.BigIntegerField()
 
-CHAIN_LOCK_KEY = 7_202_611  # an arbitrary, fixed advisory-lock number for the audit chain
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return "NULL", []
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return "(pg_current_xact_id()::text::bigint)", []
 
 
 def record(
@@ -175,11 +177,6 @@ def record(
     else:
         object_repr = ""
     with transaction.atomic():
-        _lock_chain()
-        previous = (
-            AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-            or AuditEvent.GENESIS
-        )
         event = AuditEvent(
             created_at=timezone.now(),
             actor=actor if signed_in else None,
@@ -194,13 +191,14 @@ def record(
             outcome=outcome,
             ip_address=context.get("ip_address"),
             user_agent=context.get("user_agent") or "",
-            prev_hash=previous,
         )
         # what is stored must hash to the same value when read back: JSON round-trip now
         event.before = _json_roundtrip(event.before)
         event.after = _json_roundtrip(event.after)
-        event.hash = event.compute_hash()
+        event.writer_xid = CurrentTransactionId()  # type: ignore[assignment]
         event.save(force_insert=True)
+        event.writer_xid = None  # the expression is not a value; the row holds the id
+        transaction.on_commit(request_seal)
     return event
 
 
@@ -250,17 +248,114 @@ def record_hidden_object(*, actor: Any, model: type[models.Model], pk: Any) -> N
         )
 
 
-# --- the chain: verification and the retention purge ---------------------------------------
+# --- the chain: sealing, verification and the retention purge -------------------------------
+#
+# Writers never wait for one another to append: ``record`` inserts the event with its
+# transaction's id and nothing else. The sealer chains events afterwards, one sealer at a
+# time (a try-lock only sealers take), in a defined order: the events whose writing
+# transactions have all ended (on PostgreSQL: a transaction id below the oldest one still
+# running), by id. Each gets the next place in the chain (``seq``), the hash of the
+# event sealed before it and its own hash. An event written by a transaction that was
+# still running waits for the next round, so a later place never goes to an event whose
+# writer could still commit an earlier one: the chain only grows at its end.
+# docs/decisions/0001-audit-chain-sealed-after-commit.md says why.
+
+SEAL_LOCK_KEY = 7_202_612  # an arbitrary, fixed advisory-lock number, for sealers only
+SEAL_BATCH = 5000
+SEAL_REQUEST_KEY = "concord:audit:seal-requested"
+logger = logging.getLogger(__name__)
+
+
+def request_seal() -> None:
+    """After a commit that recorded events: seal them soon. In-process (the embedded
+    default) this seals at once; with a worker it queues one sealing task a second at most
+    (Django's cache, Redis in production, counts the requests). If the cache or the
+    broker is down, beat's periodic sealing picks the events up."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        seal()
+        return
+    try:
+        from django.core.cache import cache
+
+        if cache.add(SEAL_REQUEST_KEY, 1, timeout=1):
+            from .tasks import seal_audit_chain
+
+            seal_audit_chain.delay()
+    except Exception:  # the outage must not fail the request that already committed
+        logger.warning("Could not queue the audit sealer; beat will seal.", exc_info=True)
+
+
+def _unsealed(connection: Any) -> models.QuerySet[AuditEvent]:
+    """Events ready to seal: unsealed, and written by a transaction that has ended (or by
+    this one: sealed in the transaction that wrote them, they stand or fall with it)."""
+    pending = AuditEvent.objects.filter(seq__isnull=True)
+    if connection.vendor != "postgresql":
+        return pending
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
+            " pg_current_xact_id_if_assigned()::text::bigint"
+        )
+        horizon, own = cursor.fetchone()
+    ended = models.Q(writer_xid__lt=horizon)
+    return pending.filter(ended | models.Q(writer_xid=own) if own is not None else ended)
+
+
+def seal(batch: int = SEAL_BATCH) -> int:
+    """Chain the events ready to be sealed (see above); returns how many. Runs while no
+    other sealer does (on PostgreSQL a second one returns 0 at once)."""
+    sealed = 0
+    while True:
+        count = _seal_once(batch)
+        sealed += count
+        if count < batch:
+            return sealed
+
+
+@transaction.atomic
+def _seal_once(batch: int) -> int:
+    connection = transaction.get_connection()
+    table = AuditEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return 0  # another sealer is at work; it will take these too
+    head = (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    seq, previous = head if head is not None else (0, AuditEvent.GENESIS)
+    events = list(_unsealed(connection).order_by("id")[:batch])
+    rows = []
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, previous
+        event.hash = event.compute_hash()
+        previous = event.hash
+        rows.append((event.seq, event.prev_hash, event.hash, event.pk))
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET seq = %s, prev_hash = %s, hash = %s "  # noqa: S608 - the model's table
+                "WHERE id = %s AND seq IS NULL",
+                rows,
+            )
+    return len(rows)
 
 
 @dataclass(frozen=True)
 class ChainReport:
-    """What ``verify_chain`` found: how many events it checked, and the first broken link
-    (the id of the first event that does not fit, and why), if any."""
+    """What ``verify_chain`` found: how many sealed events it checked, how many were not
+    sealed yet, and the first broken link (the id of the first event that does not fit,
+    and why), if any."""
 
     checked: int
     broken_at: int | None = None
     problem: str = ""
+    unsealed: int = 0
 
     @property
     def intact(self) -> bool:
@@ -268,78 +363,117 @@ class ChainReport:
 
 
 def _purge_anchors() -> dict[int, str]:
-    """``first kept event id -> its prev_hash`` as recorded by each retention purge: the
-    one place where the chain may start at an event whose predecessor is gone."""
+    """``first kept place in the chain -> its prev_hash`` as recorded by each retention
+    purge: the one place where the chain may start at an event whose predecessor is gone."""
     anchors: dict[int, str] = {}
     for after in AuditEvent.objects.filter(action="audit.purged").values_list("after", flat=True):
-        if isinstance(after, dict) and after.get("first_kept_id"):
-            anchors[int(after["first_kept_id"])] = str(after.get("first_kept_prev_hash", ""))
+        if not isinstance(after, dict):
+            continue
+        place = after.get("first_kept_seq")
+        if not place and after.get("first_kept_id"):
+            # recorded before events had places: the event's id names it (the chain was
+            # then in id order, and migration coordination/0008 kept that order)
+            place = (
+                AuditEvent.objects.filter(pk=after["first_kept_id"])
+                .values_list("seq", flat=True)
+                .first()
+            )
+        if place:
+            anchors[int(place)] = str(after.get("first_kept_prev_hash", ""))
     return anchors
 
 
-def verify_chain(chunk_size: int = 2000) -> ChainReport:
-    """Walk the whole trail in order and check every link: each event's hash matches its
-    content, and its ``prev_hash`` is the hash of the event before it (the first event
-    starts the chain, or starts where a recorded purge left it)."""
+def verify_chain(chunk_size: int = 2000, *, seal_first: bool = True) -> ChainReport:
+    """Seal what is ready, then walk the sealed trail in chain order and check every link:
+    each event's hash matches its content, its ``prev_hash`` is the hash of the event
+    before it, and the places run without a gap (the first event starts the chain, or
+    starts where a recorded purge left it)."""
+    if seal_first:
+        seal()
     anchors = _purge_anchors()
     previous: str | None = None
+    last_seq = 0
     checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
+    for event in (
+        AuditEvent.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=chunk_size)
+    ):
+        seq = int(event.seq or 0)
         if previous is None:
-            expected = (
-                AuditEvent.GENESIS
-                if event.prev_hash == AuditEvent.GENESIS
-                else anchors.get(event.pk, AuditEvent.GENESIS)
+            starts = seq == 1 and event.prev_hash == AuditEvent.GENESIS
+            expected = AuditEvent.GENESIS if starts else anchors.get(seq, None)
+            if expected is None or event.prev_hash != expected:
+                return ChainReport(
+                    checked,
+                    event.pk,
+                    "the first event does not start the chain and no purge explains it",
+                )
+        elif seq != last_seq + 1 or event.prev_hash != previous:
+            return ChainReport(
+                checked,
+                event.pk,
+                "it does not link to the event before it (an event was removed or inserted)",
             )
-        else:
-            expected = previous
-        if event.prev_hash != expected:
-            problem = (
-                "the first event does not start the chain and no purge explains it"
-                if previous is None
-                else "it does not link to the event before it (an event was removed or inserted)"
-            )
-            return ChainReport(checked, event.pk, problem)
         if event.compute_hash() != event.hash:
             return ChainReport(checked, event.pk, "its content no longer matches its hash")
-        previous = event.hash
+        previous, last_seq = event.hash, seq
         checked += 1
-    return ChainReport(checked)
+    unsealed = AuditEvent.objects.filter(seq__isnull=True).count()
+    return ChainReport(checked, unsealed=unsealed)
+
+
+def chain_head() -> tuple[int, int, str] | None:
+    """The last sealed event: its id, place and hash (worth writing down elsewhere: a
+    rewrite of the whole chain changes it)."""
+    head = (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("id", "seq", "hash")
+        .first()
+    )
+    return (int(head[0]), int(head[1]), str(head[2])) if head else None
 
 
 def purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Remove the events older than ``CONCORD_AUDIT_RETENTION_DAYS`` (never fewer than
     365) and record that the purge ran, with what it removed and where the chain now
-    starts. Only a prefix of the chain is removed, so what stays still verifies."""
+    starts. Only a prefix of the sealed chain is removed, so what stays still verifies."""
     days = max(int(settings.CONCORD_AUDIT_RETENTION_DAYS), 365)
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    seal()
     with transaction.atomic():
-        _lock_chain()
-        first_kept = AuditEvent.objects.filter(created_at__gte=cutoff).order_by("id").first()
-        old = AuditEvent.objects.filter(created_at__lt=cutoff)
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql":  # one purge at a time, and no sealer meanwhile
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        sealed = AuditEvent.objects.filter(seq__isnull=False)
+        first_kept = sealed.filter(created_at__gte=cutoff).order_by("seq").first()
+        old = sealed.filter(created_at__lt=cutoff)
         if first_kept is not None:
-            old = AuditEvent.objects.filter(id__lt=first_kept.pk)
+            old = sealed.filter(seq__lt=first_kept.seq)
         count = old.count()
         summary: dict[str, Any] = {
             "removed": count,
             "cutoff": cutoff.isoformat(),
             "retention_days": days,
             "first_kept_id": first_kept.pk if first_kept is not None else None,
+            "first_kept_seq": first_kept.seq if first_kept is not None else None,
             "first_kept_prev_hash": first_kept.prev_hash if first_kept is not None else None,
             "dry_run": dry_run,
         }
         if dry_run:
             return summary
         if count:
-            connection = transaction.get_connection()
             table = AuditEvent._meta.db_table
             with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":
                     cursor.execute("SET LOCAL concord.audit_purge = 'on'")
                 if first_kept is not None:
-                    cursor.execute(f"DELETE FROM {table} WHERE id < %s", [first_kept.pk])  # noqa: S608 - table name from the model
+                    cursor.execute(f"DELETE FROM {table} WHERE seq < %s", [first_kept.seq])  # noqa: S608 - table name from the model
                 else:
-                    cursor.execute(f"DELETE FROM {table} WHERE created_at < %s", [cutoff])  # noqa: S608
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE seq IS NOT NULL AND created_at < %s",  # noqa: S608
+                        [cutoff],
+                    )
                 if connection.vendor == "postgresql":
                     cursor.execute("SET LOCAL concord.audit_purge = 'off'")
         record(actor=None, action="audit.purged", after=summary)

@@ -185,8 +185,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             event.user_agent,
             "" if event.before is None else event.before,
             "" if event.after is None else event.after,
-            event.hash,
-            event.prev_hash,
+            event.hash or "",
+            event.prev_hash or "",
         )
         for event in events.order_by("id").iterator(chunk_size=2000)
     )

@@ -91,9 +91,13 @@ class AuditEvent(models.Model):
     """Who did what to which object, when, from where, with the values before and after.
 
     Append-only: the model refuses saving an existing event and deleting one; on
-    PostgreSQL a trigger refuses UPDATE and DELETE too. Each event carries the hash of the
-    event before it (``prev_hash``) and its own hash over its content and ``prev_hash``,
-    so ``manage.py verify_audit_chain`` finds any change, removal or insertion.
+    PostgreSQL a trigger refuses UPDATE and DELETE too, except the one update that seals
+    an event. Events are written freely, without waiting for one another; the sealer
+    (``coordination.audit.seal``) then chains them in a defined order: it gives each its
+    place in the chain (``seq``), the hash of the event before it (``prev_hash``) and its
+    own hash over its content and ``prev_hash``, so ``manage.py verify_audit_chain`` finds
+    any change, removal or insertion among sealed events. ``writer_xid`` (PostgreSQL) is
+    the writing transaction's id, which tells the sealer when that transaction has ended.
     """
 
     class Outcome(models.TextChoices):
@@ -118,8 +122,11 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # set when the event is sealed into the chain (coordination.audit.seal), never before
+    seq = models.BigIntegerField("place in the chain", null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL until sealed, as the trigger checks
+    hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    writer_xid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -128,6 +135,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=("object_type", "object_id")),
             models.Index(fields=("actor", "created_at")),
+            models.Index(
+                fields=("id",), condition=models.Q(seq__isnull=True), name="auditevent_unsealed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -142,6 +152,10 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditTrailIsAppendOnly("Audit events cannot be deleted.")
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.seq is not None
 
     def compute_hash(self) -> str:
         return chain.hash_of(self)
@@ -279,15 +293,3 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
-
-
-class Epoch(models.Model):
-    """A named counter the database itself moves whenever something it stands for changes
-    (database triggers; see ``coordination.epochs``). Caches key their entries by it, so an
-    entry is never read again once the data behind it has changed, in any process."""
-
-    name = models.CharField(max_length=40, primary_key=True)
-    value = models.BigIntegerField()
-
-    def __str__(self) -> str:
-        return f"{self.name} = {self.value}"

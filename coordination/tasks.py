@@ -69,3 +69,10 @@ def verify_audit_chain() -> dict[str, object]:
 def purge_audit_events() -> dict[str, object]:
     """Daily: remove audit events past the retention period (recorded as it runs)."""
     return audit.purge_expired()
+
+
+@shared_task(acks_late=True)
+def seal_audit_chain() -> int:
+    """After commits that recorded events, and every few seconds from beat: chain the
+    events whose writers have finished (``coordination.audit.seal``)."""
+    return audit.seal()

@@ -4,14 +4,9 @@ A token's secret is shown once, when it is made; Concord keeps its SHA-256 hash 
 the token when it is presented) and its first characters (so the owner can tell their
 tokens apart). A revoked or expired token is refused at once.
 
-Each web process keeps the tokens it has looked up, with their owners, under the ``auth``
-epoch, which database triggers move whenever a token's owner, secret, expiry or
-revocation changes, or anything in a person's account but their last sign-in (migration
-``coordination/0007``): a polling integration costs no token query until one of those
-changes, and a revoked token or a deactivated account is refused from the moment the
-change commits, whoever made it. Expiry and the account being active are checked on every
-request. At most ``CONCORD_ACCESS_CACHE_SIZE`` tokens are kept (0 keeps none); secrets
-that match no token are never kept.
+A token is looked up, with its owner, in one indexed query on every request: nothing is
+kept between requests, so a revoked token or a deactivated account is refused from the
+moment the change commits, whoever made it and wherever.
 """
 
 from __future__ import annotations
@@ -19,15 +14,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
-from typing import TypeVar
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import audit, epochs
+from . import audit
 from .models import ApiToken, User
 from .permissions import PermissionDenied
 
@@ -38,11 +31,6 @@ LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 # Enough for any person's integrations; a bound keeps a leaked session from minting
 # tokens without end.
 MAX_ACTIVE_TOKENS = 25
-EPOCH = "auth"
-M = TypeVar("M", bound=Model)
-
-# (hash of the secret, auth epoch) → the token's and its owner's column values
-kept: epochs.Kept[tuple[str, int], tuple[tuple[object, ...], tuple[object, ...]]] = epochs.Kept()
 
 
 def hash_secret(secret: str) -> str:
@@ -124,20 +112,9 @@ def authenticate_secret(secret: str, *, now: datetime.datetime | None = None) ->
     not otherwise. Records the use (at most once a minute, in one conditional update, so
     any number of web processes write it at most once a minute between them)."""
     now = now or timezone.now()
-    key_hash = hash_secret(secret)
-    size = settings.CONCORD_ACCESS_CACHE_SIZE
-    epoch = epochs.current(EPOCH) if size > 0 else None
-    found = kept.get((key_hash, epoch)) if epoch is not None else None
-    if found is not None:
-        # fresh instances every time, so nothing one request caches on them (permission
-        # caches) reaches the next
-        token = _instance(ApiToken, found[0])
-        token.owner = _instance(User, found[1])
-    else:
-        looked_up = ApiToken.objects.select_related("owner").filter(key_hash=key_hash).first()
-        if looked_up is None:
-            raise ValidationError("Invalid token.", code="invalid_token")
-        token = looked_up
+    token = ApiToken.objects.select_related("owner").filter(key_hash=hash_secret(secret)).first()
+    if token is None:
+        raise ValidationError("Invalid token.", code="invalid_token")
     if token.revoked_at is not None:
         raise ValidationError("This token has been revoked.", code="revoked_token")
     if token.expires_at is not None and token.expires_at <= now:
@@ -149,15 +126,4 @@ def authenticate_secret(secret: str, *, now: datetime.datetime | None = None) ->
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         token.last_used_at = now
-        found = None  # keep the copy that knows of this use (the epoch does not watch it)
-    if found is None and epoch is not None:
-        kept.put((key_hash, epoch), (_values(token), _values(token.owner)), size)
     return token
-
-
-def _values(instance: Model) -> tuple[object, ...]:
-    return tuple(getattr(instance, f.attname) for f in instance._meta.concrete_fields)
-
-
-def _instance(model: type[M], values: tuple[object, ...]) -> M:
-    return model.from_db("default", [f.attname for f in model._meta.concrete_fields], values)

@@ -1,46 +1,52 @@
-"""A person's access inside task forces, computed once and kept until it changes.
+"""The access rule inside task forces, defined once.
 
-Everything ``restrict`` needs to know about a person — which task forces they hold which
-capabilities in, the highest marking their agency may see in each, which of those task
-forces are closed, which roles they hold — is computed here in a few small queries and
-kept in this process under the ``access`` epoch (``coordination.epochs``). The database
-moves that epoch, in the same transaction, whenever any row access is computed from
-changes (role assignments, roles and their capabilities, memberships, agencies' status,
-participations, task forces' lead agency and status, sharing agreements and their
-parties, a person's account being active; see migration ``taskforces/0006``). So a
-permission-filtered list costs one indexed read of the epoch plus the list's own query,
-whatever the person holds, and:
+A person holds a capability in a task force when all of this holds:
 
-* ending an assignment, withdrawing or suspending an agency, or anything else that takes
-  access away, makes every process's kept copy unreachable at the moment it commits;
-* what changes with time alone — an assignment starting or expiring, a sharing agreement
-  starting or ending (by the day) — is bounded by ``valid_until``: an entry is not used at
-  or after the first moment at which time alone could change it.
+1. they are a **member**: their account is active and they have an active membership in
+   an agency that is itself active (``members``);
+2. they **hold a role** there: an assignment, for that agency, that has started and has
+   neither ended nor expired, to a role of a task force whose participation by that agency
+   is accepted (``holdings``);
+3. the role's group is **granted** the capability on that task force (guardian's object
+   permission rows, ``granted``).
 
-Each process keeps at most ``CONCORD_ACCESS_CACHE_SIZE`` people (least recently used go
-first); 0 turns keeping off, and every check computes afresh.
+And they see an item inside it (an objective, a task, an update) when they hold "view"
+there and the item's marking is no higher than their agency's **ceiling** in that task
+force (``ceilings``): TLP:RED when the agency leads it, otherwise the most generous
+agreement in force between the agency and the lead agency, for all matters or for that
+task force, otherwise TLP:CLEAR; and TLP:RED items also need "view restricted".
 
-Within one web request the person's access is also remembered after its first use
-(``epochs.remembered``), so a page that filters ten lists reads the epoch once, not ten
-times — until the request itself writes anything to the database.
+Everything that decides who may see or do what inside task forces is derived from these
+four functions, read from the database when it is needed:
+
+* a person's :class:`Access` (``compute``: which task forces, which capabilities, which
+  ceiling), which ``restrict`` turns into filters;
+* an item's audience (``holders`` and ``audience`` in ``taskforces.permissions``): the same
+  functions anchored on a task force instead of a person;
+* the explanation of "why can (or can't) I see this?", which reads the same rows.
+
+``tests/coordination/test_one_access_rule.py`` proves the three agree for every persona and
+every kind of object.
+
+Nothing is kept between requests. Within one web request the person's access is
+remembered after its first use (``coordination.request_memory``), so a page that filters
+ten lists reads it once — until the request itself writes anything.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, SharingAgreement
-from agencies.selectors import agreements_in_force
-from coordination import epochs
+from agencies.models import Agency, AgreementCoverage, Membership
+from coordination import request_memory
 from coordination.markings import Marking
 from coordination.permissions import InList
 
@@ -52,7 +58,108 @@ from .models import (
     TaskForceGroupObjectPermission,
 )
 
-EPOCH = "access"
+NOTE = "taskforces.access"
+
+
+# --- the rule -------------------------------------------------------------------------------
+
+
+def members() -> QuerySet[Membership]:
+    """Condition 1: active memberships of active accounts in active agencies."""
+    return Membership.objects.filter(
+        is_active=True, user__is_active=True, agency__status=Agency.Status.ACTIVE
+    )
+
+
+def holdings(at: datetime.datetime) -> QuerySet[RoleAssignment]:
+    """Condition 2: assignments current at ``at`` whose agency's participation in the
+    role's task force is accepted. (Condition 1 is checked on the assignment's person and
+    agency by the caller: ``compute`` reads the person's membership first,
+    ``holders`` joins ``members``.)"""
+    accepted = Participation.objects.filter(
+        task_force_id=OuterRef("role__task_force_id"),
+        agency_id=OuterRef("agency_id"),
+        status=Participation.Status.ACCEPTED,
+    )
+    return RoleAssignment.objects.current(at).filter(Exists(accepted)).order_by()
+
+
+def granted(group_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """Condition 3: the capabilities each role group is granted (group id → codenames),
+    from guardian's rows: a capability listed on a role but not granted does not count."""
+    found: dict[int, set[str]] = defaultdict(set)
+    rows = TaskForceGroupObjectPermission.objects.filter(
+        InList("group_id", sorted(set(group_ids)))
+    ).values_list("group_id", "permission__codename")
+    for group_id, codename in rows:
+        found[group_id].add(codename)
+    return {group: frozenset(codenames) for group, codenames in found.items()}
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The highest marking an agency sees in a task force, and where that comes from: the
+    agency leads it, or an agreement (its id), or nothing (TLP:CLEAR)."""
+
+    marking: int
+    leads: bool = False
+    agreement_id: int | None = None
+
+
+def ceilings(
+    pairs: Iterable[tuple[int, int, int]], day: datetime.date
+) -> dict[tuple[int, int], Ceiling]:
+    """The ceiling of each (agency, task force) for ``pairs`` of (agency id, task force id,
+    the task force's lead agency id): one query over the agreements' coverage rows."""
+    pairs = list(pairs)
+    result: dict[tuple[int, int], Ceiling] = {}
+    others: dict[int, set[int]] = defaultdict(set)  # agency → lead agencies to look up
+    for agency_id, task_force_id, lead_id in pairs:
+        if agency_id == lead_id:
+            result[(agency_id, task_force_id)] = Ceiling(int(Marking.RED), leads=True)
+        else:
+            others[agency_id].add(lead_id)
+    if not others:
+        return result
+    condition = Q(pk__in=[])
+    for agency_id, leads in others.items():
+        condition |= Q(agency_id=agency_id) & Q(InList("partner_id", sorted(leads)))
+    rows = (
+        AgreementCoverage.objects.filter(condition, valid_from__lte=day)
+        .exclude(valid_until__lt=day)
+        .values_list("agency_id", "partner_id", "task_force_id", "max_marking", "agreement_id")
+    )
+    best: dict[tuple[int, int, int | None], tuple[int, int]] = {}
+    for agency_id, lead_id, task_force_id, marking, agreement_id in rows:
+        key = (agency_id, lead_id, task_force_id)
+        # the most generous; between equals the oldest agreement, so the answer is stable
+        if key not in best or (marking, -agreement_id) > (best[key][0], -best[key][1]):
+            best[key] = (int(marking), int(agreement_id))
+    for agency_id, task_force_id, lead_id in pairs:
+        if agency_id == lead_id:
+            continue
+        choices = [
+            best.get((agency_id, lead_id, None)),
+            best.get((agency_id, lead_id, task_force_id)),
+        ]
+        found = [c for c in choices if c is not None]
+        if not found:
+            result[(agency_id, task_force_id)] = Ceiling(int(Marking.CLEAR))
+            continue
+        marking, agreement_id = max(found, key=lambda c: (c[0], -c[1]))
+        result[(agency_id, task_force_id)] = Ceiling(marking, agreement_id=agreement_id)
+    return result
+
+
+def seen_marking(ceiling: int, capabilities: frozenset[str]) -> int:
+    """The highest marking a holder of ``capabilities`` sees under ``ceiling``: TLP:RED
+    only with the view-restricted capability."""
+    if ceiling >= Marking.RED and Capability.VIEW_RESTRICTED not in capabilities:
+        return int(Marking.AMBER_STRICT)
+    return int(ceiling)
+
+
+# --- one person's access ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -61,7 +168,7 @@ class Access:
 
     # the agency of the person's active membership, whatever its status
     member_of: int | None = None
-    # the same, only while the agency is active (what any capability needs)
+    # the same, only while the agency (and the account) is active: what any capability needs
     agency_id: int | None = None
     # task force id → the capabilities the person holds there now
     capabilities: Mapping[int, frozenset[str]] = field(default_factory=dict)
@@ -70,8 +177,6 @@ class Access:
     closed: frozenset[int] = frozenset()
     # the roles the person holds now (tasks assigned to a role, acknowledgements asked of one)
     role_ids: frozenset[int] = frozenset()
-    # the first moment at which time alone may change any of the above
-    valid_until: datetime.datetime | None = None
 
     def task_forces(self, capability: str, *, writable: bool = False) -> list[int]:
         """Ids of the task forces where the person has ``capability`` (and which are not
@@ -90,170 +195,85 @@ class Access:
 
     @cached_property
     def visible_by_ceiling(self) -> dict[int, list[int]]:
-        """Task forces the person sees, grouped by the highest marking they see there: the
-        agency's ceiling, but below TLP:RED without the view-restricted capability."""
+        """Task forces the person sees, grouped by the highest marking they see there."""
         groups: dict[int, list[int]] = defaultdict(list)
         for task_force_id in self.task_forces(Capability.VIEW):
             ceiling = self.ceilings.get(task_force_id, Marking.CLEAR)
-            if ceiling >= Marking.RED and (
-                Capability.VIEW_RESTRICTED not in self.capabilities[task_force_id]
-            ):
-                ceiling = Marking.AMBER_STRICT
-            groups[ceiling].append(task_force_id)
+            groups[seen_marking(ceiling, self.capabilities[task_force_id])].append(task_force_id)
         return dict(sorted(groups.items()))
 
-    def usable_at(self, moment: datetime.datetime) -> bool:
-        return self.valid_until is None or moment < self.valid_until
+    def sees(self, task_force_id: int, marking: int) -> bool:
+        """Does the person see an item of this marking in this task force?"""
+        held = self.capabilities.get(task_force_id, frozenset())
+        if Capability.VIEW not in held:
+            return False
+        return marking <= seen_marking(self.ceilings.get(task_force_id, Marking.CLEAR), held)
 
 
 NO_ACCESS = Access()
 
 
 def compute(user: Any, now: datetime.datetime | None = None) -> Access:
-    """The person's access at ``now`` (default: this moment), straight from the database:
-    their agency (one query), their open assignments there (one), the capabilities their
-    current roles' groups hold (one) and, when they take part in task forces led by other
-    agencies, the sharing agreements with those (one). The one place that says which
-    assignments confer their role (``permissions.current_assignments`` lists them): the
-    account, the membership and the agency active, the agency's participation accepted,
-    the assignment started and neither ended nor expired."""
+    """The person's access at ``now`` (default: this moment), from the rule above: their
+    membership (one query), their holdings with each task force's lead and status (one),
+    their roles' grants (one) and, for task forces led by other agencies, the ceilings
+    (one)."""
     now = now or timezone.now()
     membership = (
-        Membership.objects.filter(user_id=user.pk, is_active=True, user__is_active=True)
+        Membership.objects.filter(user_id=user.pk, is_active=True)
         .order_by()
-        .values_list("agency_id", "agency__status")
+        .values_list("agency_id", "agency__status", "user__is_active")
         .first()
     )
     if membership is None:
         return NO_ACCESS
-    agency_id, agency_status = membership
-    if agency_status != Agency.Status.ACTIVE:  # its people hold nothing, but belong to it
-        return Access(member_of=agency_id)
-    accepted = Participation.objects.filter(
-        agency_id=agency_id, status=Participation.Status.ACCEPTED
-    ).values("task_force_id")
-    open_assignments = (
-        RoleAssignment.objects.open(now)
-        .filter(person_id=user.pk, agency_id=agency_id, role__task_force_id__in=accepted)
-        .order_by()
-        .values_list("role_id", "role__group_id", "starts_at", "ends_at")
+    agency_id, agency_status, account_active = membership
+    if agency_status != Agency.Status.ACTIVE or not account_active:
+        return Access(member_of=agency_id)  # they belong to it, but hold nothing
+    rows = list(
+        holdings(now)
+        .filter(person_id=user.pk, agency_id=agency_id)
+        .values_list(
+            "role_id",
+            "role__group_id",
+            "role__task_force_id",
+            "role__task_force__lead_agency_id",
+            "role__task_force__status",
+        )
     )
-    role_ids, group_ids, changes_at = set(), set(), []
-    for role_id, group_id, starts_at, ends_at in open_assignments:
-        if starts_at > now:  # starts later: not yet, but it will change access then
-            changes_at.append(starts_at)
-            continue
-        role_ids.add(role_id)
-        group_ids.add(group_id)
-        if ends_at is not None:
-            changes_at.append(ends_at)
+    grants = granted(group_id for _, group_id, _, _, _ in rows)
     capabilities: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
     closed = set()
-    if group_ids:
-        grants = TaskForceGroupObjectPermission.objects.filter(
-            group_id__in=sorted(group_ids)
-        ).values_list(
-            "content_object_id",
-            "permission__codename",
-            "content_object__lead_agency_id",
-            "content_object__status",
-        )
-        for task_force_id, codename, lead_id, status in grants:
-            capabilities[task_force_id].add(codename)
-            leads[task_force_id] = lead_id
-            if status == TaskForce.Status.CLOSED:
-                closed.add(task_force_id)
-    today = timezone.localdate(now)
+    for _, group_id, task_force_id, lead_id, status in rows:
+        capabilities[task_force_id] |= grants.get(group_id, frozenset())
+        leads[task_force_id] = lead_id
+        if status == TaskForce.Status.CLOSED:
+            closed.add(task_force_id)
     seen = [tf for tf, held in capabilities.items() if Capability.VIEW in held]
-    ceilings = _ceilings(agency_id, {tf: leads[tf] for tf in seen}, today)
-    # agreements are in force by the day: the next midnight may change a ceiling
-    changes_at.append(_next_midnight(now))
+    found = ceilings(((agency_id, tf, leads[tf]) for tf in seen), timezone.localdate(now))
     return Access(
         member_of=agency_id,
         agency_id=agency_id,
         capabilities={tf: frozenset(held) for tf, held in capabilities.items()},
-        ceilings=ceilings,
+        ceilings={tf: found[(agency_id, tf)].marking for tf in seen},
         closed=frozenset(closed),
-        role_ids=frozenset(role_ids),
-        valid_until=min(changes_at),
+        role_ids=frozenset(role_id for role_id, *_ in rows),
     )
 
 
-def _ceilings(agency_id: int, leads: Mapping[int, int], today: datetime.date) -> dict[int, int]:
-    """For each task force (id → lead agency id), the highest marking ``agency_id`` sees
-    there: TLP:RED when it leads; else the most generous agreement in force between it and
-    the lead agency, for all matters or for that task force; else TLP:CLEAR."""
-    ceilings = {tf: int(Marking.RED) for tf, lead in leads.items() if lead == agency_id}
-    others = {tf: lead for tf, lead in leads.items() if lead != agency_id}
-    if not others:
-        return ceilings
-    # (other party, the agreement's own task force or None, its marking) for every
-    # agreement in force between the agency and one of these lead agencies
-    covering = SharingAgreement.parties.through.objects.filter(
-        agency_id__in=sorted(set(others.values())),
-        sharingagreement__in=agreements_in_force(on=today).filter(parties=agency_id),
-    ).values_list("agency_id", "sharingagreement__task_force_id", "sharingagreement__max_marking")
-    for_all: dict[int, int] = {}
-    for_one: dict[int, int] = {}
-    for lead, task_force_id, marking in covering:
-        if task_force_id is None:
-            for_all[lead] = max(for_all.get(lead, Marking.CLEAR), int(marking))
-        elif others.get(task_force_id) == lead:
-            for_one[task_force_id] = max(for_one.get(task_force_id, Marking.CLEAR), int(marking))
-    for tf, lead in others.items():
-        ceilings[tf] = max(Marking.CLEAR, for_all.get(lead, Marking.CLEAR), for_one.get(tf, 0))
-    return ceilings
-
-
-def _next_midnight(now: datetime.datetime) -> datetime.datetime:
-    local = timezone.localtime(now)
-    tomorrow = local.date() + datetime.timedelta(days=1)
-    return timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time.min))
-
-
-# --- keeping -----------------------------------------------------------------------------------
-
-
-kept: epochs.Kept[tuple[int, int], Access] = epochs.Kept()
-
-
 def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
-    """The person's access now: remembered by this request, kept by this process (checked
-    against the epoch, one query) or computed. With an explicit ``now`` it is always
-    computed for that moment."""
+    """The person's access now, remembered for the rest of this request (until it
+    writes); with an explicit ``now``, computed for that moment."""
     if now is not None:
         return compute(user, now)
-    size = settings.CONCORD_ACCESS_CACHE_SIZE
-    moment = timezone.now()
-    if size == 0:
-        return compute(user, moment)
-    remembered = epochs.remembered(EPOCH)
-    entry = remembered.get(int(user.pk)) if remembered is not None else None
-    if entry is not None and entry.usable_at(moment):
-        return entry
-    return access_at_epoch(user, epochs.current(EPOCH), moment)
-
-
-def access_at_epoch(
-    user: Any, epoch: int | None, moment: datetime.datetime | None = None
-) -> Access:
-    """``access_for`` with the access epoch already read in this request (by a caller
-    that reads several epochs in one query); remembered for the rest of the request."""
-    size = settings.CONCORD_ACCESS_CACHE_SIZE
-    moment = moment or timezone.now()
-    if size == 0:
-        return compute(user, moment)
-    remembered = epochs.remembered(EPOCH)
-    key = (int(user.pk), epoch or 0)
-    entry = kept.get(key) if epoch is not None else None
-    if entry is None or not entry.usable_at(moment):
-        entry = compute(user, moment)
-        if epoch is not None:
-            kept.put(key, entry, size)
-    if remembered is not None:
-        remembered[int(user.pk)] = entry
-    return entry
+    note = request_memory.remembered(NOTE)
+    if note is None:
+        return compute(user)
+    key = int(user.pk)
+    if key not in note:
+        note[key] = compute(user)
+    return note[key]
 
 
 def visible_items(access: Access, task_force_field: str, marking_field: str) -> Q:

@@ -26,12 +26,12 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.models import Agency, Membership
-from agencies.selectors import AgencyOf, agreements_in_force, membership_of
+from agencies.models import Agency, Membership, SharingAgreement
+from agencies.selectors import AgencyOf, membership_of
 from coordination.markings import Marking
 from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
 
-from .access import Access, access_for, visible_items
+from .access import Access, access_for, ceilings, granted, holdings, members, visible_items
 from .models import (
     Capability,
     Objective,
@@ -149,13 +149,19 @@ def _task_force_chain(
     steps.append(Step(f"{agency} takes part in {task_force}{lead}.", True))
 
     now = timezone.now()
-    assignments = list(
-        RoleAssignment.objects.filter(person=user, role__task_force=task_force)
+    # the roles the rule counts (taskforces.access.holdings), and the others for the story
+    current = list(
+        holdings(now)
+        .filter(person_id=user.pk, agency_id=agency.pk, role__task_force=task_force)
         .select_related("role", "assigned_by")
         .order_by("-starts_at")
     )
-    current = [a for a in assignments if a.is_current(now) and a.agency_id == agency.pk]
     if not current:
+        assignments = list(
+            RoleAssignment.objects.filter(person=user, role__task_force=task_force)
+            .select_related("role")
+            .order_by("-starts_at")
+        )
         past = assignments[0] if assignments else None
         if past is not None and past.ended_at is not None:
             why = f" ({past.end_reason})" if past.end_reason else ""
@@ -168,7 +174,8 @@ def _task_force_chain(
             text = f"You hold no role in {task_force}."
         steps.append(Step(text, False))
         return steps, False
-    granted_by = [a for a in current if capability.value in _granted_capabilities(a.role)]
+    grants = granted(a.role.group_id for a in current)
+    granted_by = [a for a in current if capability.value in grants.get(a.role.group_id, ())]
     for assignment in granted_by or current:
         by = f", assigned by {assignment.assigned_by}" if assignment.assigned_by else ""
         until = f" until {assignment.ends_at:%d %b %Y}" if assignment.ends_at else ""
@@ -186,15 +193,6 @@ def _task_force_chain(
         )
     )
     return steps, False
-
-
-def _granted_capabilities(role: Role) -> set[str]:
-    """The capabilities actually granted to the role's group (guardian rows), not just listed."""
-    return set(
-        TaskForceGroupObjectPermission.objects.filter(
-            group_id=role.group_id, content_object_id=role.task_force_id
-        ).values_list("permission__codename", flat=True)
-    )
 
 
 class ItemPolicy(Policy[Any]):
@@ -276,20 +274,26 @@ class ItemPolicy(Policy[Any]):
 
 
 def _ceiling_for(user: Any, task_force: TaskForce) -> tuple[int, str]:
-    """The ceiling ``taskforces.access`` computes for one task force, with its source in
-    words."""
+    """The person's agency's ceiling in the task force (``access.ceilings``), with its
+    source in words."""
     membership = membership_of(user)
     if membership is None:
         return Marking.CLEAR, "no agreement"
-    if membership.agency_id == task_force.lead_agency_id:
-        return Marking.RED, f"your agency, {membership.agency}, leads {task_force} and"
-    agreement = covering_agreements(membership.agency_id, task_force).first()
-    if agreement is None:
+    key = (membership.agency_id, task_force.pk)
+    ceiling = ceilings([(*key, task_force.lead_agency_id)], timezone.localdate())[key]
+    if ceiling.leads:
+        return ceiling.marking, f"your agency, {membership.agency}, leads {task_force} and"
+    if ceiling.agreement_id is None:
         return (
-            Marking.CLEAR,
+            ceiling.marking,
             f"with no sharing agreement in force between {membership.agency} and the lead agency, access",
         )
-    return agreement.max_marking, f"the sharing agreement “{agreement.title}” with the lead agency"
+    title = (
+        SharingAgreement.objects.filter(pk=ceiling.agreement_id)
+        .values_list("title", flat=True)
+        .first()
+    )
+    return ceiling.marking, f"the sharing agreement “{title}” with the lead agency"
 
 
 @register(Objective)
@@ -633,69 +637,59 @@ class ParticipationPolicy(Policy[Participation]):
 # --- audiences: the permission core's answer turned round ("who may see this?") ---------------
 
 
-def agency_ceiling(agency_id: int, task_force: TaskForce) -> int:
-    """The highest marking people of this agency may see in this task force."""
-    if agency_id == task_force.lead_agency_id:
-        return Marking.RED
-    best = covering_agreements(agency_id, task_force).values_list("max_marking", flat=True).first()
-    return Marking.CLEAR if best is None else int(best)
-
-
-def covering_agreements(agency_id: int, task_force: TaskForce) -> QuerySet[Any]:
-    """Agreements in force between the agency and the task force's lead agency (for all
-    matters or for this task force), the most generous first."""
-    return (
-        agreements_in_force()
-        .filter(parties=agency_id)
-        .filter(parties=task_force.lead_agency_id)
-        .filter(Q(task_force__isnull=True) | Q(task_force=task_force))
-        .order_by("-max_marking")
-    )
-
-
-def holders(task_force: TaskForce, capability: str = Capability.VIEW) -> QuerySet[Any]:
-    """People who have ``capability`` on the task force now (the same conditions as
-    ``current_assignments``, for everyone at once)."""
+def holders(
+    task_force: TaskForce,
+    capability: str = Capability.VIEW,
+    *,
+    agency_ids: list[int] | None = None,
+) -> QuerySet[Any]:
+    """People who hold ``capability`` on the task force now (of ``agency_ids`` only, when
+    given): the access rule (``taskforces.access``) anchored on the task force instead of
+    on a person."""
     from coordination.models import User
 
-    grants = TaskForceGroupObjectPermission.objects.filter(
+    groups = TaskForceGroupObjectPermission.objects.filter(
         content_object_id=task_force.pk, permission__codename=capability
     ).values("group_id")
-    accepted = Participation.objects.filter(
-        task_force_id=task_force.pk, status=Participation.Status.ACCEPTED
-    ).values("agency_id")
-    member = Membership.objects.filter(
-        user_id=OuterRef("person_id"), agency_id=OuterRef("agency_id"), is_active=True
-    )
+    member = members().filter(user_id=OuterRef("person_id"), agency_id=OuterRef("agency_id"))
     assignments = (
-        RoleAssignment.objects.current()
-        .filter(
-            role__task_force_id=task_force.pk,
-            role__group_id__in=grants,
-            agency__status=Agency.Status.ACTIVE,
-            agency_id__in=accepted,
-        )
+        holdings(timezone.now())
+        .filter(role__task_force_id=task_force.pk, role__group_id__in=groups)
         .filter(Exists(member))
     )
-    return User.objects.filter(is_active=True, pk__in=assignments.values("person_id"))
+    if agency_ids is not None:
+        assignments = assignments.filter(InList("agency_id", agency_ids))
+    return User.objects.filter(pk__in=assignments.values("person_id"))
+
+
+def item_marking(obj: Any) -> int:
+    """The marking an item is seen under: its own (a task: its objective's)."""
+    return int(obj.objective.marking if isinstance(obj, Task) else obj.marking)
 
 
 def audience(obj: Any) -> QuerySet[Any]:
-    """Everyone who may view ``obj`` (a task force or an item in one): the inverse of
-    ``restrict(user, "view")``, in a constant number of queries."""
+    """Everyone who may view ``obj`` (a task force or an item in one): the access rule
+    anchored on the object, in a constant number of queries — the holders of "view"
+    there whose agency's ceiling covers the item's marking (and of "view restricted" for
+    TLP:RED)."""
     if isinstance(obj, TaskForce):
         return holders(obj)
     task_force = obj.task_force
-    marking = int(obj.objective.marking if isinstance(obj, Task) else obj.marking)
-    accepted = Participation.objects.filter(
-        task_force=task_force, status=Participation.Status.ACCEPTED
-    ).values_list("agency_id", flat=True)
-    cleared = [a for a in accepted if agency_ceiling(a, task_force) >= marking]
-    people = holders(task_force).filter(
-        memberships__agency_id__in=cleared, memberships__is_active=True
+    marking = item_marking(obj)
+    accepted = list(
+        Participation.objects.filter(
+            task_force=task_force, status=Participation.Status.ACCEPTED
+        ).values_list("agency_id", flat=True)
     )
+    found = ceilings(
+        ((agency, task_force.pk, task_force.lead_agency_id) for agency in accepted),
+        timezone.localdate(),
+    )
+    cleared = sorted(a for a in accepted if found[(a, task_force.pk)].marking >= marking)
+    people = holders(task_force, agency_ids=cleared)
     if marking >= Marking.RED:
-        people = people.filter(pk__in=holders(task_force, Capability.VIEW_RESTRICTED).values("pk"))
+        restricted = holders(task_force, Capability.VIEW_RESTRICTED, agency_ids=cleared)
+        people = people.filter(pk__in=restricted.values("pk"))
     return people
 
 

@@ -28,10 +28,8 @@ from django.db import transaction
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination import tokens
 from coordination.markings import Marking
-from taskforces import access, services
-from taskforces.api import kept
+from taskforces import services
 from taskforces.models import Role
 
 from .factories import AgencyFactory, UserFactory, person
@@ -39,29 +37,10 @@ from .factories import AgencyFactory, UserFactory, person
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def _cold_access_cache() -> None:
-    """Every test starts with no kept access (taskforces.access), API token
-    (coordination.tokens) or API list answer (taskforces.api.kept), so the number of
-    queries a request makes does not depend on which tests ran before it."""
-    access.kept.clear()
-    tokens.kept.clear()
-    kept.answers.clear()
-
-
-@pytest.fixture
-def kept_access() -> Callable[..., None]:
-    """``kept_access(*people)``: compute and keep their access now, as their first request
-    would. A test that counts a request's queries calls it first, so the count is what
-    every later request costs (one read of the access epoch), whether or not the last
-    change made before it happened to leave the access kept; computing it is counted on
-    its own (tests/coordination/test_permission_queries.py)."""
-
-    def keep(*people: Any) -> None:
-        for someone in people:
-            access.access_for(someone)
-
-    return keep
+# What reading a person's access inside task forces costs, once per request
+# (taskforces.access.compute): their membership, their holdings, their roles' grants and,
+# when they see task forces led by other agencies, the ceilings there.
+ACCESS_QUERIES = 4
 
 
 def role_named(task_force, slug: str) -> Role:

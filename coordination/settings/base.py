@@ -62,8 +62,8 @@ MIDDLEWARE = [
     "coordination.accounts.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
     "coordination.web.PermissionDeniedMiddleware",
-    # Each request reads the epochs once and remembers what it computed under them.
-    "coordination.epochs.RequestMemoryMiddleware",
+    # What a request computed (a person's access) is remembered for that request only.
+    "coordination.request_memory.RequestMemoryMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -380,20 +380,6 @@ CONCORD_RECERTIFY_DAYS = env.int("CONCORD_RECERTIFY_DAYS", default=90)
 if CONCORD_RECERTIFY_DAYS < 1:
     raise environ.ImproperlyConfigured("CONCORD_RECERTIFY_DAYS must be a whole number, at least 1.")
 
-# Each web process keeps the access of at most this many people (taskforces.access),
-# checked against the database's access epoch on every use; 0 computes it every time.
-CONCORD_ACCESS_CACHE_SIZE = env.int("CONCORD_ACCESS_CACHE_SIZE", default=5000)
-if CONCORD_ACCESS_CACHE_SIZE < 0:
-    raise environ.ImproperlyConfigured(
-        "CONCORD_ACCESS_CACHE_SIZE must be a whole number, 0 or more."
-    )
-
-# Each web process keeps at most this many API list answers of task-force content
-# (taskforces.api.kept), used only while nothing they show has changed; 0 keeps none.
-CONCORD_API_KEPT_LISTS = env.int("CONCORD_API_KEPT_LISTS", default=1000)
-if CONCORD_API_KEPT_LISTS < 0:
-    raise environ.ImproperlyConfigured("CONCORD_API_KEPT_LISTS must be a whole number, 0 or more.")
-
 # Audit trail: events are kept at least this many days (CJIS: one year); the purge
 # command removes only older ones. Less than 365 is refused.
 CONCORD_AUDIT_RETENTION_DAYS = env.int("CONCORD_AUDIT_RETENTION_DAYS", default=365)
@@ -406,6 +392,7 @@ CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default
 
 CELERY_BEAT_SCHEDULE.update(
     {
+        "seal-audit-chain": {"task": "coordination.tasks.seal_audit_chain", "schedule": 5.0},
         "verify-audit-chain": {
             "task": "coordination.tasks.verify_audit_chain",
             "schedule": crontab(hour=2, minute=15),

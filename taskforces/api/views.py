@@ -33,7 +33,6 @@ from taskforces.models import (
     Update,
 )
 
-from .kept import KeptListMixin
 from .serializers import (
     AcknowledgementSerializer,
     AssignmentEndDateSerializer,
@@ -89,7 +88,7 @@ class TaskForceApiFilter(TaskForceFilter):
         responses={200: TaskForceSerializer},
     ),
 )
-class TaskForceViewSet(KeptListMixin, ReadOnlyResourceViewSet):
+class TaskForceViewSet(ReadOnlyResourceViewSet):
     """Joint bodies of several agencies. Seen only through a current role assignment."""
 
     model = TaskForce
@@ -168,7 +167,7 @@ class ParticipationFilter(drf_filters.FilterSet):
     ),
     retrieve=extend_schema(summary="One participation"),
 )
-class ParticipationViewSet(KeptListMixin, ReadOnlyResourceViewSet):
+class ParticipationViewSet(ReadOnlyResourceViewSet):
     """Agencies' parts in task forces. Invitations are made with
     ``POST /task-forces/{id}/invite/``; the invited agency's liaison officers answer."""
 
@@ -407,7 +406,7 @@ class ObjectiveApiFilter(ObjectiveFilter):
         responses={200: ObjectiveSerializer},
     ),
 )
-class ObjectiveViewSet(KeptListMixin, ReadOnlyResourceViewSet):
+class ObjectiveViewSet(ReadOnlyResourceViewSet):
     """Shared objectives of task forces, as far as their markings let the person see."""
 
     model = Objective
@@ -470,7 +469,7 @@ class TaskApiFilter(TaskFilter):
         responses={200: TaskSerializer},
     ),
 )
-class TaskViewSet(KeptListMixin, ReadOnlyResourceViewSet):
+class TaskViewSet(ReadOnlyResourceViewSet):
     """Work under objectives; a task carries its objective's marking."""
 
     model = Task
@@ -516,7 +515,7 @@ class UpdateFilter(drf_filters.FilterSet):
         responses={201: UpdateSerializer},
     ),
 )
-class UpdateViewSet(KeptListMixin, ReadOnlyResourceViewSet):
+class UpdateViewSet(ReadOnlyResourceViewSet):
     """Messages and situation reports, as far as their markings let the person see."""
 
     model = Update

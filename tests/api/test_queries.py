@@ -19,7 +19,7 @@ from coordination.models import Notification
 from coordination.tokens import create_token
 from taskforces import services
 
-from ..conftest import role_named
+from ..conftest import ACCESS_QUERIES, role_named
 from ..factories import AgencyFactory, person
 
 MORE = 32
@@ -163,7 +163,7 @@ LISTS: list[tuple[str, str, Callable[[SimpleNamespace], None], int]] = [
 
 
 # lists whose permission filter reads the person's access inside task forces
-ACCESS_EPOCH_READERS = {
+ACCESS_READERS = {
     "task-forces",
     "participations",
     "roles",
@@ -193,37 +193,32 @@ def test_list_queries_do_not_grow(
     persona: str,
     grow: Callable[[SimpleNamespace], None],
     bound: int,
-    kept_access: Callable[..., None],
 ) -> None:
     user = getattr(world, persona)
-    # the lists inside task forces also read the access epoch (tests/conftest.py)
-    bound += resource in ACCESS_EPOCH_READERS
-    kept_access(user)
+    # the lists inside task forces also read the person's access (tests/conftest.py)
+    bound += ACCESS_QUERIES if resource in ACCESS_READERS else 0
     with django_assert_max_num_queries(bound):
         small = _list(user, resource)
     grow(world)
-    kept_access(user)
     with django_assert_max_num_queries(bound):
         big = _list(user, resource)
     assert len(big["results"]) >= len(small["results"]) + 30, "the rows must show in the list"
 
 
 def test_token_authentication_adds_a_fixed_cost(
-    world: SimpleNamespace, django_assert_max_num_queries: Any, kept_access: Any
+    world: SimpleNamespace, django_assert_max_num_queries: Any
 ) -> None:
-    """A token costs one lookup the first time a process sees it, and at most one write a
-    minute for last_used_at; after that, nothing but the epochs every request reads."""
+    """A token costs one lookup on every request, and at most one write a minute for
+    last_used_at."""
     _, secret = create_token(owner=world.partner_staff, name="Dashboard")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    kept_access(world.partner_staff)
-    # the epochs, the token, its last_used_at, the epochs again after that write, the list
-    with django_assert_max_num_queries(1 + 2 + 1 + 4):
+    # the token, its last_used_at, the person's access, the list
+    with django_assert_max_num_queries(2 + ACCESS_QUERIES + 4):
         _list(None, "updates", client)
     more_updates(world)
-    kept_access(world.partner_staff)
-    # the token kept, last_used_at written just now: the epochs and the list
-    with django_assert_max_num_queries(1 + 4):
+    # last_used_at written just now: the token, the person's access and the list
+    with django_assert_max_num_queries(1 + ACCESS_QUERIES + 4):
         big = _list(None, "updates", client)
     assert len(big["results"]) >= 30
 
@@ -244,11 +239,9 @@ def test_one_object_costs_its_query_and_prefetches(
     resource: str,
     obj: Callable[[SimpleNamespace], Any],
     bound: int,
-    kept_access: Callable[..., None],
 ) -> None:
     client = APIClient()
     client.force_authenticate(world.partner_staff)
-    kept_access(world.partner_staff)
-    with django_assert_max_num_queries(bound + 1):  # + the access epoch
+    with django_assert_max_num_queries(bound + ACCESS_QUERIES):  # + the person's access
         response = client.get(f"/api/v1/{resource}/{obj(world).pk}/")
     assert response.status_code == 200

@@ -44,16 +44,20 @@ def actor():
 
 
 def some_events(actor, n: int = 5) -> list[AuditEvent]:
-    return [
+    """Events recorded and then sealed into the chain (as the sealer does after commit)."""
+    recorded = [
         audit.record(actor=actor, action="test.did", obj=actor, after={"n": i, "text": "é ✓"})
         for i in range(n)
     ]
+    audit.seal()
+    return list(AuditEvent.objects.filter(pk__in=[e.pk for e in recorded]).order_by("id"))
 
 
 def test_each_event_carries_the_hash_of_the_one_before(actor) -> None:
     events = some_events(actor)
-    stored = list(AuditEvent.objects.order_by("id"))
+    stored = list(AuditEvent.objects.order_by("seq"))
     assert [e.pk for e in stored][-5:] == [e.pk for e in events]
+    assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
     for before, after in itertools.pairwise(stored):
         assert after.prev_hash == before.hash
     assert stored[0].prev_hash == AuditEvent.GENESIS
@@ -119,6 +123,7 @@ def test_a_person_with_audit_history_cannot_be_deleted(actor) -> None:
     ],
 )
 def test_on_postgresql_a_trigger_refuses_update_and_delete(actor, sql: str) -> None:
+    """Of a sealed event: its content, its seal and its existence are fixed."""
     event = some_events(actor, 1)[0]
     with (
         pytest.raises(DatabaseError, match="append-only"),
@@ -127,6 +132,45 @@ def test_on_postgresql_a_trigger_refuses_update_and_delete(actor, sql: str) -> N
     ):
         cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "test.did"
+
+
+@ON_POSTGRES
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # changing an unsealed event's content while sealing it
+        "UPDATE coordination_auditevent SET seq = 999999, prev_hash = 'x', hash = 'y', "
+        "action = 'rewritten' WHERE id = %s",
+        # changing the content only
+        "UPDATE coordination_auditevent SET action = 'rewritten' WHERE id = %s",
+    ],
+)
+def test_on_postgresql_an_unsealed_event_may_only_be_sealed(actor, sql: str) -> None:
+    event = audit.record(actor=actor, action="test.did", obj=actor)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.did"
+
+
+@ON_POSTGRES
+@pytest.mark.postgres
+def test_on_postgresql_an_event_cannot_be_inserted_already_sealed(actor) -> None:
+    with (
+        pytest.raises(DatabaseError, match="unsealed"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO coordination_auditevent (created_at, actor_label, actor_agency_label, "
+            "action, object_type, object_id, object_repr, outcome, user_agent, seq, "
+            "prev_hash, hash) VALUES (now(), 'x', '', 'test.forged', '', '', '', 'success', "
+            "'', 1, 'a', 'b')"
+        )
 
 
 @ON_POSTGRES
@@ -178,7 +222,47 @@ def test_verify_command_reports_an_intact_chain(actor) -> None:
     call_command("verify_audit_chain", stdout=out)
     total = AuditEvent.objects.count()
     assert f"{total} events verified" in out.getvalue()
-    assert AuditEvent.objects.order_by("-id").first().hash in out.getvalue()
+    assert AuditEvent.objects.order_by("-seq").first().hash in out.getvalue()
+
+
+def test_recorded_events_wait_unsealed_until_the_sealer_chains_them(actor) -> None:
+    event = audit.record(actor=actor, action="test.did", obj=actor)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.seq, stored.hash, stored.prev_hash) == (None, None, None)
+    assert audit.verify_chain(seal_first=False).unsealed >= 1
+    assert audit.seal() >= 1
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.seq is not None and stored.hash == stored.compute_hash()
+    assert audit.seal() == 0  # nothing is sealed twice
+
+
+def test_a_sealed_event_inserted_in_the_middle_breaks_the_chain(actor) -> None:
+    events = some_events(actor, 3)
+    forged = AuditEvent(
+        created_at=events[1].created_at,
+        actor_label="forger@example",
+        action="test.forged",
+        seq=events[1].seq,
+        prev_hash=events[0].hash,
+    )
+    forged.hash = forged.compute_hash()
+    # make room for it, as a forger rewriting the places after it would have to
+    tamper("UPDATE coordination_auditevent SET seq = seq + 1000 WHERE seq >= %s", [events[1].seq])
+    tamper(
+        "INSERT INTO coordination_auditevent (created_at, actor_label, actor_agency_label, "
+        "action, object_type, object_id, object_repr, outcome, user_agent, seq, prev_hash, "
+        "hash) VALUES (%s, %s, '', %s, '', '', '', 'success', '', %s, %s, %s)",
+        [
+            forged.created_at,
+            forged.actor_label,
+            forged.action,
+            forged.seq,
+            forged.prev_hash,
+            forged.hash,
+        ],
+    )
+    report = audit.verify_chain()
+    assert not report.intact
 
 
 # --- retention ---------------------------------------------------------------------------
@@ -202,6 +286,7 @@ def test_purge_removes_only_events_past_retention_and_records_that_it_ran(actor)
     purge = AuditEvent.objects.get(action="audit.purged")
     assert purge.after["removed"] >= 3
     assert purge.after["first_kept_id"] == kept[0].pk
+    assert purge.after["first_kept_seq"] == kept[0].seq
     assert purge.actor_label == "system"
     assert "Removed" in out.getvalue()
     # what remains still verifies: the purge recorded where the chain now starts

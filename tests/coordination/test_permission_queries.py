@@ -1,6 +1,6 @@
-"""The permission core's cost: a permission-filtered list is one query and ``can`` is one
-query, plus one read of the access epoch (``taskforces.access``), however many roles the
-person holds; computing a person's access when it is not kept takes a fixed number of
+"""The permission core's cost: once a request has read the person's access
+(``taskforces.access``), a permission-filtered list is one query and ``can`` is one query,
+however many roles the person holds; reading a person's access takes a fixed number of
 queries, the same for one role and for sixty; guardian's rows grow with roles, not with
 people × objects."""
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from agencies.models import Agency, Membership, SharingAgreement
+from coordination import request_memory
 from coordination.markings import Marking
 from coordination.permissions import can, policy_for
 from taskforces import access, services
@@ -126,26 +127,31 @@ def sample(w: SimpleNamespace, model: type[models.Model]) -> models.Model:
 
 # Where the policy reads the person's access inside task forces (taskforces.access):
 # every action of these models but those listed.
-USES_ACCESS = {Objective, TaskForce, Task, Update, Role, RoleAssignment, Participation}
-NOT_FROM_ACCESS = {(RoleAssignment, "recertify"), (Participation, "respond")}
 
 
 def queries_for(model: type[models.Model], user: Any, action: str) -> int:
-    """One query, plus one read of the access epoch for the models whose policy uses the
-    person's access inside task forces; except where the answer is known to be "none"
-    without asking the database: ``QuerySet.none()`` (e.g. reviewing agencies without
-    being a portal administrator), or no task force at all to look in (the condition is
-    an empty ``IN``, which Django answers without a query)."""
+    """One query, once the request has read the person's access (``in_a_request``);
+    except where the answer is known to be "none" without asking the database:
+    ``QuerySet.none()`` (e.g. reviewing agencies without being a portal administrator), or
+    no task force at all to look in (the condition is an empty ``IN``, which Django
+    answers without a query)."""
     restricted = model._default_manager.restrict(user, action)  # type: ignore[attr-defined]
-    epoch = 1 if model in USES_ACCESS and (model, action) not in NOT_FROM_ACCESS else 0
     known_empty = (model, action) in ANSWERED_WITHOUT_A_QUERY and restricted.query.is_empty()
     if known_empty:
-        return epoch
+        return 0
     try:
         str(restricted.query)
     except EmptyResultSet:
-        return epoch
-    return epoch + 1
+        return 0
+    return 1
+
+
+@pytest.fixture
+def in_a_request() -> Iterator[None]:
+    """As inside one web request: the person's access, once read, is remembered until the
+    request writes (``coordination.request_memory``)."""
+    with request_memory.request_memory():
+        yield
 
 
 class TestQueryCounts:
@@ -166,10 +172,16 @@ class TestQueryCounts:
     @pytest.mark.parametrize("persona", PERSONAS)
     @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
     def test_restricted_list_is_one_query(
-        self, db: None, big: SimpleNamespace, django_assert_num_queries: Any, model, persona
+        self,
+        db: None,
+        big: SimpleNamespace,
+        django_assert_num_queries: Any,
+        model,
+        persona,
+        in_a_request: None,
     ):
         user = getattr(big, persona)
-        access.access_for(user)  # kept, as after a person's first request
+        access.access_for(user)  # read once, as at the request's first need
         for action in policy_for(model).actions:
             with django_assert_num_queries(queries_for(model, user, action)):
                 rows = list(model._default_manager.restrict(user, action))  # type: ignore[attr-defined]
@@ -178,7 +190,13 @@ class TestQueryCounts:
     @pytest.mark.parametrize("persona", PERSONAS)
     @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
     def test_can_is_one_query(
-        self, db: None, big: SimpleNamespace, django_assert_num_queries: Any, model, persona
+        self,
+        db: None,
+        big: SimpleNamespace,
+        django_assert_num_queries: Any,
+        model,
+        persona,
+        in_a_request: None,
     ):
         user = getattr(big, persona)
         obj = sample(big, model)
@@ -188,11 +206,11 @@ class TestQueryCounts:
                 can(user, action, obj)
 
     def test_one_role_and_many_roles_cost_the_same(
-        self, db: None, big: SimpleNamespace, django_assert_num_queries: Any
+        self, db: None, big: SimpleNamespace, django_assert_num_queries: Any, in_a_request: None
     ):
         for user in (big.lead_staff, big.lead_liaison, big.partner_staff):
             access.access_for(user)
-            with django_assert_num_queries(1 + 1):
+            with django_assert_num_queries(1):
                 objectives = list(Objective.objects.restrict(user, "view"))
             assert objectives
 

@@ -7,7 +7,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from coordination import audit
-from coordination.models import AuditEvent
 
 
 class Command(BaseCommand):
@@ -23,10 +22,15 @@ class Command(BaseCommand):
                 f"Audit chain broken at event #{report.broken_at}: {report.problem}. "
                 f"{report.checked} events before it verified."
             )
-        head = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
         self.stdout.write(
             self.style.SUCCESS(f"Audit chain intact: {report.checked} events verified.")
         )
+        if report.unsealed:
+            self.stdout.write(
+                f"{report.unsealed} newer events are not sealed yet: their transactions were "
+                "still running; the sealer chains them once those end."
+            )
+        head = audit.chain_head()
         if head:
             # worth writing down elsewhere: a later rewrite of the whole chain changes it
-            self.stdout.write(f"Last event #{head[0]}, hash {head[1]}")
+            self.stdout.write(f"Last event #{head[0]} (place {head[1]}), hash {head[2]}")

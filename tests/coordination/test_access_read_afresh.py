@@ -1,10 +1,11 @@
-"""Kept access (taskforces.access) is never used once the data behind it has changed.
+"""Access inside task forces is read from the database on every request: nothing is kept
+between requests, in any process, so a change shows from the very next check, whoever
+made it.
 
-Each change below is made *around* the services — a bare ``update()``, ``delete()`` or
-``create()``, as a data fix in a shell or another program writing to the database would —
-after the person's access was computed and kept. The database's own triggers move the
-access epoch, so the very next check computes afresh and the access is gone (or there)
-at once."""
+Most changes below are made *around* the services — a bare ``update()``, ``delete()`` or
+``create()``, as a data fix in a shell or another program writing to the database would.
+Agreements reach access through their coverage rows (``agencies.AgreementCoverage``),
+which the database's own triggers keep: those changes show at once too."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, SharingAgreement
-from coordination import epochs
+from agencies.models import Agency, AgreementCoverage, Membership, SharingAgreement
+from coordination import request_memory
 from coordination.markings import Marking
 from coordination.models import Notification, User
 from coordination.permissions import can
@@ -39,10 +40,6 @@ from ..factories import AgencyFactory, person
 pytestmark = pytest.mark.django_db
 
 
-def epoch() -> int | None:
-    return epochs.current(access.EPOCH)
-
-
 def sees(user: Any, w: SimpleNamespace) -> set[str]:
     """The markings of the world's objectives the person sees."""
     return {
@@ -50,8 +47,6 @@ def sees(user: Any, w: SimpleNamespace) -> set[str]:
         for o in Objective.objects.restrict(user, "view").filter(task_force=w.tf)
     }
 
-
-# --- every watched change moves the epoch and takes effect at once -----------------------------
 
 TAKEN_AWAY: dict[str, Callable[[SimpleNamespace], None]] = {
     "assignment ended": lambda w: RoleAssignment.objects.filter(
@@ -90,10 +85,7 @@ TAKEN_AWAY: dict[str, Callable[[SimpleNamespace], None]] = {
 @pytest.mark.parametrize("change", TAKEN_AWAY, ids=list(TAKEN_AWAY))
 def test_access_taken_away_outside_the_services_is_gone_at_once(world, change):
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
-    assert access.kept.get((world.partner_staff.pk, epoch())) is not None
-    first = epoch()
     TAKEN_AWAY[change](world)
-    assert epoch() != first
     assert sees(world.partner_staff, world) == set()
     assert not can(world.partner_staff, "view", world.tf)
 
@@ -104,10 +96,24 @@ def test_a_narrower_agreement_lowers_the_ceiling_at_once(world):
     assert sees(world.partner_staff, world) == {"GREEN"}
 
 
+def test_a_terminated_agreement_lowers_the_ceiling_at_once(world):
+    SharingAgreement.objects.filter(pk=world.agreement.pk).update(
+        status=SharingAgreement.Status.TERMINATED
+    )
+    assert sees(world.partner_staff, world) == set()  # without an agreement: TLP:CLEAR only
+    assert not AgreementCoverage.objects.filter(agreement=world.agreement).exists()
+
+
 def test_an_agreement_losing_a_party_lowers_the_ceiling_at_once(world):
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
     world.agreement.parties.remove(world.partner)
-    assert sees(world.partner_staff, world) == set()  # without an agreement: TLP:CLEAR only
+    assert sees(world.partner_staff, world) == set()
+
+
+def test_a_deleted_agreement_takes_its_coverage_with_it(world):
+    SharingAgreement.objects.filter(pk=world.agreement.pk).delete()
+    assert not AgreementCoverage.objects.exists()
+    assert sees(world.partner_staff, world) == set()
 
 
 def test_a_new_agreement_raises_the_ceiling_at_once(world):
@@ -120,7 +126,22 @@ def test_a_new_agreement_raises_the_ceiling_at_once(world):
         created_by=world.lead_admin,
     )
     wider.parties.add(world.lead, world.partner)
+    assert set(
+        AgreementCoverage.objects.filter(agreement=wider).values_list("agency", "partner")
+    ) == {(world.lead.pk, world.partner.pk), (world.partner.pk, world.lead.pk)}
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER", "AMBER_STRICT"}
+
+
+def test_a_draft_agreement_covers_nothing_until_it_is_in_force(world):
+    draft = SharingAgreement.objects.create(
+        title="Draft",
+        max_marking=Marking.RED,
+        valid_from=timezone.localdate(),
+        created_by=world.lead_admin,
+    )
+    draft.parties.add(world.lead, world.partner)
+    assert not AgreementCoverage.objects.filter(agreement=draft).exists()
+    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
 
 
 def test_a_new_lead_agency_changes_the_ceiling_at_once(world):
@@ -150,61 +171,6 @@ def test_a_new_assignment_gives_access_at_once(world):
     assert sees(newcomer, world) == {"GREEN", "AMBER"}
 
 
-def test_writes_access_does_not_depend_on_leave_the_epoch_alone(world):
-    """Writes that cannot change anyone's access do not throw kept access away."""
-    sees(world.partner_staff, world)
-    first = epoch()
-    RoleAssignment.objects.filter(pk=world.partner_staff_assignment.pk).update(
-        recertified_at=timezone.now()
-    )
-    User.objects.filter(pk=world.partner_staff.pk).update(last_login=timezone.now())
-    Agency.objects.filter(pk=world.partner.pk).update(name="Renamed Health Service")
-    TaskForce.objects.filter(pk=world.tf.pk).update(mandate="A new mandate.")
-    Objective.objects.filter(pk=world.objectives[Marking.GREEN].pk).update(title="Renamed")
-    Notification.objects.create(recipient=world.partner_staff, kind="x", title="Hello")
-    assert epoch() == first
-
-
-@pytest.mark.parametrize(
-    ("epoch_name", "migration"),
-    [
-        ("access", "taskforces.migrations.0006_access_epoch"),
-        ("content", "taskforces.migrations.0007_content_epoch"),
-        ("auth", "coordination.migrations.0007_auth_epoch"),
-    ],
-)
-def test_every_watched_table_has_its_triggers(epoch_name, migration):
-    """The migrations' triggers are in the database (insert, update, delete) for the access
-    epoch, the content epoch of kept API lists (taskforces.api.kept) and the auth epoch of
-    kept API tokens (coordination.tokens)."""
-    from importlib import import_module
-
-    watches = import_module(migration).WATCHES
-    prefix = f"concord_{epoch_name}_epoch_"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT event_object_table, event_manipulation FROM information_schema.triggers "
-                "WHERE trigger_name LIKE %s",
-                [prefix + "%"],
-            )
-            found = set(cursor.fetchall())
-        else:
-            cursor.execute(
-                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
-                [prefix + "%"],
-            )
-            found = {
-                (table, event)
-                for table, sql in cursor.fetchall()
-                for event in ("INSERT", "UPDATE", "DELETE")
-                if f"AFTER {event}" in sql
-            }
-    for watch in watches:
-        wanted = {"UPDATE", "DELETE"} | ({"INSERT"} if watch.inserts else set())
-        assert {e for t, e in found if t == watch.table} == wanted, watch.table
-
-
 # --- time alone ----------------------------------------------------------------------------
 
 
@@ -217,8 +183,6 @@ def test_an_assignment_expiring_is_not_seen_after_its_end(world, time_machine):
         by=world.partner_liaison,
     )
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
-    kept = access.kept.get((world.partner_staff.pk, epoch()))
-    assert kept is not None and kept.valid_until == now + datetime.timedelta(hours=1)
     time_machine.move_to(now + datetime.timedelta(hours=1), tick=False)
     assert sees(world.partner_staff, world) == set()
 
@@ -257,28 +221,21 @@ def test_an_agreement_ending_today_is_not_used_tomorrow(world, time_machine):
 # --- rolled back, other connections, requests ---------------------------------------------
 
 
-def test_access_computed_in_a_rolled_back_transaction_is_never_reused(world):
+def test_a_rolled_back_change_leaves_access_as_it_was(world):
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
-    outer = epoch()
     with pytest.raises(RuntimeError), transaction.atomic():
         RoleAssignment.objects.filter(pk=world.partner_staff_assignment.pk).update(
             ended_at=timezone.now()
         )
-        inner = epoch()
-        assert sees(world.partner_staff, world) == set()  # kept under ``inner``
+        assert sees(world.partner_staff, world) == set()
         raise RuntimeError("roll back")
-    assert epoch() == outer
-    assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
-    # another change takes a value of its own, never the rolled-back one
-    Membership.objects.filter(user=world.outsider).update(is_active=False)
-    assert epoch() not in (outer, inner)
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committed_by_another_connection_is_seen_at_once():
     """Another process (here: another thread, with its own database connection) ends the
-    assignment; this one's kept access is not used again."""
+    assignment; this one sees the access gone at its next check."""
     if connection.vendor == "sqlite":
         pytest.skip("an in-memory SQLite database is not shared between connections")
     from ..conftest import build_world
@@ -304,50 +261,28 @@ def test_a_change_committed_by_another_connection_is_seen_at_once():
 
 def test_a_request_remembers_access_until_it_writes(world, django_assert_num_queries):
     user = world.partner_staff
-    with epochs.request_memory():
+    with request_memory.request_memory():
         access.access_for(user)
         with django_assert_num_queries(0):
             access.access_for(user)
         Notification.objects.create(recipient=user, kind="x", title="Hello")  # any write
-        with django_assert_num_queries(1):  # the epoch again
+        with django_assert_num_queries(4):  # read afresh
             access.access_for(user)
-    with django_assert_num_queries(1):  # outside a request: the epoch every time
+    with django_assert_num_queries(4):  # outside a request: read every time
         access.access_for(user)
 
 
-def test_a_page_reads_the_epoch_once(client, world, kept_access, django_assert_max_num_queries):
-    """The task force page filters many lists; the epoch is read once for all of them."""
+def test_a_page_reads_access_once(client, world):
+    """The task force page filters many lists; the person's access is read once for all
+    of them (their assignments: one query)."""
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     client.force_login(world.lead_liaison)
-    kept_access(world.lead_liaison)
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("taskforces:detail", args=[world.tf.pk])).status_code == 200
-    reads = [q for q in queries.captured_queries if "coordination_epoch" in q["sql"]]
+    reads = [q for q in queries.captured_queries if 'AS "role__group_id"' in q["sql"]]
     assert len(reads) == 1
-
-
-# --- keeping -------------------------------------------------------------------------------
-
-
-def test_with_keeping_off_every_check_computes(world, settings, django_assert_num_queries):
-    settings.CONCORD_ACCESS_CACHE_SIZE = 0
-    access.kept.clear()
-    access.access_for(world.lead_staff)
-    with django_assert_num_queries(3):  # agency, assignments, capabilities; no epoch
-        access.access_for(world.lead_staff)
-    assert len(access.kept) == 0
-
-
-def test_keeping_is_bounded_least_recently_used_first(world, settings):
-    settings.CONCORD_ACCESS_CACHE_SIZE = 2
-    current = epoch()
-    for user in (world.lead_staff, world.partner_staff, world.lead_liaison):
-        access.access_for(user)
-    assert len(access.kept) == 2
-    assert access.kept.get((world.lead_staff.pk, current)) is None
-    assert access.kept.get((world.lead_liaison.pk, current)) is not None
 
 
 def test_an_agency_without_an_agreement_sees_clear_only(world):
@@ -363,9 +298,9 @@ def test_an_agency_without_an_agreement_sees_clear_only(world):
     assert can(staff, "view", world.tf)
 
 
-def test_a_truncated_table_moves_the_epoch(world):
-    """PostgreSQL fires no row or statement DELETE trigger on TRUNCATE; its own trigger
-    moves the epoch."""
+def test_a_truncated_agreement_table_takes_the_coverage_with_it(world):
+    """PostgreSQL fires no row trigger on TRUNCATE; a statement trigger rebuilds the
+    coverage from what is left."""
     if connection.vendor != "postgresql":
         pytest.skip("TRUNCATE is PostgreSQL's")
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
