@@ -126,12 +126,8 @@ def _withhold(data: Any, *, red: bool) -> Any:
 
 
 def _is_red(obj: models.Model | None) -> bool:
-    """Is ``obj`` (or the objective a task belongs to) marked TLP:RED?"""
-    if obj is None:
-        return False
+    """Is ``obj`` marked TLP:RED?"""
     marking = getattr(obj, "marking", None)
-    if marking is None and hasattr(obj, "objective_id"):
-        marking = getattr(obj.objective, "marking", None)
     return marking is not None and int(marking) >= Marking.RED
 
 

@@ -261,7 +261,7 @@ def build_calendar(person: User, *, now: datetime.datetime | None = None) -> Cal
     for task in tasks[:MAX_ITEMS]:
         if task.due_date is None:  # excluded by the query; keeps the type checker content
             continue
-        marking = int(task.objective.marking)
+        marking = int(task.marking)
         red = marking >= Marking.RED
         where = _in_task_force(task.task_force)
         calendar.add_component(

@@ -5,6 +5,7 @@ permission core (``Model.objects.restrict``)."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -355,7 +356,10 @@ class Objective(models.Model):
         HIGH = 3, "High"
         CRITICAL = 4, "Critical"
 
-    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="objectives")
+    # indexed by (task_force, marking) below, which serves lookups by task force too
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="objectives", db_index=False
+    )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     owner_agency = models.ForeignKey(
@@ -394,7 +398,9 @@ class Objective(models.Model):
 class Task(models.Model):
     """A concrete piece of work under an objective, for a person or for a role's holders.
 
-    It carries its objective's marking; ``task_force`` is kept alongside for filtering."""
+    It carries its objective's marking: ``marking`` is a copy the database keeps equal to
+    the objective's (triggers, migration ``taskforces/0008``), and ``task_force`` is kept
+    alongside, so tasks are filtered by their own columns like objectives and updates."""
 
     class Status(models.TextChoices):
         TODO = "todo", "To do"
@@ -404,7 +410,9 @@ class Task(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="tasks")
-    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="tasks")
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     assignee = models.ForeignKey(
@@ -422,6 +430,10 @@ class Task(models.Model):
         OperationalPeriod, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.TODO)
+    # its objective's marking, never set on its own (see the class docstring)
+    marking = models.PositiveSmallIntegerField(
+        choices=Marking.choices, default=Marking.AMBER, editable=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -438,10 +450,21 @@ class Task(models.Model):
                 name="task_has_one_kind_of_assignee",
             ),
         ]
-        indexes = [models.Index(fields=("assignee", "status"))]
+        indexes = [
+            models.Index(fields=("assignee", "status")),
+            models.Index(fields=("task_force", "marking"), name="task_by_task_force_marking"),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # what the database will store anyway, so the instance says it too
+        if self.objective_id is not None:
+            self.marking = self.objective.marking
+            if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "marking"}
+        super().save(*args, **kwargs)
 
 
 class Update(models.Model):
@@ -451,7 +474,9 @@ class Update(models.Model):
         UPDATE = "update", "Update"
         SITREP = "sitrep", "Situation report"
 
-    task_force = models.ForeignKey(TaskForce, on_delete=models.CASCADE, related_name="updates")
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="updates", db_index=False
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -216,7 +216,7 @@ def _task_message(template: str) -> Any:
         due = f" (due {task.due_date:%d %b %Y})" if task.due_date else ""
         return Message(
             title=template.format(title=task.title, task_force=task.task_force.name) + due,
-            body=_body(task.description, task.objective.marking),
+            body=_body(task.description, task.marking),
             link=reverse("taskforces:task", args=[task.pk]),
         )
 

@@ -360,10 +360,6 @@ class TaskPolicy(ItemPolicy):
     assigned to (or a current holder of its role) may update it."""
 
     model = Task
-    marking_field = "objective__marking"
-
-    def marking_of(self, obj: Any) -> int:
-        return int(obj.objective.marking)
 
     def change_condition(self, user: Any, held: Access) -> Q:
         # (applied to visible tasks only, whose task forces are all in ``held``)
@@ -662,11 +658,6 @@ def holders(
     return User.objects.filter(pk__in=assignments.values("person_id"))
 
 
-def item_marking(obj: Any) -> int:
-    """The marking an item is seen under: its own (a task: its objective's)."""
-    return int(obj.objective.marking if isinstance(obj, Task) else obj.marking)
-
-
 def audience(obj: Any) -> QuerySet[Any]:
     """Everyone who may view ``obj`` (a task force or an item in one): the access rule
     anchored on the object, in a constant number of queries — the holders of "view"
@@ -675,7 +666,7 @@ def audience(obj: Any) -> QuerySet[Any]:
     if isinstance(obj, TaskForce):
         return holders(obj)
     task_force = obj.task_force
-    marking = item_marking(obj)
+    marking = int(obj.marking)
     accepted = list(
         Participation.objects.filter(
             task_force=task_force, status=Participation.Status.ACCEPTED

@@ -277,7 +277,7 @@ def build_ics204(
                 day(task.due_date),
                 task.get_status_display(),
             ),
-            int(task.objective.marking),
+            int(task.marking),
         )
         found = keys(task)
         if found:
@@ -469,7 +469,7 @@ def build_ics214(
         (
             "taskforces.task",
             lambda: Task.objects.filter(pk__in=wanted["taskforces.task"]).values_list(
-                "pk", "title", "objective__marking"
+                "pk", "title", "marking"
             ),
         ),
         (

@@ -1059,6 +1059,7 @@ class Seeder:
                         if rng.random() < 0.9
                         else None,
                         weighted(rng, task_statuses),
+                        marking,
                         tf.founder,
                         created,
                         created,
@@ -1075,6 +1076,7 @@ class Seeder:
                 "assigned_role_id",
                 "due_date",
                 "status",
+                "marking",
                 "created_by_id",
                 "created_at",
                 "updated_at",
