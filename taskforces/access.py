@@ -177,6 +177,8 @@ class Access:
     closed: frozenset[int] = frozenset()
     # the roles the person holds now (tasks assigned to a role, acknowledgements asked of one)
     role_ids: frozenset[int] = frozenset()
+    # task force id → its content version (``TaskForce.content_version``) as read
+    versions: Mapping[int, int] = field(default_factory=dict)
 
     def task_forces(self, capability: str, *, writable: bool = False) -> list[int]:
         """Ids of the task forces where the person has ``capability`` (and which are not
@@ -201,6 +203,20 @@ class Access:
             ceiling = self.ceilings.get(task_force_id, Marking.CLEAR)
             groups[seen_marking(ceiling, self.capabilities[task_force_id])].append(task_force_id)
         return dict(sorted(groups.items()))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Everything above in one string: two readings of a person's access answer the
+        same lists and pages exactly when their fingerprints are equal (what the API's
+        ETags of task-force content are made of)."""
+        parts = [f"{self.member_of}/{self.agency_id}/{sorted(self.role_ids)}"]
+        for task_force_id in sorted(self.capabilities):
+            parts.append(
+                f"{task_force_id}:{sorted(self.capabilities[task_force_id])}"
+                f":{self.ceilings.get(task_force_id)}:{task_force_id in self.closed}"
+                f":{self.versions.get(task_force_id)}"
+            )
+        return "|".join(parts)
 
     def sees(self, task_force_id: int, marking: int) -> bool:
         """Does the person see an item of this marking in this task force?"""
@@ -239,15 +255,18 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
             "role__task_force_id",
             "role__task_force__lead_agency_id",
             "role__task_force__status",
+            "role__task_force__content_version",
         )
     )
-    grants = granted(group_id for _, group_id, _, _, _ in rows)
+    grants = granted(row[1] for row in rows)
     capabilities: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
+    versions: dict[int, int] = {}
     closed = set()
-    for _, group_id, task_force_id, lead_id, status in rows:
+    for _, group_id, task_force_id, lead_id, status, version in rows:
         capabilities[task_force_id] |= grants.get(group_id, frozenset())
         leads[task_force_id] = lead_id
+        versions[task_force_id] = version
         if status == TaskForce.Status.CLOSED:
             closed.add(task_force_id)
     seen = [tf for tf, held in capabilities.items() if Capability.VIEW in held]
@@ -259,6 +278,7 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
         ceilings={tf: found[(agency_id, tf)].marking for tf in seen},
         closed=frozenset(closed),
         role_ids=frozenset(role_id for role_id, *_ in rows),
+        versions=versions,
     )
 
 

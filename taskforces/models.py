@@ -58,6 +58,10 @@ class TaskForce(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # moved on by the database (triggers, migration taskforces/0009) whenever anything the
+    # API or the pages show of this task force changes, in the changing transaction: what
+    # the API's ETags of task-force content are made of
+    content_version = models.BigIntegerField(default=0, editable=False)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -393,6 +397,13 @@ class Objective(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def progress(self) -> int:
+        """Whole percent of its live tasks done (rounded down), from the counts
+        ``taskforces.selectors.with_progress`` annotates; 0 without them."""
+        total = getattr(self, "task_total", 0) or 0
+        return 100 * (getattr(self, "task_done", 0) or 0) // total if total else 0
 
 
 class Task(models.Model):

@@ -6,7 +6,6 @@ import datetime
 from typing import Any
 
 from django.db.models import (
-    Case,
     Count,
     F,
     IntegerField,
@@ -16,7 +15,6 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -55,20 +53,14 @@ def _task_count(tasks: QuerySet[Task]) -> Coalesce:
 
 
 def with_progress(objectives: QuerySet[Objective]) -> QuerySet[Objective]:
-    """Annotate ``task_total``, ``task_done`` and ``progress`` (percent of tasks done;
-    cancelled tasks do not count) in the same query.
+    """Annotate ``task_total`` and ``task_done`` (cancelled tasks do not count) in the same
+    query, from which ``Objective.progress`` is the percent done.
 
     Subqueries per objective rather than a join and GROUP BY: a page computes them for its
     own rows only, and counting the list (the paginator) leaves them out altogether."""
     return objectives.annotate(
         task_total=_task_count(Task.objects.exclude(status=Task.Status.CANCELLED)),
         task_done=_task_count(Task.objects.filter(status=Task.Status.DONE)),
-    ).annotate(
-        progress=Case(
-            When(task_total=0, then=Value(0)),
-            default=F("task_done") * 100 / F("task_total"),
-            output_field=IntegerField(),
-        )
     )
 
 

@@ -11,11 +11,12 @@ from rest_framework import serializers
 
 from agencies.models import Agency, Membership, SharingAgreement
 from coordination.api.fields import Choice, Day, Email, Flag, Text, Url
+from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import PersonSerializer, VisibleRelatedField
 from coordination.markings import Marking
 
 
-class AgencyRefSerializer(serializers.ModelSerializer):
+class AgencyRefSerializer(ReadSerializer):
     """An agency, as named on the objects tied to it."""
 
     class Meta:
@@ -24,7 +25,7 @@ class AgencyRefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AgencySerializer(serializers.ModelSerializer):
+class AgencySerializer(ReadSerializer):
     """An agency and where it stands in its lifecycle."""
 
     website = serializers.CharField(read_only=True, help_text="A URL, or empty.")
@@ -72,7 +73,7 @@ class AgencyChangeSerializer(serializers.Serializer):
     website = Url(max_length=200, required=False, allow_blank=True)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ReadSerializer):
     """A person's tie to their agency, with their agency-level role."""
 
     user = PersonSerializer(read_only=True)
@@ -101,7 +102,7 @@ class MembershipRoleSerializer(serializers.Serializer):
     role = Choice(choices=Membership.Role.choices)
 
 
-class AgreementSerializer(serializers.ModelSerializer):
+class AgreementSerializer(ReadSerializer):
     """An information-sharing agreement between agencies."""
 
     parties = AgencyRefSerializer(many=True, read_only=True)

@@ -6,9 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from .conditional import ConditionalMixin
 from .errors import ErrorSerializer
+
+ETAG_HEADER = {
+    "schema": {"type": "string"},
+    "description": "A validator of this answer: send it back as `If-None-Match` to get "
+    "`304 Not Modified` while nothing it shows has changed.",
+}
 
 ERROR_DESCRIPTIONS = {
     "400": "The request (body, filters, ordering or page) is not valid; `fields` says where.",
@@ -30,8 +38,38 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("400")
         return sorted(codes)
 
+    def _is_conditional(self) -> bool:
+        return (
+            self.method == "GET"
+            and isinstance(self.view, ConditionalMixin)
+            and getattr(self.view, "action", None) in ("list", "retrieve")
+        )
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self._is_conditional():
+            parameters.append(
+                OpenApiParameter(
+                    "If-None-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description="The `ETag` of an earlier answer: `304 Not Modified` (no "
+                    "body) while nothing it shows has changed.",
+                )
+            )
+        return parameters
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if self._is_conditional() and direction == "response":
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    response.setdefault("headers", {})["ETag"] = ETAG_HEADER
+            responses["304"] = {
+                "description": "Not modified: the answer is the one the `ETag` in "
+                "`If-None-Match` names.",
+                "headers": {"ETag": ETAG_HEADER},
+            }
         for code in self._error_codes():
             if code not in responses:
                 responses[code] = self._get_response_for_code(

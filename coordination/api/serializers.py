@@ -15,6 +15,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 from coordination.models import AuditEvent, Notification, User
 
 from .fields import StrictManyRelatedField, Text
+from .representation import ReadSerializer
 
 
 def as_id(field: serializers.RelatedField, data: Any) -> int:
@@ -71,7 +72,7 @@ class VisiblePeopleField(_StrictRelatedField):
         return self.people(self.context["request"].user)
 
 
-class PersonRefSerializer(serializers.ModelSerializer):
+class PersonRefSerializer(ReadSerializer):
     """A person, as named on objects they are tied to (author, assignee, holder)."""
 
     name = serializers.SerializerMethodField()
@@ -84,7 +85,7 @@ class PersonRefSerializer(serializers.ModelSerializer):
         return str(user)
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(ReadSerializer):
     """A person in full, as their agency's memberships show them."""
 
     class Meta:
@@ -102,7 +103,7 @@ class OptionalReasonSerializer(serializers.Serializer):
     reason = Text(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ReadSerializer):
     """One thing I was told about."""
 
     class Meta:
@@ -119,7 +120,7 @@ class MarkedSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many notifications were marked read.")
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ReadSerializer):
     """Who did what to which object, when, from where, with the values before and after."""
 
     before = serializers.JSONField(allow_null=True, read_only=True)

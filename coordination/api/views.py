@@ -28,6 +28,7 @@ from coordination.models import AuditEvent, Notification, User
 from coordination.notifications import visible_notifications
 
 from . import policies
+from .conditional import ConditionalMixin
 from .filters import BooleanFilter, FilterBackend, IdFilter, IsoDateTimeFilter, OrderingFilter
 from .serializers import (
     AuditEventSerializer,
@@ -100,8 +101,12 @@ class ResourceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         )
 
 
-class ReadOnlyResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ResourceViewSet):
-    """List and retrieve; subclasses add creation, partial updates and actions."""
+class ReadOnlyResourceViewSet(
+    ConditionalMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ResourceViewSet
+):
+    """List and retrieve, each with an ETag (``304 Not Modified`` to a conditional GET, see
+    ``coordination.api.conditional``); subclasses add creation, partial updates and
+    actions."""
 
 
 # --- my notifications ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from agencies.api.serializers import AgencyRefSerializer
 from agencies.models import Agency, Membership
 from agencies.selectors import AgencyOf
 from coordination.api.fields import Choice, Day, Flag, Items, Moment, Text, WholeNumber
+from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import (
     PersonRefSerializer,
     VisiblePeopleField,
@@ -47,14 +48,14 @@ def visible_people(user: Any) -> QuerySet[User]:
     return User.objects.filter(Q(pk__in=own_agency) | Q(pk__in=in_my_task_forces))
 
 
-class TaskForceRefSerializer(serializers.ModelSerializer):
+class TaskForceRefSerializer(ReadSerializer):
     class Meta:
         model = TaskForce
         fields = ("id", "name")
         read_only_fields = fields
 
 
-class RoleRefSerializer(serializers.ModelSerializer):
+class RoleRefSerializer(ReadSerializer):
     class Meta:
         model = Role
         fields = ("id", "name", "task_force")
@@ -64,7 +65,7 @@ class RoleRefSerializer(serializers.ModelSerializer):
 # --- task forces and participation ---------------------------------------------------------
 
 
-class TaskForceSerializer(serializers.ModelSerializer):
+class TaskForceSerializer(ReadSerializer):
     """A joint body with a mandate, a lead agency and a lifecycle."""
 
     lead_agency = AgencyRefSerializer(read_only=True)
@@ -111,7 +112,7 @@ class InvitationSerializer(serializers.Serializer):
     message = Text(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class ParticipationSerializer(serializers.ModelSerializer):
+class ParticipationSerializer(ReadSerializer):
     """An agency's part in a task force: invited → accepted / declined → withdrawn."""
 
     task_force = TaskForceRefSerializer(read_only=True)
@@ -135,7 +136,7 @@ class ParticipationSerializer(serializers.ModelSerializer):
 # --- roles and assignments -----------------------------------------------------------------
 
 
-class RoleSerializer(serializers.ModelSerializer):
+class RoleSerializer(ReadSerializer):
     """A position in one task force: responsibilities, capabilities, holder limit,
     eligible agencies (none listed: every participating agency)."""
 
@@ -201,7 +202,7 @@ class AssignSerializer(serializers.Serializer):
     until = Moment(required=False, allow_null=True, default=None)
 
 
-class RoleAssignmentSerializer(serializers.ModelSerializer):
+class RoleAssignmentSerializer(ReadSerializer):
     """A person holding a role, for a period."""
 
     role = RoleRefSerializer(read_only=True)
@@ -247,7 +248,7 @@ class AssignmentEndDateSerializer(serializers.Serializer):
 # --- objectives, tasks, updates ------------------------------------------------------------
 
 
-class ObjectiveSerializer(serializers.ModelSerializer):
+class ObjectiveSerializer(ReadSerializer):
     """A shared objective: owner and contributing agencies, status, priority, target date,
     marking, and progress (percent of its live tasks done)."""
 
@@ -311,7 +312,7 @@ class ObjectiveChangeSerializer(serializers.Serializer):
     marking = Choice(choices=Marking.choices, required=False)
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(ReadSerializer):
     """A piece of work under an objective, for a person or for a role's holders."""
 
     task_force = TaskForceRefSerializer(read_only=True)
@@ -360,7 +361,7 @@ class TaskChangeSerializer(serializers.Serializer):
     status = Choice(choices=Task.Status.choices, required=False)
 
 
-class UpdateSerializer(serializers.ModelSerializer):
+class UpdateSerializer(ReadSerializer):
     """A message or situation report; it may ask named roles or agencies (or, naming
     none, everyone who sees it) to acknowledge it."""
 

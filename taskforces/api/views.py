@@ -21,6 +21,7 @@ from coordination.api.filters import BooleanFilter, IdFilter
 from coordination.api.serializers import OptionalReasonSerializer, ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
 from taskforces import selectors, services
+from taskforces.access import access_for
 from taskforces.filtersets import ObjectiveFilter, TaskFilter, TaskForceFilter
 from taskforces.models import (
     Acknowledgement,
@@ -59,6 +60,15 @@ from .serializers import (
 )
 
 
+class TaskForceContentViewSet(ReadOnlyResourceViewSet):
+    """Content seen only through the asker's access inside task forces: its state is that
+    access with each task force's content version (``taskforces.access``), known before
+    any row is read, so a conditional GET that matches costs no query of its own."""
+
+    def state_before_query(self) -> str | None:
+        return access_for(self.request.user).fingerprint
+
+
 def _serialize(
     view: ReadOnlyResourceViewSet, serializer_class: Any, obj: Any, code: int
 ) -> Response:
@@ -88,7 +98,7 @@ class TaskForceApiFilter(TaskForceFilter):
         responses={200: TaskForceSerializer},
     ),
 )
-class TaskForceViewSet(ReadOnlyResourceViewSet):
+class TaskForceViewSet(TaskForceContentViewSet):
     """Joint bodies of several agencies. Seen only through a current role assignment."""
 
     model = TaskForce
@@ -255,7 +265,7 @@ class RoleFilter(drf_filters.FilterSet):
         responses={200: RoleSerializer},
     ),
 )
-class RoleViewSet(ReadOnlyResourceViewSet):
+class RoleViewSet(TaskForceContentViewSet):
     """The positions in each task force (its organisation chart)."""
 
     model = Role
@@ -337,6 +347,10 @@ class RoleAssignmentViewSet(ReadOnlyResourceViewSet):
     def optimise(self, queryset: QuerySet[RoleAssignment]) -> QuerySet[RoleAssignment]:
         return queryset.select_related("role", "person", "agency", "assigned_by")
 
+    def state_of_objects(self, objects: list[Any], count: int | None) -> str:
+        # whether each is current changes with time alone
+        return super().state_of_objects(objects, count) + repr([a.is_current() for a in objects])
+
     @extend_schema(
         summary="End an assignment early",
         description="A liaison officer or agency administrator of the holder's agency; the "
@@ -406,7 +420,7 @@ class ObjectiveApiFilter(ObjectiveFilter):
         responses={200: ObjectiveSerializer},
     ),
 )
-class ObjectiveViewSet(ReadOnlyResourceViewSet):
+class ObjectiveViewSet(TaskForceContentViewSet):
     """Shared objectives of task forces, as far as their markings let the person see."""
 
     model = Objective
@@ -469,7 +483,7 @@ class TaskApiFilter(TaskFilter):
         responses={200: TaskSerializer},
     ),
 )
-class TaskViewSet(ReadOnlyResourceViewSet):
+class TaskViewSet(TaskForceContentViewSet):
     """Work under objectives; a task carries its objective's marking."""
 
     model = Task
@@ -515,7 +529,7 @@ class UpdateFilter(drf_filters.FilterSet):
         responses={201: UpdateSerializer},
     ),
 )
-class UpdateViewSet(ReadOnlyResourceViewSet):
+class UpdateViewSet(TaskForceContentViewSet):
     """Messages and situation reports, as far as their markings let the person see."""
 
     model = Update
