@@ -659,13 +659,15 @@ def holders(
 
 
 def audience(obj: Any) -> QuerySet[Any]:
-    """Everyone who may view ``obj`` (a task force or an item in one): the access rule
+    """Everyone who may view ``obj`` (a task force or anything in one): the access rule
     anchored on the object, in a constant number of queries — the holders of "view"
     there whose agency's ceiling covers the item's marking (and of "view restricted" for
     TLP:RED)."""
     if isinstance(obj, TaskForce):
         return holders(obj)
     task_force = obj.task_force
+    if isinstance(obj, (Role, OperationalPeriod)):  # seen by whoever sees the task force
+        return holders(task_force)
     marking = int(obj.marking)
     accepted = list(
         Participation.objects.filter(

@@ -1,0 +1,199 @@
+"""One access rule (``taskforces.access``): a person's access, an item's audience (who is
+notified about it) and the explanation of "why can I see this?" are derived from the same
+definition, and agree for every persona and every kind of object.
+
+The world here is wider than the usual one, so that every condition of the rule decides
+someone's answer: a partner without an agreement, an agreement for one task force only,
+TLP:RED with and without the view-restricted capability, an expired, an ended and a
+scheduled assignment, a suspended agency, a withdrawn participation, an ended membership
+and a deactivated account."""
+
+from __future__ import annotations
+
+import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from agencies import services as agency_services
+from agencies.models import Membership
+from coordination.markings import Marking
+from coordination.models import User
+from coordination.permissions import can, explain
+from taskforces import services
+from taskforces.models import (
+    Objective,
+    OperationalPeriod,
+    Role,
+    RoleAssignment,
+    Task,
+    TaskForce,
+    Update,
+)
+from taskforces.permissions import audience
+
+from ..conftest import build_world, role_named
+from ..factories import AgencyFactory, person
+
+pytestmark = pytest.mark.django_db
+
+
+def wide_world() -> SimpleNamespace:
+    w = build_world()
+    now = timezone.now()
+    # a third agency, taking part with no agreement with the lead (TLP:CLEAR only)
+    w.third = AgencyFactory(name="Coastal Transport Authority", acronym="CoTA")
+    w.third_liaison = person(w.third, Membership.Role.LIAISON)
+    invitation = services.invite_agency(task_force=w.tf, agency=w.third, by=w.lead_liaison)
+    services.respond_to_invitation(participation=invitation, accept=True, by=w.third_liaison)
+    w.third_staff = person(w.third)
+    services.assign_role(role=w.member_role, person=w.third_staff, assigned_by=w.third_liaison)
+    # an agreement for this task force only, raising the partner to AMBER+STRICT here
+    agency_services.create_agreement(
+        title="Severn only",
+        parties=[w.lead, w.partner],
+        max_marking=Marking.AMBER_STRICT,
+        valid_from=datetime.date(2020, 1, 1),
+        task_force=w.tf,
+        by=w.portal_admin,
+        activate=True,
+    )
+    # TLP:RED: the analyst role has view_restricted; a partner analyst still lacks the ceiling
+    analyst = role_named(w.tf, "intelligence-analyst")
+    w.lead_analyst = person(w.lead)
+    services.assign_role(role=analyst, person=w.lead_analyst, assigned_by=w.lead_liaison)
+    w.partner_analyst = person(w.partner)
+    services.assign_role(role=analyst, person=w.partner_analyst, assigned_by=w.partner_liaison)
+    # assignments that confer nothing (now)
+    w.expired = person(w.lead)
+    done = services.assign_role(role=w.member_role, person=w.expired, assigned_by=w.lead_liaison)
+    RoleAssignment.objects.filter(pk=done.pk).update(  # as time passing would
+        starts_at=now - datetime.timedelta(days=3), ends_at=now - datetime.timedelta(days=1)
+    )
+    w.ended = person(w.lead)
+    ended = services.assign_role(role=w.member_role, person=w.ended, assigned_by=w.lead_liaison)
+    services.end_assignment(assignment=ended, by=w.lead_liaison, reason="Rotated out.")
+    w.scheduled = person(w.partner)
+    services.assign_role(
+        role=w.member_role,
+        person=w.scheduled,
+        assigned_by=w.partner_liaison,
+        starts_at=now + datetime.timedelta(days=1),
+    )
+    # a member whose membership ended, and a deactivated account, both still assigned
+    w.left = person(w.lead)
+    services.assign_role(role=w.member_role, person=w.left, assigned_by=w.lead_liaison)
+    Membership.objects.filter(user=w.left).update(is_active=False)
+    w.deactivated = person(w.lead)
+    services.assign_role(role=w.member_role, person=w.deactivated, assigned_by=w.lead_liaison)
+    User.objects.filter(pk=w.deactivated.pk).update(is_active=False)
+    # a second task force: the partner takes part, then withdraws; a suspended agency
+    w.other = services.form_task_force(
+        name="Coastal surge", mandate="Prepare the coast.", by=w.lead_liaison
+    )
+    w.other_participation = services.invite_agency(
+        task_force=w.other, agency=w.partner, by=w.lead_liaison
+    )
+    services.respond_to_invitation(
+        participation=w.other_participation, accept=True, by=w.partner_liaison
+    )
+    services.assign_role(
+        role=role_named(w.other, "member"), person=w.partner_staff, assigned_by=w.partner_liaison
+    )
+    services.withdraw_agency(
+        participation=w.other_participation, by=w.partner_liaison, reason="Stood down."
+    )
+    w.suspended_agency = AgencyFactory(name="Mountain Rescue", acronym="MR")
+    w.suspended_liaison = person(w.suspended_agency, Membership.Role.LIAISON)
+    invitation = services.invite_agency(
+        task_force=w.other, agency=w.suspended_agency, by=w.lead_liaison
+    )
+    services.respond_to_invitation(participation=invitation, accept=True, by=w.suspended_liaison)
+    agency_services.suspend_agency(agency=w.suspended_agency, by=w.portal_admin, reason="Audit.")
+    for marking in (Marking.CLEAR, Marking.GREEN, Marking.RED):
+        objective = services.create_objective(
+            task_force=w.other,
+            title=f"Coast {marking.label}",
+            owner_agency=w.lead,
+            marking=marking,
+            by=w.lead_liaison,
+        )
+        services.create_task(
+            objective=objective, title=f"Coast task {marking.label}", by=w.lead_liaison
+        )
+    services.create_objective(
+        task_force=w.tf,
+        title="Public",
+        owner_agency=w.lead,
+        marking=Marking.CLEAR,
+        by=w.lead_liaison,
+    )
+    for marking in (Marking.CLEAR, Marking.GREEN, Marking.AMBER_STRICT):
+        services.post_update(
+            task_force=w.tf,
+            title=f"Update {marking.label}",
+            body="…",
+            marking=marking,
+            by=w.lead_liaison,
+        )
+    services.create_period(
+        task_force=w.tf,
+        starts_at=now,
+        ends_at=now + datetime.timedelta(hours=12),
+        by=w.lead_liaison,
+    )
+    return w
+
+
+def every_object() -> list[Any]:
+    objects: list[Any] = []
+    for model in (TaskForce, Objective, Task, Update, Role, OperationalPeriod):
+        objects += list(model.objects.all())
+    return objects
+
+
+def test_an_items_audience_is_everyone_who_may_see_it() -> None:
+    wide_world()
+    people = list(User.objects.all())
+    objects = every_object()
+    checked = 0
+    for obj in objects:
+        told = set(audience(obj).values_list("pk", flat=True))
+        may = {p.pk for p in people if can(p, "view", obj)}
+        assert told == may, (type(obj).__name__, obj.pk, str(obj), told ^ may)
+        checked += 1
+    assert checked == len(objects) > 30
+    # the world decides answers both ways
+    assert any(audience(o).exists() for o in objects)
+    assert any(len(set(audience(o).values_list("pk", flat=True))) < len(people) for o in objects)
+
+
+def test_the_explanation_gives_the_same_answer_as_the_rule() -> None:
+    wide_world()
+    people = list(User.objects.all())
+    for obj in every_object():
+        for someone in people:
+            allowed = can(someone, "view", obj)
+            explanation = explain(someone, "view", obj)
+            assert explanation.allowed == allowed, (someone.email, type(obj).__name__, obj.pk)
+            assert explanation.steps, "an explanation always says why"
+
+
+def test_the_conditions_each_decide_someone() -> None:
+    """Each special person of the wide world is refused by one condition of the rule."""
+    w = wide_world()
+    red = Objective.objects.get(task_force=w.tf, marking=Marking.RED)
+    strict = Objective.objects.get(task_force=w.tf, marking=Marking.AMBER_STRICT)
+    green = Objective.objects.get(task_force=w.tf, marking=Marking.GREEN)
+    public = Objective.objects.get(task_force=w.tf, marking=Marking.CLEAR)
+    assert can(w.lead_analyst, "view", red)  # leads, and view_restricted
+    assert not can(w.partner_analyst, "view", red)  # view_restricted, but no RED agreement
+    assert can(w.partner_staff, "view", strict)  # the task-force-only agreement
+    assert not can(w.third_staff, "view", green) and can(w.third_staff, "view", public)
+    for refused in (w.expired, w.ended, w.scheduled, w.left, w.deactivated):
+        assert not can(refused, "view", w.tf)
+    coast = Objective.objects.get(task_force=w.other, marking=Marking.CLEAR)
+    assert not can(w.partner_staff, "view", coast)  # withdrew: the assignment ended
+    assert not can(w.suspended_liaison, "view", coast)
