@@ -2,6 +2,15 @@
 
 Each service is atomic, validates before saving, checks the actor through the permission
 core and records an audit event in the same transaction.
+
+Locks are taken in one order, everywhere (docs/decisions/0002-one-lock-order.md):
+account → agency → membership → **task force** → participation → role → assignment →
+objective → task → update, and among rows of one kind the lowest id first. Every service
+that changes anything inside a task force locks the task force's row first
+(:func:`lock_task_forces`, ``FOR NO KEY UPDATE``): writes inside one task force take
+turns, writes into different task forces never wait for each other, and the database's
+own bookkeeping of the task force (its content version, moved by triggers) finds the lock
+already held.
 """
 
 from __future__ import annotations
@@ -51,6 +60,27 @@ TASK_FORCE_TRANSITIONS = {
     (TF.STANDING_DOWN, TF.ACTIVE),
     (TF.STANDING_DOWN, TF.CLOSED),
 }
+
+
+def lock_task_forces(ids: Iterable[int]) -> None:
+    """Lock these task forces' rows, lowest id first, until the transaction ends: the step
+    every write inside a task force starts with (see the module docstring)."""
+    wanted = sorted({int(i) for i in ids})
+    if wanted:
+        list(
+            TaskForce.objects.select_for_update(no_key=True)
+            .filter(pk__in=wanted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _lock_task_force_of(model: type[Model], pk: Any, path: str = "task_force_id") -> None:
+    """Lock the task force an object belongs to (``path`` names the column, through the
+    role for an assignment), before locking the object itself."""
+    found = model._default_manager.filter(pk=pk).values_list(path, flat=True).first()
+    if found is not None:
+        lock_task_forces([found])
 
 
 def _reread_or_rollback(obj: Model, user: User) -> None:
@@ -186,6 +216,7 @@ def create_role(
 ) -> Role:
     """Add a custom role to a task force."""
     require(by, "change", task_force)
+    lock_task_forces([task_force.pk])
     _check_max_holders(max_holders)
     if Role.objects.filter(task_force=task_force, name__iexact=name.strip()).exists():
         raise ValidationError({"name": "This task force already has a role with this name."})
@@ -225,6 +256,7 @@ def update_role(
     """Change a role's responsibilities, capabilities (granted or revoked at once), holder
     limit or eligible agencies."""
     require(by, "change", role.task_force)
+    lock_task_forces([role.task_force_id])
     role = Role.objects.select_for_update().get(pk=role.pk)
     before = _role_snapshot(role)
     fields: list[str] = []
@@ -349,7 +381,7 @@ def update_task_force(
 ) -> TaskForce:
     """Edit a task force's name, mandate or marking."""
     require(by, "change", task_force)
-    task_force = TaskForce.objects.select_for_update().get(pk=task_force.pk)
+    task_force = TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
     before = audit.snapshot(task_force, ("name", "mandate", "marking"))
     fields: list[str] = []
     if name is not None:
@@ -377,7 +409,7 @@ def update_task_force(
 def transition_task_force(*, task_force: TaskForce, to_status: str, by: User) -> TaskForce:
     """Move a task force along forming → active → standing down → closed."""
     require(by, "change", task_force)
-    task_force = TaskForce.objects.select_for_update().get(pk=task_force.pk)
+    task_force = TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
     old = task_force.status
     if to_status not in TF.values:
         raise ValidationError({"status": f"Unknown status {to_status!r}."})
@@ -407,6 +439,7 @@ def invite_agency(
     """Invite an active agency (again, after a decline or withdrawal) to take part."""
     require(by, "manage_participation", task_force)
     agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    lock_task_forces([task_force.pk])
     if agency.status != Agency.Status.ACTIVE:
         raise ValidationError({"agency": f"{agency} is not active and cannot be invited."})
     participation = (
@@ -448,6 +481,7 @@ def respond_to_invitation(
     """A liaison officer accepts or declines their agency's invitation. Accepting gives them
     their agency's Liaison officer role in the task force, so they can assign their people."""
     require(by, "respond", participation)
+    _lock_task_force_of(Participation, participation.pk)
     participation = Participation.objects.select_for_update().get(pk=participation.pk)
     if participation.status != P.INVITED:
         raise ValidationError(
@@ -497,6 +531,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason."})
+    _lock_task_force_of(Participation, participation.pk)
     participation = (
         Participation.objects.select_for_update()
         .select_related("task_force")
@@ -548,8 +583,9 @@ def _create_assignment(
     starts_at: datetime.datetime | None = None,
     until: datetime.datetime | None = None,
 ) -> RoleAssignment:
-    """Create an assignment under a lock on the role, so the holder limit holds even
-    when two liaison officers assign at the same moment."""
+    """Create an assignment under a lock on the role (after its task force's), so the
+    holder limit holds even when two liaison officers assign at the same moment."""
+    lock_task_forces([role.task_force_id])
     locked = Role.objects.select_for_update().get(pk=role.pk)
     now = timezone.now()
     if locked.max_holders is not None:
@@ -661,8 +697,15 @@ def _end(
 
 
 def _end_many(assignments: Any, *, by: User | None, reason: str) -> int:
+    """End each of ``assignments``: their task forces locked first (lowest id first), then
+    the assignments themselves, lowest id first."""
+    lock_task_forces(assignments.values_list("role__task_force_id", flat=True))
     count = 0
-    for assignment in assignments.select_for_update().select_related("person", "role__group"):
+    for assignment in (
+        assignments.select_for_update(of=("self",))
+        .select_related("person", "role__group")
+        .order_by("pk")
+    ):
         _end(assignment, by=by, reason=reason)
         count += 1
     return count
@@ -676,8 +719,9 @@ def end_assignment(*, assignment: RoleAssignment, by: User, reason: str) -> Role
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason; the holder will be told it."})
+    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
     assignment = (
-        RoleAssignment.objects.select_for_update()
+        RoleAssignment.objects.select_for_update(of=("self",))
         .select_related("person", "role__group")
         .get(pk=assignment.pk)
     )
@@ -693,6 +737,7 @@ def set_assignment_end(
 ) -> RoleAssignment:
     """Set or clear the date an assignment expires."""
     require(by, "change", assignment)
+    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
     assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.ended_at is not None:
         raise ValidationError({"assignment": "This assignment has already ended."})
@@ -729,8 +774,9 @@ def recertify_assignment(
         raise ValidationError(
             {"note": f"Keep the note to {RECERTIFY_NOTE_MAX} characters or fewer."}
         )
+    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
     assignment = (
-        RoleAssignment.objects.select_for_update()
+        RoleAssignment.objects.select_for_update(of=("self",))
         .select_related("role", "person", "agency")
         .get(pk=assignment.pk)
     )
@@ -762,18 +808,31 @@ def recertify_assignment(
     return assignment
 
 
-@transaction.atomic
 def expire_assignments(*, now: datetime.datetime | None = None) -> int:
     """Close every assignment whose end date has passed (access already stopped at that
-    moment: the permission core checks the date). Run by Celery beat every minute."""
+    moment: the permission core checks the date). Run by Celery beat every minute, each
+    assignment in its own transaction, in the lock order; one whose task force or row is
+    busy is left for the next run."""
     now = now or timezone.now()
     due = RoleAssignment.objects.filter(ended_at__isnull=True, ends_at__lte=now)
     count = 0
-    for assignment in due.select_for_update(skip_locked=True).select_related(
-        "person", "role__group"
-    ):
-        _end(assignment, by=None, reason="Expired", at=assignment.ends_at)
-        count += 1
+    for pk, task_force_id in due.order_by("pk").values_list("pk", "role__task_force_id"):
+        with transaction.atomic():
+            if (
+                not TaskForce.objects.select_for_update(no_key=True, skip_locked=True)
+                .filter(pk=task_force_id)
+                .exists()
+            ):
+                continue
+            assignment = (
+                due.filter(pk=pk)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("person", "role__group")
+                .first()
+            )
+            if assignment is not None:
+                _end(assignment, by=None, reason="Expired", at=assignment.ends_at)
+                count += 1
     return count
 
 
@@ -825,8 +884,9 @@ def _period_snapshot(period: OperationalPeriod) -> dict[str, Any]:
 
 def _lock_task_force(task_force: TaskForce) -> TaskForce:
     """Periods of one task force are written one at a time (numbers and overlaps are
-    checked against the others), so two planners cannot slip overlapping periods in."""
-    return TaskForce.objects.select_for_update().get(pk=task_force.pk)
+    checked against the others), so two planners cannot slip overlapping periods in: the
+    task force's lock, as every write inside it takes first."""
+    return TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
 
 
 @transaction.atomic
@@ -968,6 +1028,7 @@ def create_objective(
     """Add a shared objective; its marking defaults to the task force's. It may be tied
     to one of the task force's operational periods."""
     require(by, "manage_objectives", task_force)
+    lock_task_forces([task_force.pk])
     marking = task_force.marking if marking is None else marking
     _check_marking(marking, by, task_force)
     _check_period_of(period, task_force.pk)
@@ -1010,8 +1071,11 @@ def update_objective(
     unknown = set(changes) - set(OBJECTIVE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    lock_task_forces([objective.task_force_id])
     objective = (
-        Objective.objects.select_for_update().select_related("task_force").get(pk=objective.pk)
+        Objective.objects.select_for_update(of=("self",))
+        .select_related("task_force")
+        .get(pk=objective.pk)
     )
     before = audit.snapshot(objective, OBJECTIVE_FIELDS)
     if "marking" in changes:
@@ -1090,6 +1154,7 @@ def create_task(
     the task force's operational periods."""
     require(by, "view", objective)
     require(by, "manage_tasks", objective.task_force)
+    lock_task_forces([objective.task_force_id])
     _check_task_assignee(objective, assignee, assigned_role)
     _check_period_of(period, objective.task_force_id)
     task = Task(
@@ -1121,8 +1186,11 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
     unknown = set(changes) - set(TASK_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    lock_task_forces([task.task_force_id])
     task = (
-        Task.objects.select_for_update().select_related("objective", "task_force").get(pk=task.pk)
+        Task.objects.select_for_update(of=("self",))
+        .select_related("objective", "task_force")
+        .get(pk=task.pk)
     )
     if set(changes) - {"status"} and not can(by, "manage_tasks", task.task_force):
         raise PermissionDenied("Only task managers may change more than a task's status.")
@@ -1176,6 +1244,7 @@ def post_update(
     """Post an update or situation report; it may ask named roles or agencies (or, with
     none named, everyone who can see it) to acknowledge it."""
     require(by, "post_updates", task_force)
+    lock_task_forces([task_force.pk])
     marking = task_force.marking if marking is None else marking
     _check_marking(marking, by, task_force)
     roles, agencies = list(ack_roles), list(ack_agencies)
@@ -1224,6 +1293,7 @@ def post_update(
 def acknowledge_update(*, update: Update, by: User) -> Acknowledgement:
     """Record that a person asked to acknowledge an update has done so (once)."""
     require(by, "acknowledge", update)
+    lock_task_forces([update.task_force_id])
     acknowledgement, created = Acknowledgement.objects.get_or_create(update=update, person=by)
     if created:
         audit.record(actor=by, action="update.acknowledged", obj=update)
@@ -1246,9 +1316,11 @@ def on_agency_status_changed(
         by=by,
         reason=f"{agency} was offboarded: {reason}",
     )
-    open_participations = Participation.objects.select_for_update().filter(
+    open_participations = Participation.objects.filter(
         agency=agency, status__in=(P.INVITED, P.ACCEPTED)
     )
+    lock_task_forces(open_participations.values_list("task_force_id", flat=True))
+    open_participations = open_participations.select_for_update().order_by("pk")
     for participation in open_participations:
         old = participation.status
         participation.status = P.WITHDRAWN
