@@ -7,16 +7,25 @@ from typing import Any
 from django.db.models import BigIntegerField, Expression, QuerySet
 from django.utils import timezone
 
+from coordination import request_memory
+
 from .models import Agency, Membership, SharingAgreement
 
 
 def membership_of(user: Any) -> Membership | None:
-    """The person's active membership (with its agency), or None."""
+    """The person's active membership (with its agency), or None; read once per request
+    (until the request writes, ``coordination.request_memory``)."""
     if user is None or not getattr(user, "pk", None):
         return None
-    return (
+    note = request_memory.remembered("agencies.membership")
+    if note is not None and user.pk in note:
+        return note[user.pk]
+    found = (
         Membership.objects.select_related("agency").filter(user_id=user.pk, is_active=True).first()
     )
+    if note is not None:
+        note[user.pk] = found
+    return found
 
 
 class AgencyOf(Expression):

@@ -102,6 +102,9 @@ class TaskForcePolicy(Policy[TaskForce]):
             InList("pk", task_force_ids_with(user, capability, writable=writable))
         )
 
+    def decides(self, user: Any, action: str, obj: TaskForce) -> bool | None:
+        return _holds(user, obj.pk, TASK_FORCE_ACTIONS[action])
+
     def explain(self, user: Any, action: str, obj: TaskForce) -> Explanation:
         capability = Capability(TASK_FORCE_ACTIONS[action])
         steps, granted = _task_force_chain(user, obj, capability)
@@ -110,6 +113,13 @@ class TaskForcePolicy(Policy[TaskForce]):
             steps.append(Step(f"{obj} is closed: nothing in it can be changed.", False))
             granted = False
         return Explanation(granted, action, steps)
+
+
+def _holds(user: Any, task_force_id: int, capability: str) -> bool:
+    """Does the person hold ``capability`` in the task force, from their access (and, for
+    a capability that changes things, is the task force still open)?"""
+    writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
+    return task_force_id in access_for(user).task_forces(capability, writable=writable)
 
 
 def _task_force_chain(
@@ -391,6 +401,9 @@ class RolePolicy(Policy[Role]):
     def restrict(self, queryset: QuerySet[Role], user: Any, action: str) -> QuerySet[Role]:
         return queryset.filter(InList("task_force_id", task_force_ids_with(user, Capability.VIEW)))
 
+    def decides(self, user: Any, action: str, obj: Role) -> bool | None:
+        return _holds(user, obj.task_force_id, Capability.VIEW)
+
     def explain(self, user: Any, action: str, obj: Role) -> Explanation:
         steps, granted = _task_force_chain(user, obj.task_force, Capability.VIEW)
         return Explanation(granted, action, steps)
@@ -416,6 +429,10 @@ class OperationalPeriodPolicy(Policy[OperationalPeriod]):
                 task_force_ids_with(user, Capability.MANAGE_OBJECTIVES, writable=True),
             )
         )
+
+    def decides(self, user: Any, action: str, obj: OperationalPeriod) -> bool | None:
+        capability = Capability.VIEW if action == "view" else Capability.MANAGE_OBJECTIVES
+        return _holds(user, obj.task_force_id, capability)
 
     def explain(self, user: Any, action: str, obj: OperationalPeriod) -> Explanation:
         if action == "view":

@@ -197,3 +197,24 @@ def test_the_conditions_each_decide_someone() -> None:
     coast = Objective.objects.get(task_force=w.other, marking=Marking.CLEAR)
     assert not can(w.partner_staff, "view", coast)  # withdrew: the assignment ended
     assert not can(w.suspended_liaison, "view", coast)
+
+
+def test_answers_given_without_a_query_are_the_databases_answers() -> None:
+    """``can`` answers some questions from the person's access alone (``Policy.decides``);
+    those answers are exactly what ``restrict`` finds in the database."""
+    from coordination.permissions import policy_for, restrict
+
+    wide_world()
+    decided = 0
+    for obj in every_object():
+        model = type(obj)
+        policy = policy_for(model)
+        for someone in User.objects.all():
+            for action in policy.actions:
+                answer = policy.decides(someone, action, obj)
+                if answer is None:
+                    continue
+                in_database = restrict(model.objects.filter(pk=obj.pk), someone, action).exists()
+                assert answer == in_database, (someone.email, model.__name__, obj.pk, action)
+                decided += 1
+    assert decided > 500
