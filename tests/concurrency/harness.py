@@ -26,10 +26,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import psycopg2
 from django.db import connection
+from django.db.models import F
 from rest_framework.test import APIClient
 
-from coordination.models import User
+from coordination import audit
+from coordination.models import Event, User
+from taskforces.models import Participation, Role, RoleAssignment, Task, TaskForce
 
 # Refusals a race may bring, each in the API's error shape with a message: 400 (the state
 # changed under the request: "already ended", "not open"), 404 (the object went out of
@@ -347,3 +351,228 @@ def release_together(
         f"{stuck}\n{referee.summary()}"
     )
     return results
+
+
+# --- what must hold after every round ------------------------------------------------------
+
+
+def inconsistencies(task_force: TaskForce) -> list[str]:
+    """What is wrong with a task force's data: an open assignment of an agency that has not
+    accepted (or was withdrawn), a role past its holder limit, a role group that differs
+    from the people holding the role, a task not marked as its objective. (Four queries:
+    this runs after every round.)"""
+    found = []
+    accepted = set(
+        Participation.objects.filter(
+            task_force=task_force, status=Participation.Status.ACCEPTED
+        ).values_list("agency_id", flat=True)
+    )
+    roles = {
+        pk: (name, limit, group_id)
+        for pk, name, limit, group_id in Role.objects.filter(task_force=task_force).values_list(
+            "pk", "name", "max_holders", "group_id"
+        )
+    }
+    holders: dict[int, list[int]] = {pk: [] for pk in roles}
+    for pk, role_id, person_id, agency_id in (
+        RoleAssignment.objects.open()
+        .filter(role__task_force=task_force)
+        .values_list("pk", "role_id", "person_id", "agency_id")
+    ):
+        holders[role_id].append(person_id)
+        if agency_id not in accepted:
+            found.append(
+                f"{task_force.name}: assignment {pk} ({roles[role_id][0]}, person "
+                f"{person_id}) is open, but agency {agency_id} has not accepted a part"
+            )
+    members: dict[int, list[int]] = {group_id: [] for _, _, group_id in roles.values()}
+    for group_id, user_id in User.groups.through.objects.filter(
+        group_id__in=list(members)
+    ).values_list("group_id", "user_id"):
+        members[group_id].append(user_id)
+    for role_id, (name, limit, group_id) in roles.items():
+        if limit is not None and len(holders[role_id]) > limit:
+            found.append(
+                f"{task_force.name}: {name} has {len(holders[role_id])} holders, its limit "
+                f"is {limit}"
+            )
+        if sorted(members[group_id]) != sorted(holders[role_id]):
+            found.append(
+                f"{task_force.name}: {name}'s group holds people {sorted(members[group_id])}, "
+                f"its open assignments people {sorted(holders[role_id])}"
+            )
+    off = Task.objects.filter(task_force=task_force).exclude(marking=F("objective__marking"))
+    found.extend(
+        f"{task_force.name}: task {pk} is marked {marking}, its objective otherwise"
+        for pk, marking in off.values_list("pk", "marking")
+    )
+    return found
+
+
+def global_problems(referee: Referee) -> list[str]:
+    """The audit chain verifies, and every notification event was dispatched (a dispatch
+    whose transaction was chosen as a deadlock's victim is retried by Celery later in
+    production; here, with tasks run in-process, it stays undispatched and is logged).
+
+    Events whose writers ended are sealed by now; one still unsealed waits for a
+    transaction older than it anywhere on the server (the sealer goes no further than the
+    oldest one running), so it is reported, not failed."""
+    found = []
+    report = audit.verify_chain()
+    referee.facts.append(
+        f"audit chain: {report.checked} events verified, {report.unsealed} not sealed yet"
+    )
+    if not report.intact:
+        found.append(f"audit chain broken: {report}")
+    undispatched = Event.objects.filter(dispatched_at__isnull=True).count()
+    if undispatched:
+        found.append(f"{undispatched} notification event(s) never dispatched")
+    return found
+
+
+def note_all(referee: Referee, problems: list[str], number: int) -> None:
+    for problem in problems:
+        referee.note(f"round {number}: {problem}")
+
+
+# --- gates: one interleaving, made certain ------------------------------------------------------
+
+
+class Gate:
+    """A transaction on a connection of the test's own (outside Django's) that takes a
+    lock with ``sql`` and keeps it until ``open()``: a service that needs that lock stops
+    at a known statement, so an interleaving that threads released together reach only
+    now and then happens every time. Rolled back when opened: the gate changes nothing."""
+
+    def __init__(self, sql: str, params: Iterable[Any] = ()) -> None:
+        settings = connection.settings_dict
+        self._connection = psycopg2.connect(
+            dbname=settings["NAME"],
+            user=settings["USER"],
+            password=settings["PASSWORD"] or None,
+            host=settings["HOST"] or None,
+            port=settings["PORT"] or None,
+        )
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            self.pid = self._connection.get_backend_pid()
+
+    def open(self) -> None:
+        if not self._connection.closed:
+            self._connection.rollback()
+            self._connection.close()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.open()
+
+
+class Background:
+    """A call running in a thread of its own, with its own database connection (closed at
+    the end); what it returned, or the exception it raised (which the referee notes)."""
+
+    def __init__(self, referee: Referee, call: Callable[[], Any], name: str) -> None:
+        self.result: Any = None
+        self._referee = referee
+        self._call = call
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._call()
+        except Exception as error:
+            self.result = error
+            self._referee.note(f"{self._thread.name} raised:\n{traceback.format_exc()}")
+        finally:
+            connection.close()
+
+    def join(self, timeout: float = JOIN_TIMEOUT) -> bool:
+        """Waits for the call to finish; False if it is still running."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def wait_for_waiters(count: int, *, timeout: float = 10.0) -> bool:
+    """Waits until ``count`` backends of this database wait for a lock; False if that
+    did not happen in time (the code no longer waits there: the interleaving the caller
+    wanted cannot arise, which is no failure in itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] >= count:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def lock_report() -> str:
+    """Who waits for whom in this database, and which tables each backend holds row
+    locks in (RowShareLock: SELECT ... FOR UPDATE/SHARE; RowExclusiveLock: a write), from
+    ``pg_stat_activity`` and ``pg_locks``: the evidence for a diagnosis."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.pid, a.wait_event_type, pg_blocking_pids(a.pid),
+                   left(regexp_replace(coalesce(substring(a.query from 'FROM .*'), a.query),
+                                       '\\s+', ' ', 'g'), 220),
+                   coalesce((SELECT string_agg(DISTINCT c.relname || ' ' || l.mode, ', ')
+                             FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                             WHERE l.pid = a.pid AND l.granted AND c.relkind = 'r'
+                               AND l.mode IN ('RowShareLock', 'RowExclusiveLock')), '')
+            FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+              AND a.state <> 'idle'
+            ORDER BY a.pid
+            """
+        )
+        rows = cursor.fetchall()
+    lines = [
+        f"  pid {pid} waits on {wait or '-'} (blocked by {blocked}): {query}\n"
+        f"      holds row locks in: {held}"
+        for pid, wait, blocked, query, held in rows
+    ]
+    return "\n".join([*lines, *row_locks()])
+
+
+# the tables whose rows the services lock, parents first
+LOCKED_TABLES = (
+    "agencies_agency",
+    "coordination_user",
+    "auth_group",
+    "taskforces_taskforce",
+    "taskforces_participation",
+    "taskforces_role",
+    "taskforces_roleassignment",
+    "coordination_user_groups",
+    "taskforces_objective",
+    "taskforces_task",
+)
+
+
+def row_locks() -> list[str]:
+    """Every row lock held now in the tables above, with the backends holding it, from the
+    ``pgrowlocks`` extension (created in the test database if the server has it)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pgrowlocks")
+    except Exception:  # the contrib module is not installed: the report goes without
+        return ["  (row locks: the pgrowlocks extension is not available)"]
+    found = []
+    with connection.cursor() as cursor:
+        for table in LOCKED_TABLES:
+            cursor.execute(
+                f"SELECT (SELECT t.id FROM {table} t WHERE t.ctid = r.locked_row),"  # noqa: S608 - fixed names
+                f" r.modes, r.pids FROM pgrowlocks('{table}') r"
+            )
+            found.extend(
+                f"  row lock: {table} id {pk}: {', '.join(modes)} by pid {', '.join(map(str, pids))}"
+                for pk, modes, pids in cursor.fetchall()
+            )
+    return found

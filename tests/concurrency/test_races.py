@@ -34,14 +34,12 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
 from agencies.models import Agency, Membership
-from coordination import audit
 from coordination.markings import Marking
-from coordination.models import AuditEvent, Event, User
+from coordination.models import AuditEvent, User
 from taskforces import services
 from taskforces.models import (
     Objective,
@@ -55,7 +53,14 @@ from taskforces.models import (
 
 from ..conftest import role_named
 from ..factories import person
-from .harness import Answer, Referee, release_together
+from .harness import (
+    Answer,
+    Referee,
+    global_problems,
+    inconsistencies,
+    note_all,
+    release_together,
+)
 
 # at least 30 (40 for the observer scenario, as the issue describes it); more with
 # CONCORD_RACE_ROUNDS=<n>, to hunt a rare interleaving
@@ -94,88 +99,6 @@ def generous_limits():
     ):
         yield
     cache.clear()
-
-
-# --- what must hold after every round ------------------------------------------------------
-
-
-def inconsistencies(task_force: TaskForce) -> list[str]:
-    """What is wrong with a task force's data: an open assignment of an agency that has not
-    accepted (or was withdrawn), a role past its holder limit, a role group that differs
-    from the people holding the role, a task not marked as its objective. (Four queries:
-    this runs after every round.)"""
-    found = []
-    accepted = set(
-        Participation.objects.filter(task_force=task_force, status=P.ACCEPTED).values_list(
-            "agency_id", flat=True
-        )
-    )
-    roles = {
-        pk: (name, limit, group_id)
-        for pk, name, limit, group_id in Role.objects.filter(task_force=task_force).values_list(
-            "pk", "name", "max_holders", "group_id"
-        )
-    }
-    holders: dict[int, list[int]] = {pk: [] for pk in roles}
-    for pk, role_id, person_id, agency_id in (
-        RoleAssignment.objects.open()
-        .filter(role__task_force=task_force)
-        .values_list("pk", "role_id", "person_id", "agency_id")
-    ):
-        holders[role_id].append(person_id)
-        if agency_id not in accepted:
-            found.append(
-                f"{task_force.name}: assignment {pk} ({roles[role_id][0]}, person "
-                f"{person_id}) is open, but agency {agency_id} has not accepted a part"
-            )
-    members: dict[int, list[int]] = {group_id: [] for _, _, group_id in roles.values()}
-    for group_id, user_id in User.groups.through.objects.filter(
-        group_id__in=list(members)
-    ).values_list("group_id", "user_id"):
-        members[group_id].append(user_id)
-    for role_id, (name, limit, group_id) in roles.items():
-        if limit is not None and len(holders[role_id]) > limit:
-            found.append(
-                f"{task_force.name}: {name} has {len(holders[role_id])} holders, its limit "
-                f"is {limit}"
-            )
-        if sorted(members[group_id]) != sorted(holders[role_id]):
-            found.append(
-                f"{task_force.name}: {name}'s group holds people {sorted(members[group_id])}, "
-                f"its open assignments people {sorted(holders[role_id])}"
-            )
-    off = Task.objects.filter(task_force=task_force).exclude(marking=F("objective__marking"))
-    found.extend(
-        f"{task_force.name}: task {pk} is marked {marking}, its objective otherwise"
-        for pk, marking in off.values_list("pk", "marking")
-    )
-    return found
-
-
-def global_problems(referee: Referee) -> list[str]:
-    """The audit chain verifies, and every notification event was dispatched (a dispatch
-    whose transaction was chosen as a deadlock's victim is retried by Celery later in
-    production; here, with tasks run in-process, it stays undispatched and is logged).
-
-    Events whose writers ended are sealed by now; one still unsealed waits for a
-    transaction older than it anywhere on the server (the sealer goes no further than the
-    oldest one running), so it is reported, not failed."""
-    found = []
-    report = audit.verify_chain()
-    referee.facts.append(
-        f"audit chain: {report.checked} events verified, {report.unsealed} not sealed yet"
-    )
-    if not report.intact:
-        found.append(f"audit chain broken: {report}")
-    undispatched = Event.objects.filter(dispatched_at__isnull=True).count()
-    if undispatched:
-        found.append(f"{undispatched} notification event(s) never dispatched")
-    return found
-
-
-def note_all(referee: Referee, problems: list[str], number: int) -> None:
-    for problem in problems:
-        referee.note(f"round {number}: {problem}")
 
 
 def answered(results: list[Any], index: int) -> Answer | None:
