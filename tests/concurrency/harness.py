@@ -495,7 +495,7 @@ class Background:
         return not self._thread.is_alive()
 
 
-def wait_for_waiters(count: int, *, timeout: float = 10.0) -> bool:
+def wait_for_waiters(count: int, *, timeout: float = 5.0) -> bool:
     """Waits until ``count`` backends of this database wait for a lock; False if that
     did not happen in time (the code no longer waits there: the interleaving the caller
     wanted cannot arise, which is no failure in itself)."""
