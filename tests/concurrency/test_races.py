@@ -12,8 +12,10 @@ assignments, tasks marked as their objectives, an intact audit chain).
 
 The soak's seed is printed with every failure; ``CONCORD_SOAK_SEED=<seed>`` replays its
 choices (the interleaving of the threads is the machine's), and ``CONCORD_SOAK_SECONDS``
-makes it run longer. The whole module takes about a minute and a half on two cores;
-``-m "not slow"`` leaves it out of a quick local run.
+makes it run longer; ``CONCORD_RACE_ROUNDS`` gives the scenarios more rounds. The module
+takes about two and a half minutes alone on two cores; ``-m "not slow"`` leaves it out of
+a quick local run. ``test_lock_order.py`` makes each deadlock found here happen every
+time, and ``LOCK_ORDER_PROPOSAL.md`` says why they happen and what would prevent them.
 """
 
 from __future__ import annotations
