@@ -374,3 +374,61 @@ def test_assigning_while_the_agency_withdraws_does_not_deadlock(world):
     for problem in inconsistencies(world.tf) + global_problems(referee):
         referee.note(problem)
     referee.assert_clean()
+
+
+def test_assigning_while_the_agency_withdraws_when_the_withdrawal_locks_first(world):
+    """The same lost update as above, reached another way: the withdrawal is already
+    waiting for the task force's row (the gate holds it ``FOR NO KEY UPDATE``) when the
+    assignment checks that the agency takes part.
+
+    * withdraw: waits for the task force (today as part of ``[participation + task
+      force] FOR UPDATE``; with the task force locked first, as every write there);
+    * assign: reads that the agency takes part (no lock; the withdrawal has not committed)
+      → today: role, insert, commit, all before the gate opens (the withdrawal then ends
+      the new assignment: no harm); with the task force locked first in
+      ``_create_assignment``, it waits behind the withdrawal, and once that has ended
+      every assignment it saw, creates one more, for an agency that has withdrawn.
+
+    Right outcome: assign refused, or its assignment ended by the withdrawal. The check
+    that the agency takes part belongs under the lock that a withdrawal takes."""
+    observer = role_named(world.tf, "observer")
+    newcomer = person(world.partner, email="newcomer@rhs.example.gov")
+    liaison = world.partner_liaison
+    with Referee("assign beside withdraw, task force first (gated)") as referee, referee.guard():
+        referee.expect("withdraw", {200})
+        referee.expect("assign", {201, 400, 403, 404})
+        with Gate(
+            "SELECT 1 FROM taskforces_taskforce WHERE id = %s FOR NO KEY UPDATE", [world.tf.pk]
+        ):
+            withdraw = Background(
+                referee,
+                functools.partial(
+                    referee.ask,
+                    liaison,
+                    "post",
+                    f"/api/v1/participations/{world.participation.pk}/withdraw/",
+                    {"reason": "Needed at home."},
+                    label="withdraw",
+                ),
+                "withdraw",
+            )
+            reached = wait_for_waiters(1)
+            assign = Background(
+                referee,
+                functools.partial(
+                    referee.ask,
+                    liaison,
+                    "post",
+                    f"/api/v1/roles/{observer.pk}/assign/",
+                    {"person": newcomer.pk},
+                    label="assign",
+                ),
+                "assign",
+            )
+            reached = wait_for_waiters(2) and reached
+            gate_report(referee, reached)
+        finish(referee, withdraw, assign)
+        referee.rounds = 1
+    for problem in inconsistencies(world.tf) + global_problems(referee):
+        referee.note(problem)
+    referee.assert_clean()
