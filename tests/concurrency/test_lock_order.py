@@ -79,8 +79,10 @@ def test_accepting_while_the_lead_invites_the_agency_again(world):
       the agency, and locks their rows too) — waits for accept.
 
     Accept's commit then waits for invite's agency lock: a deadlock (found by the soak,
-    where the accept was the victim and answered 500). Right answers: accept 200, invite
-    400 ("already accepted")."""
+    where the accept was the victim and answered 500). With the task force locked first
+    (as on ``main`` since d3e598c) the invite waits for the task force instead of the
+    participation, and the cycle is the same. Right answers: accept 200, invite 400
+    ("already accepted")."""
     liaison_role = role_named(world.tf, "liaison-officer")
     services.withdraw_agency(
         participation=world.participation, by=world.partner_liaison, reason="Once more."
