@@ -1,0 +1,1 @@
+"""Concurrent requests against PostgreSQL: the races outside testers found, and a soak."""
