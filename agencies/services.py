@@ -92,7 +92,7 @@ def update_agency(*, agency: Agency, by: User, **changes: Any) -> Agency:
     unknown = set(changes) - set(AGENCY_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
-    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
     before = audit.snapshot(agency, AGENCY_FIELDS)
     for name, value in changes.items():
         setattr(agency, name, value.strip() if isinstance(value, str) else value)
@@ -116,7 +116,7 @@ def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str =
     agency's status); offboarding also ends their assignments and participations.
     """
     require(by, "review", agency)
-    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
     old = agency.status
     if to_status not in S.values:
         raise ValidationError({"status": f"Unknown status {to_status!r}."})
@@ -246,7 +246,9 @@ def set_member_role(*, membership: Membership, role: str, by: User) -> Membershi
     require(by, "change", membership)
     if role not in Membership.Role.values:
         raise ValidationError({"role": f"Unknown agency role {role!r}."})
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=membership.pk
+    )
     if not membership.is_active:
         raise ValidationError({"membership": "This membership has ended."})
     old = membership.role
@@ -269,7 +271,9 @@ def end_membership(*, membership: Membership, by: User, reason: str) -> Membersh
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason."})
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=membership.pk
+    )
     if not membership.is_active:
         raise ValidationError({"membership": "This membership has already ended."})
     if membership.user_id == by.pk:
@@ -346,7 +350,9 @@ def create_agreement(
 def set_agreement_status(*, agreement: SharingAgreement, status: str, by: User) -> SharingAgreement:
     """Bring an agreement into force or terminate it (terminating takes effect at once)."""
     require(by, "change", agreement)
-    agreement = SharingAgreement.objects.select_for_update().get(pk=agreement.pk)
+    agreement = SharingAgreement.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=agreement.pk
+    )
     allowed = {
         (SharingAgreement.Status.DRAFT, SharingAgreement.Status.ACTIVE),
         (SharingAgreement.Status.DRAFT, SharingAgreement.Status.TERMINATED),

@@ -131,20 +131,6 @@ def _is_red(obj: models.Model | None) -> bool:
     return marking is not None and int(marking) >= Marking.RED
 
 
-class CurrentTransactionId(models.Func):
-    """The writing transaction's id (PostgreSQL ``pg_current_xact_id()``, 64 bits, never
-    wrapping): the sealer seals an event only once every transaction with a smaller id has
-    ended. SQLite serialises writers, so it needs none."""
-
-    output_field = models.BigIntegerField()
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return "NULL", []
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return "(pg_current_xact_id()::text::bigint)", []
-
-
 def record(
     *,
     actor: Any,
@@ -191,9 +177,7 @@ def record(
         # what is stored must hash to the same value when read back: JSON round-trip now
         event.before = _json_roundtrip(event.before)
         event.after = _json_roundtrip(event.after)
-        event.writer_xid = CurrentTransactionId()  # type: ignore[assignment]
         event.save(force_insert=True)
-        event.writer_xid = None  # the expression is not a value; the row holds the id
         transaction.on_commit(request_seal)
     return event
 
@@ -246,14 +230,13 @@ def record_hidden_object(*, actor: Any, model: type[models.Model], pk: Any) -> N
 
 # --- the chain: sealing, verification and the retention purge -------------------------------
 #
-# Writers never wait for one another to append: ``record`` inserts the event with its
-# transaction's id and nothing else. The sealer chains events afterwards, one sealer at a
-# time (a try-lock only sealers take), in a defined order: the events whose writing
-# transactions have all ended (on PostgreSQL: a transaction id below the oldest one still
-# running), by id. Each gets the next place in the chain (``seq``), the hash of the
-# event sealed before it and its own hash. An event written by a transaction that was
-# still running waits for the next round, so a later place never goes to an event whose
-# writer could still commit an earlier one: the chain only grows at its end.
+# Writers never wait for one another to append: ``record`` inserts the event and nothing
+# else. The sealer chains events afterwards, one sealer at a time (a try-lock only sealers
+# take), in a defined order: the events it can see — committed ones, whose writing
+# transactions have ended; an uncommitted event is invisible to it, and one rolled back
+# never appears — by id. Each gets the next place in the chain (``seq``), the hash of the
+# event sealed before it and its own hash. An event committed after a round waits for the
+# next one and takes a later place, whatever its id: the chain only grows at its end.
 # docs/decisions/0001-audit-chain-sealed-after-commit.md says why.
 
 SEAL_LOCK_KEY = 7_202_612  # an arbitrary, fixed advisory-lock number, for sealers only
@@ -279,22 +262,6 @@ def request_seal() -> None:
             seal_audit_chain.delay()
     except Exception:  # the outage must not fail the request that already committed
         logger.warning("Could not queue the audit sealer; beat will seal.", exc_info=True)
-
-
-def _unsealed(connection: Any) -> models.QuerySet[AuditEvent]:
-    """Events ready to seal: unsealed, and written by a transaction that has ended (or by
-    this one: sealed in the transaction that wrote them, they stand or fall with it)."""
-    pending = AuditEvent.objects.filter(seq__isnull=True)
-    if connection.vendor != "postgresql":
-        return pending
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-            " pg_current_xact_id_if_assigned()::text::bigint"
-        )
-        horizon, own = cursor.fetchone()
-    ended = models.Q(writer_xid__lt=horizon)
-    return pending.filter(ended | models.Q(writer_xid=own) if own is not None else ended)
 
 
 def seal(batch: int = SEAL_BATCH) -> int:
@@ -324,7 +291,8 @@ def _seal_once(batch: int) -> int:
         .first()
     )
     seq, previous = head if head is not None else (0, AuditEvent.GENESIS)
-    events = list(_unsealed(connection).order_by("id")[:batch])
+    # committed events (and this transaction's own, which stand or fall with it)
+    events = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch])
     rows = []
     for event in events:
         seq += 1

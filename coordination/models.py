@@ -96,8 +96,7 @@ class AuditEvent(models.Model):
     (``coordination.audit.seal``) then chains them in a defined order: it gives each its
     place in the chain (``seq``), the hash of the event before it (``prev_hash``) and its
     own hash over its content and ``prev_hash``, so ``manage.py verify_audit_chain`` finds
-    any change, removal or insertion among sealed events. ``writer_xid`` (PostgreSQL) is
-    the writing transaction's id, which tells the sealer when that transaction has ended.
+    any change, removal or insertion among sealed events.
     """
 
     class Outcome(models.TextChoices):
@@ -126,7 +125,6 @@ class AuditEvent(models.Model):
     seq = models.BigIntegerField("place in the chain", null=True, blank=True, unique=True)
     prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL until sealed, as the trigger checks
     hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    writer_xid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -148,7 +148,7 @@ def dispatch(event_id: int) -> int:
     notifications this call created."""
     with transaction.atomic():
         event = (
-            Event.objects.select_for_update(skip_locked=True)
+            Event.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
             .filter(pk=event_id, dispatched_at__isnull=True)
             .first()
         )
@@ -205,7 +205,7 @@ def deliver_external(event_id: int) -> bool:
     sweeper, and two workers never both send."""
     with transaction.atomic():
         event = (
-            Event.objects.select_for_update(skip_locked=True)
+            Event.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
             .filter(pk=event_id, external_sent_at__isnull=True)
             .first()
         )

@@ -59,7 +59,7 @@ def create_token(
     if expires_at is not None and expires_at <= now:
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     # Lock the owner's row so two simultaneous requests cannot both pass the limit.
-    User.objects.select_for_update().filter(pk=owner.pk).first()
+    User.objects.select_for_update(no_key=True, of=("self",)).filter(pk=owner.pk).first()
     if active_tokens(owner, now=now).count() >= MAX_ACTIVE_TOKENS:
         raise ValidationError(
             {"name": f"You already have {MAX_ACTIVE_TOKENS} tokens; revoke one you no longer use."}
@@ -90,7 +90,7 @@ def create_token(
 @transaction.atomic
 def revoke_token(*, token: ApiToken, by: User) -> ApiToken:
     """The owner revokes one of their tokens; it stops working at once."""
-    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    token = ApiToken.objects.select_for_update(no_key=True, of=("self",)).get(pk=token.pk)
     if token.owner_id != by.pk:
         raise PermissionDenied("Only a token's owner may revoke it.")
     if token.revoked_at is not None:

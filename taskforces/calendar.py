@@ -101,9 +101,9 @@ def create_feed(*, actor: User) -> tuple[CalendarFeed, str]:
     if not is_signed_in(actor):
         raise PermissionDenied("Only an active account can have a calendar feed.")
     # Lock the person's row so two simultaneous requests make one live feed, not two.
-    User.objects.select_for_update().filter(pk=actor.pk).first()
+    User.objects.select_for_update(no_key=True, of=("self",)).filter(pk=actor.pk).first()
     previous = (
-        CalendarFeed.objects.select_for_update()
+        CalendarFeed.objects.select_for_update(no_key=True, of=("self",))
         .filter(owner=actor, revoked_at__isnull=True)
         .first()
     )
@@ -125,7 +125,7 @@ def create_feed(*, actor: User) -> tuple[CalendarFeed, str]:
 @transaction.atomic
 def revoke_feed(*, actor: User, feed: CalendarFeed) -> CalendarFeed:
     """The owner revokes their feed; its address answers "not found" from then on."""
-    feed = CalendarFeed.objects.select_for_update().get(pk=feed.pk)
+    feed = CalendarFeed.objects.select_for_update(no_key=True, of=("self",)).get(pk=feed.pk)
     if feed.owner_id != actor.pk:
         raise PermissionDenied("Only a calendar feed's owner may revoke it.")
     if feed.revoked_at is not None:

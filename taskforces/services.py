@@ -68,7 +68,7 @@ def lock_task_forces(ids: Iterable[int]) -> None:
     wanted = sorted({int(i) for i in ids})
     if wanted:
         list(
-            TaskForce.objects.select_for_update(no_key=True)
+            TaskForce.objects.select_for_update(no_key=True, of=("self",))
             .filter(pk__in=wanted)
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -257,7 +257,7 @@ def update_role(
     limit or eligible agencies."""
     require(by, "change", role.task_force)
     lock_task_forces([role.task_force_id])
-    role = Role.objects.select_for_update().get(pk=role.pk)
+    role = Role.objects.select_for_update(no_key=True, of=("self",)).get(pk=role.pk)
     before = _role_snapshot(role)
     fields: list[str] = []
     if responsibilities is not None:
@@ -381,7 +381,9 @@ def update_task_force(
 ) -> TaskForce:
     """Edit a task force's name, mandate or marking."""
     require(by, "change", task_force)
-    task_force = TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
+    task_force = TaskForce.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=task_force.pk
+    )
     before = audit.snapshot(task_force, ("name", "mandate", "marking"))
     fields: list[str] = []
     if name is not None:
@@ -409,7 +411,9 @@ def update_task_force(
 def transition_task_force(*, task_force: TaskForce, to_status: str, by: User) -> TaskForce:
     """Move a task force along forming → active → standing down → closed."""
     require(by, "change", task_force)
-    task_force = TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
+    task_force = TaskForce.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=task_force.pk
+    )
     old = task_force.status
     if to_status not in TF.values:
         raise ValidationError({"status": f"Unknown status {to_status!r}."})
@@ -438,12 +442,12 @@ def invite_agency(
 ) -> Participation:
     """Invite an active agency (again, after a decline or withdrawal) to take part."""
     require(by, "manage_participation", task_force)
-    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
     lock_task_forces([task_force.pk])
     if agency.status != Agency.Status.ACTIVE:
         raise ValidationError({"agency": f"{agency} is not active and cannot be invited."})
     participation = (
-        Participation.objects.select_for_update()
+        Participation.objects.select_for_update(no_key=True, of=("self",))
         .filter(task_force=task_force, agency=agency)
         .first()
     )
@@ -482,7 +486,9 @@ def respond_to_invitation(
     their agency's Liaison officer role in the task force, so they can assign their people."""
     require(by, "respond", participation)
     _lock_task_force_of(Participation, participation.pk)
-    participation = Participation.objects.select_for_update().get(pk=participation.pk)
+    participation = Participation.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=participation.pk
+    )
     if participation.status != P.INVITED:
         raise ValidationError(
             {
@@ -533,7 +539,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
         raise ValidationError({"reason": "Give a reason."})
     _lock_task_force_of(Participation, participation.pk)
     participation = (
-        Participation.objects.select_for_update()
+        Participation.objects.select_for_update(no_key=True, of=("self",))
         .select_related("task_force")
         .get(pk=participation.pk)
     )
@@ -586,7 +592,7 @@ def _create_assignment(
     """Create an assignment under a lock on the role (after its task force's), so the
     holder limit holds even when two liaison officers assign at the same moment."""
     lock_task_forces([role.task_force_id])
-    locked = Role.objects.select_for_update().get(pk=role.pk)
+    locked = Role.objects.select_for_update(no_key=True, of=("self",)).get(pk=role.pk)
     now = timezone.now()
     if locked.max_holders is not None:
         holders = RoleAssignment.objects.open(now).filter(role=locked).count()
@@ -649,6 +655,8 @@ def assign_role(
 ) -> RoleAssignment:
     """A liaison officer assigns one of their own agency's people to a role, in a task force
     their agency accepted, if the agency is eligible and the holder limit allows."""
+    # the task force first: its participations cannot change while this checks them
+    lock_task_forces([role.task_force_id])
     liaison = _liaison_membership(assigned_by)
     agency = liaison.agency
     person_membership = membership_of(person)
@@ -702,7 +710,7 @@ def _end_many(assignments: Any, *, by: User | None, reason: str) -> int:
     lock_task_forces(assignments.values_list("role__task_force_id", flat=True))
     count = 0
     for assignment in (
-        assignments.select_for_update(of=("self",))
+        assignments.select_for_update(no_key=True, of=("self",))
         .select_related("person", "role__group")
         .order_by("pk")
     ):
@@ -721,7 +729,7 @@ def end_assignment(*, assignment: RoleAssignment, by: User, reason: str) -> Role
         raise ValidationError({"reason": "Give a reason; the holder will be told it."})
     _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
     assignment = (
-        RoleAssignment.objects.select_for_update(of=("self",))
+        RoleAssignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("person", "role__group")
         .get(pk=assignment.pk)
     )
@@ -738,7 +746,9 @@ def set_assignment_end(
     """Set or clear the date an assignment expires."""
     require(by, "change", assignment)
     _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
-    assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment = RoleAssignment.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=assignment.pk
+    )
     if assignment.ended_at is not None:
         raise ValidationError({"assignment": "This assignment has already ended."})
     if until is not None and until <= max(timezone.now(), assignment.starts_at):
@@ -776,7 +786,7 @@ def recertify_assignment(
         )
     _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
     assignment = (
-        RoleAssignment.objects.select_for_update(of=("self",))
+        RoleAssignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("role", "person", "agency")
         .get(pk=assignment.pk)
     )
@@ -819,14 +829,14 @@ def expire_assignments(*, now: datetime.datetime | None = None) -> int:
     for pk, task_force_id in due.order_by("pk").values_list("pk", "role__task_force_id"):
         with transaction.atomic():
             if (
-                not TaskForce.objects.select_for_update(no_key=True, skip_locked=True)
+                not TaskForce.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .filter(pk=task_force_id)
                 .exists()
             ):
                 continue
             assignment = (
                 due.filter(pk=pk)
-                .select_for_update(skip_locked=True, of=("self",))
+                .select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .select_related("person", "role__group")
                 .first()
             )
@@ -886,7 +896,7 @@ def _lock_task_force(task_force: TaskForce) -> TaskForce:
     """Periods of one task force are written one at a time (numbers and overlaps are
     checked against the others), so two planners cannot slip overlapping periods in: the
     task force's lock, as every write inside it takes first."""
-    return TaskForce.objects.select_for_update(no_key=True).get(pk=task_force.pk)
+    return TaskForce.objects.select_for_update(no_key=True, of=("self",)).get(pk=task_force.pk)
 
 
 @transaction.atomic
@@ -933,7 +943,9 @@ def update_period(*, period: OperationalPeriod, by: User, **changes: Any) -> Ope
     unknown = set(changes) - set(PERIOD_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
-    period = OperationalPeriod.objects.select_for_update().get(pk=period.pk)
+    period = OperationalPeriod.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=period.pk
+    )
     before = _period_snapshot(period)
     if changes.get("number", period.number) is None:
         changes.pop("number")  # left empty on the form: keep the number it has
@@ -957,7 +969,9 @@ def update_period(*, period: OperationalPeriod, by: User, **changes: Any) -> Ope
 def delete_period(*, period: OperationalPeriod, by: User) -> None:
     """Remove a period. Its objectives and tasks stay, no longer tied to a period."""
     require(by, "manage_objectives", _lock_task_force(period.task_force))
-    period = OperationalPeriod.objects.select_for_update().get(pk=period.pk)
+    period = OperationalPeriod.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=period.pk
+    )
     untied = {
         "objectives": sorted(period.objectives.values_list("pk", flat=True)),
         "tasks": sorted(period.tasks.values_list("pk", flat=True)),
@@ -1073,7 +1087,7 @@ def update_objective(
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     lock_task_forces([objective.task_force_id])
     objective = (
-        Objective.objects.select_for_update(of=("self",))
+        Objective.objects.select_for_update(no_key=True, of=("self",))
         .select_related("task_force")
         .get(pk=objective.pk)
     )
@@ -1188,7 +1202,7 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     lock_task_forces([task.task_force_id])
     task = (
-        Task.objects.select_for_update(of=("self",))
+        Task.objects.select_for_update(no_key=True, of=("self",))
         .select_related("objective", "task_force")
         .get(pk=task.pk)
     )
@@ -1311,17 +1325,20 @@ def on_agency_status_changed(
     people, and reinstatement gives back exactly what was assigned."""
     if new_status != Agency.Status.OFFBOARDED:
         return
-    _end_many(
-        RoleAssignment.objects.open().filter(agency=agency),
-        by=by,
-        reason=f"{agency} was offboarded: {reason}",
-    )
+    # in the lock order: its task forces, then their participations, then the assignments
     open_participations = Participation.objects.filter(
         agency=agency, status__in=(P.INVITED, P.ACCEPTED)
     )
-    lock_task_forces(open_participations.values_list("task_force_id", flat=True))
-    open_participations = open_participations.select_for_update().order_by("pk")
-    for participation in open_participations:
+    open_assignments = RoleAssignment.objects.open().filter(agency=agency)
+    lock_task_forces(
+        [
+            *open_participations.values_list("task_force_id", flat=True),
+            *open_assignments.values_list("role__task_force_id", flat=True),
+        ]
+    )
+    for participation in open_participations.select_for_update(no_key=True, of=("self",)).order_by(
+        "pk"
+    ):
         old = participation.status
         participation.status = P.WITHDRAWN
         participation.responded_by = by
@@ -1335,6 +1352,7 @@ def on_agency_status_changed(
             before={"status": old},
             after={"status": P.WITHDRAWN, "reason": participation.reason},
         )
+    _end_many(open_assignments, by=by, reason=f"{agency} was offboarded: {reason}")
 
 
 def on_membership_ended(*, membership: Membership, by: User, reason: str, **_: Any) -> None:

@@ -1,7 +1,6 @@
 """Audit events are appended without a lock and sealed into the chain afterwards
-(``coordination.audit.seal``): each gets its place (``seq``) when sealed, and the
-transaction id that wrote it (``writer_xid``). Events recorded before this migration were
-chained in id order; they keep that order as their places. The append-only trigger now
+(``coordination.audit.seal``): each gets its place (``seq``) when sealed. Events recorded
+before this migration were chained in id order; they keep that order as their places. The append-only trigger now
 also lets the sealer fill in the three seal columns, once, of an unsealed event, and
 refuses an event inserted already sealed. Frozen here, as a migration must be."""
 
@@ -38,8 +37,7 @@ BEGIN
        AND NEW.after IS NOT DISTINCT FROM OLD.after
        AND NEW.outcome IS NOT DISTINCT FROM OLD.outcome
        AND NEW.ip_address IS NOT DISTINCT FROM OLD.ip_address
-       AND NEW.user_agent IS NOT DISTINCT FROM OLD.user_agent
-       AND NEW.writer_xid IS NOT DISTINCT FROM OLD.writer_xid THEN
+       AND NEW.user_agent IS NOT DISTINCT FROM OLD.user_agent THEN
         RETURN NEW;  -- the sealer, once
     END IF;
     RAISE EXCEPTION 'audit events are append-only: % refused on event %', TG_OP, OLD.id
@@ -115,11 +113,6 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(
                 blank=True, null=True, unique=True, verbose_name="place in the chain"
             ),
-        ),
-        migrations.AddField(
-            model_name="auditevent",
-            name="writer_xid",
-            field=models.BigIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AlterField(
             model_name="auditevent",

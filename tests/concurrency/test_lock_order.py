@@ -8,7 +8,7 @@ every time, as long as the services take their locks in the order they take them
 If a fix changes that order, the requests no longer wait where the gate expects; the test
 then simply lets them run and checks the outcome (``interleaving reached: False`` among
 its figures). Each test's docstring gives the two lock orders that cross;
-``LOCK_ORDER_PROPOSAL.md`` beside this file the order that would prevent them.
+docs/decisions/0002-one-lock-order.md the order that prevents them.
 
 Two PostgreSQL facts are behind most of them:
 

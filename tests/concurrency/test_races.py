@@ -15,7 +15,7 @@ choices (the interleaving of the threads is the machine's), and ``CONCORD_SOAK_S
 makes it run longer; ``CONCORD_RACE_ROUNDS`` gives the scenarios more rounds. The module
 takes about two and a half minutes alone on two cores; ``-m "not slow"`` leaves it out of
 a quick local run. ``test_lock_order.py`` makes each deadlock found here happen every
-time, and ``LOCK_ORDER_PROPOSAL.md`` says why they happen and what would prevent them.
+time, and docs/decisions/0002-one-lock-order.md says why they happened and what prevents them.
 """
 
 from __future__ import annotations
