@@ -57,7 +57,7 @@ lint: venv
 # Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
 # known vulnerabilities in the installed packages (.ci/pip_audit.py; see README, Security).
 security: venv
-	$(VENV)/bin/bandit -r coordination agencies taskforces -c bandit.yaml -q
+	$(VENV)/bin/bandit -r coordination agencies taskforces benchmarks -c bandit.yaml -q
 	$(PY) .ci/pip_audit.py
 
 check-migrations: venv
