@@ -1,13 +1,24 @@
 """The benchmark's URLconf (``coordination.settings.benchmark`` only): every production URL,
-plus ``/bench/bare/``, a Django view doing one query, the yardstick the API's
-requests per second are compared with. Production's URLconf is unchanged."""
+plus two bare views, the yardsticks the app's requests per second are compared with:
+
+* ``/bench/bare/``: one indexed read and a small JSON answer;
+* ``/bench/bare-insert/`` (POST): one row inserted into a benchmark-only table and a small
+  JSON answer.
+
+Both pass through the same middleware as every other request (sessions, CSRF, sign-in,
+audit context, ...); the insert is CSRF-exempt as token-authenticated API calls are.
+Production's URLconf is unchanged."""
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
 from coordination.urls import handler400
 from coordination.urls import urlpatterns as concord_urlpatterns
+
+from .models import BareRow
 
 __all__ = ["handler400", "urlpatterns"]
 
@@ -18,4 +29,16 @@ def bare(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"agency": list(first) if first else None})
 
 
-urlpatterns = [path("bench/bare/", bare, name="bench-bare"), *concord_urlpatterns]
+@csrf_exempt  # as the API's token-authenticated writes are (DRF views are CSRF-exempt)
+@require_POST
+def bare_insert(request: HttpRequest) -> JsonResponse:
+    """One INSERT of one row and a small JSON answer, through the same middleware."""
+    row = BareRow.objects.create(note="bare insert")
+    return JsonResponse({"id": row.pk}, status=201)
+
+
+urlpatterns = [
+    path("bench/bare/", bare, name="bench-bare"),
+    path("bench/bare-insert/", bare_insert, name="bench-bare-insert"),
+    *concord_urlpatterns,
+]
