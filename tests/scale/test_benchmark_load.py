@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -17,6 +19,17 @@ from django.db import connection
 
 from coordination.models import ApiToken
 from taskforces.services import ensure_role_templates
+
+
+@pytest.fixture(scope="module")
+def catalogue_put_back(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The flush that ends a transactional test empties every table, the role catalogue a
+    migration wrote included. Put it back afterwards (a module fixture is torn down after
+    the test's flush), for the tests that follow and for a reused test database."""
+    yield
+    with django_db_blocker.unblock():
+        ensure_role_templates()
+
 
 TINY = (
     "--seconds=1",
@@ -39,7 +52,7 @@ TINY = (
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="gunicorn's workers need PostgreSQL")
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
-def test_every_section_prints_and_nothing_is_left_signed_in():
+def test_every_section_prints_and_nothing_is_left_signed_in(catalogue_put_back: None) -> None:
     ensure_role_templates()  # a transactional test before this one may have emptied them
     call_command("seed_scale", "--factor", "0.0005", "--no-progress", stdout=io.StringIO())
     out = io.StringIO()
@@ -67,7 +80,7 @@ def test_every_section_prints_and_nothing_is_left_signed_in():
     assert not Session.objects.exists()
 
 
-def test_it_refuses_what_it_cannot_measure():
+def test_it_refuses_what_it_cannot_measure() -> None:
     with pytest.raises(CommandError, match="--levels"):
         call_command("benchmark_load", "--levels", "0,2", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--lists"):

@@ -93,6 +93,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections
+from django.db.migrations.loader import MigrationLoader
 from django.db.models import Count, F
 from django.db.utils import ProgrammingError
 from django.urls import reverse
@@ -507,6 +508,7 @@ class Command(BaseCommand):
             f"  database {connection.settings_dict['NAME']}: "
             + ", ".join(f"{v:,} {k}" for k, v in counts.items())
         )
+        self.write(f"  schema: {self.schema()}")
         self.write(
             f"  server: gunicorn, {self.options['workers']} sync workers, "
             "coordination.settings.benchmark (DEBUG off, API limits out of reach, no MFA gate)"
@@ -529,6 +531,30 @@ class Command(BaseCommand):
                 f"pages of task force {p.task_force.pk if p.task_force else '-'}"
             )
         self.write("")
+
+    def schema(self) -> str:
+        """The last migration of each app applied to the database, and any difference
+        between the migrations applied and the ones this code has (a database migrated by
+        another branch runs that branch's triggers under this code)."""
+        loader = MigrationLoader(connection)
+        apps = ("coordination", "agencies", "taskforces", "benchmarks")
+        applied = {key for key in loader.applied_migrations if key[0] in apps}
+        on_disk = {key for key in loader.disk_migrations if key[0] in apps}
+        last = [
+            f"{app} {max(name for a, name in applied if a == app)}"
+            for app in apps
+            if any(a == app for a, _ in applied)
+        ]
+        text = "last applied: " + ", ".join(last)
+        if applied - on_disk:
+            text += "; WARNING, applied but not in this code: " + ", ".join(
+                f"{a}.{n}" for a, n in sorted(applied - on_disk)
+            )
+        if on_disk - applied:
+            text += "; WARNING, in this code but not applied: " + ", ".join(
+                f"{a}.{n}" for a, n in sorted(on_disk - applied)
+            )
+        return text
 
     def code_version(self) -> str:
         done = subprocess.run(
@@ -847,6 +873,10 @@ class Command(BaseCommand):
                 str(sampler.not_granted_samples),
                 load.problems(),
             )
+        self.write(
+            f"  (a sample every {self.options['sample_ms']} ms sees a wait lasting t ms with a chance of "
+            f"about t/{self.options['sample_ms']}: frequent waits show, a rare short one may not)"
+        )
         if waits:
             self.write(
                 "  lock waits seen (level: samples × waiting for lock, relation; waiter's statement; blockers):"
@@ -1017,6 +1047,7 @@ class Command(BaseCommand):
         )
         elapsed = time.monotonic() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.settle()
         if not results.exists():
             raise CommandError(
                 f"locust wrote no results:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
