@@ -351,6 +351,8 @@ class Command(BaseCommand):
                 self.warm()
                 for name in sections:
                     getattr(self, f"section_{name}")()
+                    self.write(f"  (load average {load_average():.2f} at the end of {name})")
+                    self.write("")
         finally:
             self.clean_up()
         self.write(f"== done at {timezone.now():%Y-%m-%d %H:%M:%S %Z} ==")
@@ -493,7 +495,7 @@ class Command(BaseCommand):
             "tasks": Task.objects.count(),
             "updates": Update.objects.count(),
         }
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        load = load_average()
         self.write("== Concord load benchmark (benchmark_load) ==")
         self.write(f"  date {timezone.now():%Y-%m-%d %H:%M:%S %Z}; code {self.code_version()}")
         self.write(
@@ -1416,6 +1418,11 @@ def run_wrk(
 
 
 # --- the machine ------------------------------------------------------------------------------
+
+
+def load_average() -> float:
+    """The machine's load over the last minute (others' work shows here too)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def cpu_model() -> str:
