@@ -57,11 +57,12 @@ lint: venv
 # Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
 # known vulnerabilities in the installed packages (.ci/pip_audit.py; see README, Security).
 security: venv
-	$(VENV)/bin/bandit -r coordination agencies taskforces -c bandit.yaml -q
+	$(VENV)/bin/bandit -r coordination agencies taskforces benchmarks -c bandit.yaml -q
 	$(PY) .ci/pip_audit.py
 
+# Under the test settings, which install every app (the development-only benchmarks app too).
 check-migrations: venv
-	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=coordination.settings.test $(PY) manage.py makemigrations --check --dry-run
 
 # Without REDIS_URL the project runs tasks in-process and a worker would listen on an
 # in-memory broker that nothing sends to, so refuse to start one.

@@ -1,16 +1,18 @@
-"""Settings for the scale benchmark (``manage.py benchmark_scale``) and the gunicorn it
-starts: production's behaviour (no debug, the same middleware, API and permission core)
-with a URLconf that adds one bare view (``coordination.bench_urls``), API limits raised
-out of the way and no second-factor gate (the benchmark measures the app, not the
+"""Settings for the scale benchmarks (``manage.py benchmark_scale``, ``benchmark_load``) and
+the gunicorn they start: production's behaviour (no debug, the same middleware, API and
+permission core) with the development-only ``benchmarks`` app (the scale commands and a
+scratch table), a URLconf that adds the bare views (``benchmarks.urls``), API limits
+raised out of the way and no second-factor gate (the benchmark measures the app, not the
 sign-in). Never used to serve people."""
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, REST_FRAMEWORK, env
+from .base import INSTALLED_APPS, REDIS_URL, REST_FRAMEWORK, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="benchmark-key-not-secret")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-ROOT_URLCONF = "coordination.bench_urls"
+INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
+ROOT_URLCONF = "benchmarks.urls"
 
 # Force-logged-in clients and API tokens; the sign-in machinery is not what is measured.
 CONCORD_REQUIRE_MFA = False

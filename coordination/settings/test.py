@@ -1,9 +1,11 @@
 """Settings for the test suite: fast hashing, in-memory e-mail, the same rules."""
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, env
+from .base import CELERY_BROKER_URL, INSTALLED_APPS, env
 
 SECRET_KEY = "test-key-not-secret"  # noqa: S105
+# The development-only benchmark app: tests/scale runs its commands (seed_scale, ...).
+INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

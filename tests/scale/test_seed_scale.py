@@ -18,11 +18,11 @@ from django.core.management.base import CommandError
 from django.db import connection, models
 
 from agencies.models import Agency, Membership, SharingAgreement
+from benchmarks.management.commands import seed_scale
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import can, explain
 from taskforces import services
-from taskforces.management.commands import seed_scale
 from taskforces.models import (
     Acknowledgement,
     Objective,

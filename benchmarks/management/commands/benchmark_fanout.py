@@ -22,8 +22,8 @@
    the audit trail keeps its people, who are deactivated.
 
 Works on SQLite too (the worker shares the file), though PostgreSQL is what production
-runs. The command lives in the core beside the pipeline it measures; like ``urls.py`` it
-is an entry point, so it may import the apps (lazily) whose events it drives.
+runs. The command lives in the development-only ``benchmarks`` app with the other scale
+tools (installed by the benchmark and test settings only).
 """
 
 from __future__ import annotations
