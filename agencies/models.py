@@ -183,8 +183,10 @@ class AgreementCoverage(models.Model):
     agreement = models.ForeignKey(
         SharingAgreement, on_delete=models.CASCADE, related_name="coverage"
     )
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    # both looked up through the (agency, partner) index below: no index of their own, so
+    # the planner has one plan to consider
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+", db_index=False)
+    partner = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+", db_index=False)
     # the agreement's task force, when it covers only that one
     task_force = models.ForeignKey(
         "taskforces.TaskForce", null=True, blank=True, on_delete=models.CASCADE, related_name="+"

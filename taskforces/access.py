@@ -37,16 +37,17 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from agencies.models import Agency, AgreementCoverage, Membership
-from coordination import request_memory
+from agencies.models import Agency
+from coordination import db, request_memory
 from coordination.markings import Marking
 from coordination.permissions import InList
 
@@ -62,26 +63,89 @@ NOTE = "taskforces.access"
 
 
 # --- the rule -------------------------------------------------------------------------------
+#
+# Written once, in SQL, so that every way of asking — for one person, for one task force,
+# for one person in one task force — runs the same conditions. The statements read the
+# assignment as ``ra`` and its role as ``r``; table names and the status literals come
+# from the models below, never from input.
+
+ACCEPTED = Participation.Status.ACCEPTED.value
+ACTIVE = Agency.Status.ACTIVE.value
 
 
-def members() -> QuerySet[Membership]:
-    """Condition 1: active memberships of active accounts in active agencies."""
-    return Membership.objects.filter(
-        is_active=True, user__is_active=True, agency__status=Agency.Status.ACTIVE
+def _holding_conditions() -> str:
+    """Condition 2 on ``ra`` (and its role ``r``): current at the moment given twice as a
+    parameter, and its agency's participation in the role's task force accepted."""
+    return (
+        "ra.ended_at IS NULL AND ra.starts_at <= %s "  # noqa: S608 - our table names and constants; values are parameters
+        "AND (ra.ends_at IS NULL OR ra.ends_at > %s) "
+        "AND EXISTS (SELECT 1 FROM taskforces_participation pa "
+        "WHERE pa.task_force_id = r.task_force_id AND pa.agency_id = ra.agency_id "
+        f"AND pa.status = '{ACCEPTED}')"
     )
+
+
+def _member_condition() -> str:
+    """Condition 1 on ``ra``: its person an active account, actively a member of the
+    assignment's agency, which is active."""
+    return (
+        "EXISTS (SELECT 1 FROM agencies_membership m "  # noqa: S608 - our table names and constants; values are parameters
+        "JOIN agencies_agency a ON a.id = m.agency_id "
+        "JOIN coordination_user u ON u.id = m.user_id "
+        "WHERE m.user_id = ra.person_id AND m.agency_id = ra.agency_id AND m.is_active "
+        f"AND u.is_active AND a.status = '{ACTIVE}')"
+    )
+
+
+def holding_ids(
+    at: datetime.datetime, *, where: str, params: Sequence[Any], select: str = "ra.id"
+) -> RawSQL:
+    """Ids of the assignments that confer their role at ``at`` (conditions 1 and 2), among
+    those ``where`` (SQL on ``ra`` and ``r``) selects — or another column of them
+    (``select``): a subquery for ``pk__in``."""
+    sql = (
+        f"SELECT {select} FROM taskforces_roleassignment ra "  # noqa: S608 - callers' SQL, no input
+        "JOIN taskforces_role r ON r.id = ra.role_id "
+        f"WHERE {_holding_conditions()} AND {_member_condition()} AND {where}"
+    )
+    return RawSQL(sql, (at, at, *params))  # noqa: S611  # nosec B611 - the SQL is ours; values are parameters
 
 
 def holdings(at: datetime.datetime) -> QuerySet[RoleAssignment]:
-    """Condition 2: assignments current at ``at`` whose agency's participation in the
-    role's task force is accepted. (Condition 1 is checked on the assignment's person and
-    agency by the caller: ``compute`` reads the person's membership first,
-    ``holders`` joins ``members``.)"""
-    accepted = Participation.objects.filter(
-        task_force_id=OuterRef("role__task_force_id"),
-        agency_id=OuterRef("agency_id"),
-        status=Participation.Status.ACCEPTED,
-    )
-    return RoleAssignment.objects.current(at).filter(Exists(accepted)).order_by()
+    """The assignments that confer their role at ``at``: conditions 1 and 2 (a queryset,
+    for the explanation and the lists of one's roles)."""
+    return RoleAssignment.objects.filter(pk__in=holding_ids(at, where="TRUE", params=()))
+
+
+# a person's membership (condition 1, read once) ...
+_MEMBERSHIP_SQL = (
+    "SELECT m.agency_id, a.status, u.is_active FROM agencies_membership m "
+    "JOIN agencies_agency a ON a.id = m.agency_id "
+    "JOIN coordination_user u ON u.id = m.user_id "
+    "WHERE m.user_id = %s AND m.is_active"
+)
+# ... then their holdings in it (condition 2) with each task force's lead, status and
+# content version, and the capabilities their roles' groups are granted there (condition 3;
+# none: the role is held, but grants nothing)
+_HOLDINGS_SQL = (
+    "SELECT ra.role_id, r.task_force_id, tf.lead_agency_id, tf.status, tf.content_version, "  # noqa: S608 - our table names and constants; values are parameters
+    "p.codename FROM taskforces_roleassignment ra "
+    "JOIN taskforces_role r ON r.id = ra.role_id "
+    "JOIN taskforces_taskforce tf ON tf.id = r.task_force_id "
+    "LEFT JOIN taskforces_taskforcegroupobjectpermission g "
+    "ON g.group_id = r.group_id AND g.content_object_id = r.task_force_id "
+    "LEFT JOIN auth_permission p ON p.id = g.permission_id "
+    f"WHERE {_holding_conditions()} AND ra.person_id = %s AND ra.agency_id = %s"
+)
+
+
+# the ceilings (decided by agreements' coverage rows, see ``ceilings``)
+_COVERAGE_SQL = (
+    "SELECT agency_id, partner_id, task_force_id, max_marking, agreement_id "
+    "FROM agencies_agreementcoverage "
+    "WHERE {agencies} AND {leads} "
+    "AND valid_from <= %s AND (valid_until IS NULL OR valid_until >= %s)"
+)
 
 
 def granted(group_ids: Iterable[int]) -> dict[int, frozenset[str]]:
@@ -121,16 +185,20 @@ def ceilings(
             others[agency_id].add(lead_id)
     if not others:
         return result
-    condition = Q(pk__in=[])
-    for agency_id, leads in others.items():
-        condition |= Q(agency_id=agency_id) & Q(InList("partner_id", sorted(leads)))
-    rows = (
-        AgreementCoverage.objects.filter(condition, valid_from__lte=day)
-        .exclude(valid_until__lt=day)
-        .values_list("agency_id", "partner_id", "task_force_id", "max_marking", "agreement_id")
+    agencies = sorted(others)
+    leads = sorted(set().union(*others.values()))
+    # one statement whatever the pairs: the agencies' coverage by any of the leads (a few
+    # rows more than needed when several agencies ask, which the loop below ignores)
+    of_agencies, agency_params = db.any_of("agency_id", agencies)
+    of_leads, lead_params = db.any_of("partner_id", leads)
+    rows = db.fetch_all(
+        _COVERAGE_SQL.format(agencies=of_agencies, leads=of_leads),
+        (*agency_params, *lead_params, day, day),
     )
     best: dict[tuple[int, int, int | None], tuple[int, int]] = {}
     for agency_id, lead_id, task_force_id, marking, agreement_id in rows:
+        if lead_id not in others[agency_id]:
+            continue
         key = (agency_id, lead_id, task_force_id)
         # the most generous; between equals the oldest agreement, so the answer is stable
         if key not in best or (marking, -agreement_id) > (best[key][0], -best[key][1]):
@@ -231,40 +299,27 @@ NO_ACCESS = Access()
 
 def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     """The person's access at ``now`` (default: this moment), from the rule above: their
-    membership (one query), their holdings with each task force's lead and status (one),
-    their roles' grants (one) and, for task forces led by other agencies, the ceilings
-    (one)."""
+    membership (one query), their holdings there with their task forces and grants (one)
+    and, for task forces led by other agencies, the ceilings (one). The first two are
+    prepared once per database connection (``coordination.db``)."""
     now = now or timezone.now()
-    membership = (
-        Membership.objects.filter(user_id=user.pk, is_active=True)
-        .order_by()
-        .values_list("agency_id", "agency__status", "user__is_active")
-        .first()
-    )
-    if membership is None:
+    membership = db.fetch_all(_MEMBERSHIP_SQL, (user.pk,))
+    if not membership:
         return NO_ACCESS
-    agency_id, agency_status, account_active = membership
+    agency_id, agency_status, account_active = membership[0]
     if agency_status != Agency.Status.ACTIVE or not account_active:
         return Access(member_of=agency_id)  # they belong to it, but hold nothing
-    rows = list(
-        holdings(now)
-        .filter(person_id=user.pk, agency_id=agency_id)
-        .values_list(
-            "role_id",
-            "role__group_id",
-            "role__task_force_id",
-            "role__task_force__lead_agency_id",
-            "role__task_force__status",
-            "role__task_force__content_version",
-        )
-    )
-    grants = granted(row[1] for row in rows)
+    rows = db.fetch_all(_HOLDINGS_SQL, (now, now, user.pk, agency_id))
     capabilities: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
     versions: dict[int, int] = {}
     closed = set()
-    for _, group_id, task_force_id, lead_id, status, version in rows:
-        capabilities[task_force_id] |= grants.get(group_id, frozenset())
+    role_ids = set()
+    for role_id, task_force_id, lead_id, status, version, codename in rows:
+        role_ids.add(role_id)
+        held = capabilities[task_force_id]
+        if codename is not None:
+            held.add(codename)
         leads[task_force_id] = lead_id
         versions[task_force_id] = version
         if status == TaskForce.Status.CLOSED:
@@ -277,7 +332,7 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
         capabilities={tf: frozenset(held) for tf, held in capabilities.items()},
         ceilings={tf: found[(agency_id, tf)].marking for tf in seen},
         closed=frozenset(closed),
-        role_ids=frozenset(role_id for role_id, *_ in rows),
+        role_ids=frozenset(role_ids),
         versions=versions,
     )
 

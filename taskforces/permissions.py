@@ -31,7 +31,15 @@ from agencies.selectors import AgencyOf, membership_of
 from coordination.markings import Marking
 from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
 
-from .access import Access, access_for, ceilings, granted, holdings, members, visible_items
+from .access import (
+    Access,
+    access_for,
+    ceilings,
+    granted,
+    holding_ids,
+    holdings,
+    visible_items,
+)
 from .models import (
     Capability,
     Objective,
@@ -41,7 +49,6 @@ from .models import (
     RoleAssignment,
     Task,
     TaskForce,
-    TaskForceGroupObjectPermission,
     Update,
 )
 
@@ -661,18 +668,20 @@ def holders(
     on a person."""
     from coordination.models import User
 
-    groups = TaskForceGroupObjectPermission.objects.filter(
-        content_object_id=task_force.pk, permission__codename=capability
-    ).values("group_id")
-    member = members().filter(user_id=OuterRef("person_id"), agency_id=OuterRef("agency_id"))
-    assignments = (
-        holdings(timezone.now())
-        .filter(role__task_force_id=task_force.pk, role__group_id__in=groups)
-        .filter(Exists(member))
+    where = (
+        "r.task_force_id = %s AND EXISTS (SELECT 1 FROM "
+        "taskforces_taskforcegroupobjectpermission g JOIN auth_permission p "
+        "ON p.id = g.permission_id WHERE g.group_id = r.group_id "
+        "AND g.content_object_id = r.task_force_id AND p.codename = %s)"
     )
+    params: list[Any] = [task_force.pk, capability]
     if agency_ids is not None:
-        assignments = assignments.filter(InList("agency_id", agency_ids))
-    return User.objects.filter(pk__in=assignments.values("person_id"))
+        if not agency_ids:
+            return User.objects.none()
+        where += f" AND ra.agency_id IN ({', '.join(['%s'] * len(agency_ids))})"
+        params += [int(a) for a in agency_ids]
+    people = holding_ids(timezone.now(), where=where, params=params, select="ra.person_id")
+    return User.objects.filter(pk__in=people)
 
 
 def audience(obj: Any) -> QuerySet[Any]:

@@ -38,9 +38,9 @@ T = TypeVar("T")
 
 
 # What reading a person's access inside task forces costs, once per request
-# (taskforces.access.compute): their membership, their holdings, their roles' grants and,
-# when they see task forces led by other agencies, the ceilings there.
-ACCESS_QUERIES = 4
+# (taskforces.access.compute): their membership, their holdings with their roles' grants
+# and, when they see task forces led by other agencies, the ceilings there.
+ACCESS_QUERIES = 3
 
 
 def role_named(task_force, slug: str) -> Role:

@@ -380,6 +380,12 @@ CONCORD_RECERTIFY_DAYS = env.int("CONCORD_RECERTIFY_DAYS", default=90)
 if CONCORD_RECERTIFY_DAYS < 1:
     raise environ.ImproperlyConfigured("CONCORD_RECERTIFY_DAYS must be a whole number, at least 1.")
 
+# The statements run on almost every request (a person's access, an API token) are
+# prepared once per PostgreSQL connection (coordination/db.py). Turn off behind a
+# connection pooler in transaction mode (PgBouncer's default), which does not keep
+# sessions, so a prepared statement would not be there on the next transaction.
+CONCORD_DB_PREPARED_STATEMENTS = env.bool("CONCORD_DB_PREPARED_STATEMENTS", default=True)
+
 # Audit trail: events are kept at least this many days (CJIS: one year); the purge
 # command removes only older ones. Less than 365 is refused.
 CONCORD_AUDIT_RETENTION_DAYS = env.int("CONCORD_AUDIT_RETENTION_DAYS", default=365)

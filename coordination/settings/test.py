@@ -26,6 +26,10 @@ if _email_dir:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = _email_dir
 
+# Query counts in the tests do not depend on which test first used a connection;
+# tests/coordination/test_prepared_statements.py switches preparing on and checks it.
+CONCORD_DB_PREPARED_STATEMENTS = False
+
 # Serve static files from the apps' folders without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

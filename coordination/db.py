@@ -1,0 +1,77 @@
+"""Statements run on every request, prepared once per database connection.
+
+A few statements run on almost every request — reading the person's access inside task
+forces (``taskforces.access``), finding an API token — and PostgreSQL spends longer
+planning them than running them. On PostgreSQL :func:`fetch_all` prepares each such
+statement once per connection (``PREPARE``; the plan lives in that database session) and
+executes it by name afterwards; elsewhere, or with ``CONCORD_DB_PREPARED_STATEMENTS``
+off (behind a connection pooler in transaction mode, which does not keep sessions), it
+simply runs the SQL. Only which statements a connection has prepared is remembered here,
+never a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+_PLACEHOLDER = re.compile(r"%s|%%")
+# raw database connection → names of the statements prepared on it
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _numbered(sql: str) -> tuple[str, int]:
+    """The SQL with Django's ``%s`` placeholders as PostgreSQL's ``$1``, ``$2``..."""
+    count = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group(0) == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql), count
+
+
+def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run a read-only statement (``%s`` placeholders) and return its rows."""
+    with connection.cursor() as cursor:
+        prepare = connection.vendor == "postgresql" and getattr(
+            settings, "CONCORD_DB_PREPARED_STATEMENTS", True
+        )
+        if not prepare:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        connection.ensure_connection()
+        raw = connection.connection
+        name = "concord_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        names = _prepared.setdefault(raw, set())
+        if name not in names:
+            numbered, count = _numbered(sql)
+            if count != len(params):
+                raise ValueError(f"{count} placeholders for {len(params)} parameters")
+            cursor.execute(f"PREPARE {name} AS {numbered}")
+            names.add(name)
+        if params:
+            cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
+        else:
+            cursor.execute(f"EXECUTE {name}")
+        return cursor.fetchall()
+
+
+def any_of(column: str, values: Sequence[int]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``, as SQL and its parameters: one array parameter on
+    PostgreSQL (so a prepared statement serves any number of values), a list elsewhere."""
+    ids = [int(v) for v in values]
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [ids]
+    if not ids:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids

@@ -1,0 +1,57 @@
+"""The statements run on almost every request are prepared once per PostgreSQL connection
+(``coordination.db``): the answers are the same as without preparing, and a connection
+prepares each statement once."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from coordination import db
+from taskforces import access
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PREPARE is PostgreSQL's")
+
+
+def test_prepared_answers_equal_plain_ones_and_each_is_prepared_once(world, settings) -> None:
+    people = [world.lead_liaison, world.partner_staff, world.outsider, world.portal_admin]
+    settings.CONCORD_DB_PREPARED_STATEMENTS = False
+    plain = [access.compute(p) for p in people]
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    with CaptureQueriesContext(connection) as first:
+        prepared = [access.compute(p) for p in people]
+    with CaptureQueriesContext(connection) as again:
+        assert [access.compute(p) for p in people] == prepared
+    assert prepared == plain
+    assert not [q for q in again.captured_queries if q["sql"].startswith("PREPARE")]
+    assert all(
+        q["sql"].startswith("EXECUTE concord_")
+        for q in again.captured_queries
+        if "agreementcoverage" not in q["sql"]
+    )
+    assert len(first.captured_queries) >= len(again.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_again(settings) -> None:
+    from ..conftest import build_world
+
+    world = build_world()
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    expected = access.compute(world.partner_staff)
+    connection.close()  # a new session knows nothing of the old one's statements
+    assert access.compute(world.partner_staff) == expected
+
+
+def test_placeholders_must_match_the_parameters(settings) -> None:
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    with pytest.raises(ValueError, match="placeholders"):
+        db.fetch_all("SELECT %s, %s", (1,))
+    assert db.fetch_all("SELECT %s::int + 1, '100%%'", (1,)) == [(2, "100%")]
