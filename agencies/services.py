@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,17 +30,47 @@ from .signals import agency_status_changed, membership_ended
 S = Agency.Status
 
 # Which lifecycle moves exist, and whether each needs a written reason.
-AGENCY_TRANSITIONS: dict[tuple[str, str], bool] = {
-    (S.APPLIED, S.UNDER_REVIEW): False,
-    (S.APPLIED, S.REJECTED): True,
-    (S.UNDER_REVIEW, S.ACTIVE): False,
-    (S.UNDER_REVIEW, S.APPLIED): True,  # changes requested from the applicant
-    (S.UNDER_REVIEW, S.REJECTED): True,
-    (S.ACTIVE, S.SUSPENDED): True,
-    (S.SUSPENDED, S.ACTIVE): False,
-    (S.ACTIVE, S.OFFBOARDED): True,
-    (S.SUSPENDED, S.OFFBOARDED): True,
+@dataclass(frozen=True)
+class AgencyAction:
+    """One move of an agency's lifecycle: the states it may start from, the state it leads
+    to, whether it needs a written reason, and how a refusal names it."""
+
+    sources: frozenset[str]
+    target: str
+    needs_reason: bool
+    verb: str
+
+
+# Each action only from its own states: approving is for an application under review,
+# reinstating for a suspended agency, although both make an agency active.
+AGENCY_ACTIONS: dict[str, AgencyAction] = {
+    "begin_review": AgencyAction(frozenset({S.APPLIED}), S.UNDER_REVIEW, False, "reviewed"),
+    "approve": AgencyAction(frozenset({S.UNDER_REVIEW}), S.ACTIVE, False, "approved"),
+    # changes requested from the applicant
+    "request_changes": AgencyAction(
+        frozenset({S.UNDER_REVIEW}), S.APPLIED, True, "sent back for changes"
+    ),
+    "reject": AgencyAction(frozenset({S.APPLIED, S.UNDER_REVIEW}), S.REJECTED, True, "rejected"),
+    "suspend": AgencyAction(frozenset({S.ACTIVE}), S.SUSPENDED, True, "suspended"),
+    "reinstate": AgencyAction(frozenset({S.SUSPENDED}), S.ACTIVE, False, "reinstated"),
+    "offboard": AgencyAction(frozenset({S.ACTIVE, S.SUSPENDED}), S.OFFBOARDED, True, "offboarded"),
 }
+# (from, to) → needs a reason: every move some action makes (each pair by one action only)
+AGENCY_TRANSITIONS: dict[tuple[str, str], bool] = {
+    (source, act.target): act.needs_reason
+    for act in AGENCY_ACTIONS.values()
+    for source in act.sources
+}
+assert len(AGENCY_TRANSITIONS) == sum(len(a.sources) for a in AGENCY_ACTIONS.values())
+
+
+def _action_for(old: str, to_status: str) -> str | None:
+    for name, act in AGENCY_ACTIONS.items():
+        if act.target == to_status and old in act.sources:
+            return name
+    return None
+
+
 AGENCY_FIELDS = ("name", "acronym", "level", "sector", "jurisdiction", "contact_email", "website")
 
 
@@ -109,8 +140,17 @@ def update_agency(*, agency: Agency, by: User, **changes: Any) -> Agency:
 
 
 @transaction.atomic
-def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str = "") -> Agency:
-    """Move an agency along its lifecycle. Portal administrators only; invalid moves are refused.
+def transition_agency(
+    *,
+    agency: Agency,
+    by: User,
+    action: str | None = None,
+    to_status: str | None = None,
+    reason: str = "",
+) -> Agency:
+    """Move an agency along its lifecycle by one of ``AGENCY_ACTIONS`` (or, with
+    ``to_status``, by the one action that makes that move from the agency's state).
+    Portal administrators only; an action from any other state is refused.
 
     Suspension takes its people's access away at once (the permission core checks the
     agency's status); offboarding also ends their assignments and participations.
@@ -118,18 +158,31 @@ def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str =
     require(by, "review", agency)
     agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
     old = agency.status
-    if to_status not in S.values:
-        raise ValidationError({"status": f"Unknown status {to_status!r}."})
-    key = (old, to_status)
-    if key not in AGENCY_TRANSITIONS:
+    if action is None:
+        if to_status not in S.values:
+            raise ValidationError({"status": f"Unknown status {to_status!r}."})
+        action = _action_for(old, str(to_status))
+        if action is None:
+            raise ValidationError(
+                {
+                    "status": f"An agency that is {S(old).label.lower()} cannot become "
+                    f"{S(str(to_status)).label.lower()}."
+                }
+            )
+    if action not in AGENCY_ACTIONS:
+        raise ValidationError({"action": f"Unknown action {action!r}."})
+    act = AGENCY_ACTIONS[action]
+    if old not in act.sources:
+        allowed = " or ".join(sorted(S(source).label.lower() for source in act.sources))
         raise ValidationError(
             {
-                "status": f"An agency that is {S(old).label.lower()} cannot become "
-                f"{S(to_status).label.lower()}."
+                "status": f"Only an agency that is {allowed} can be {act.verb}; "
+                f"{agency} is {S(old).label.lower()}."
             }
         )
+    to_status = act.target
     reason = reason.strip()
-    if AGENCY_TRANSITIONS[key] and not reason:
+    if act.needs_reason and not reason:
         raise ValidationError({"reason": "Give a reason; the agency will be told it."})
     agency.status = to_status
     agency.status_reason = reason
@@ -153,31 +206,31 @@ def transition_agency(*, agency: Agency, to_status: str, by: User, reason: str =
 
 
 def begin_review(*, agency: Agency, by: User) -> Agency:
-    return transition_agency(agency=agency, to_status=S.UNDER_REVIEW, by=by)
+    return transition_agency(agency=agency, action="begin_review", by=by)
 
 
 def approve_agency(*, agency: Agency, by: User) -> Agency:
-    return transition_agency(agency=agency, to_status=S.ACTIVE, by=by)
+    return transition_agency(agency=agency, action="approve", by=by)
 
 
 def request_changes(*, agency: Agency, by: User, reason: str) -> Agency:
-    return transition_agency(agency=agency, to_status=S.APPLIED, by=by, reason=reason)
+    return transition_agency(agency=agency, action="request_changes", by=by, reason=reason)
 
 
 def reject_agency(*, agency: Agency, by: User, reason: str) -> Agency:
-    return transition_agency(agency=agency, to_status=S.REJECTED, by=by, reason=reason)
+    return transition_agency(agency=agency, action="reject", by=by, reason=reason)
 
 
 def suspend_agency(*, agency: Agency, by: User, reason: str) -> Agency:
-    return transition_agency(agency=agency, to_status=S.SUSPENDED, by=by, reason=reason)
+    return transition_agency(agency=agency, action="suspend", by=by, reason=reason)
 
 
 def reinstate_agency(*, agency: Agency, by: User) -> Agency:
-    return transition_agency(agency=agency, to_status=S.ACTIVE, by=by)
+    return transition_agency(agency=agency, action="reinstate", by=by)
 
 
 def offboard_agency(*, agency: Agency, by: User, reason: str) -> Agency:
-    return transition_agency(agency=agency, to_status=S.OFFBOARDED, by=by, reason=reason)
+    return transition_agency(agency=agency, action="offboard", by=by, reason=reason)
 
 
 @transaction.atomic

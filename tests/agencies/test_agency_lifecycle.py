@@ -332,3 +332,66 @@ def test_an_offboarded_agency_cannot_be_invited_again(world):
     with pytest.raises(ValidationError) as error:
         services.invite_agency(task_force=world.tf, agency=partner, by=world.lead_liaison)
     assert "agency" in error.value.message_dict
+
+
+# --- each named action only from its own states (issue 15, item 3) ----------------------------
+
+ACTION_SERVICES = {
+    "begin_review": (agency_services.begin_review, False),
+    "approve": (agency_services.approve_agency, False),
+    "request_changes": (agency_services.request_changes, True),
+    "reject": (agency_services.reject_agency, True),
+    "suspend": (agency_services.suspend_agency, True),
+    "reinstate": (agency_services.reinstate_agency, False),
+    "offboard": (agency_services.offboard_agency, True),
+}
+WRONG_STATES = [
+    (action, state)
+    for action, act in agency_services.AGENCY_ACTIONS.items()
+    for state in S.values
+    if state not in act.sources
+]
+
+
+def test_every_action_has_a_service_and_an_api_route() -> None:
+    from agencies.api.views import AgencyViewSet
+
+    assert set(ACTION_SERVICES) == set(agency_services.AGENCY_ACTIONS)
+    for action in ACTION_SERVICES:
+        assert hasattr(AgencyViewSet, action), action
+
+
+@pytest.mark.parametrize(("action", "state"), WRONG_STATES, ids=lambda v: str(v))
+def test_an_action_from_another_state_is_refused_and_changes_nothing(
+    portal_admin, action: str, state: str
+) -> None:
+    agency = agency_in(state, portal_admin)
+    service, needs_reason = ACTION_SERVICES[action]
+    events = AuditEvent.objects.count()
+    with pytest.raises(ValidationError, match="Only an agency that is"):
+        if needs_reason:
+            service(agency=agency, by=portal_admin, reason="Because.")
+        else:
+            service(agency=agency, by=portal_admin)
+    agency.refresh_from_db()
+    assert agency.status == state
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [("approve", S.SUSPENDED), ("reinstate", S.UNDER_REVIEW), ("reinstate", S.APPLIED)],
+)
+def test_approve_and_reinstate_are_not_interchangeable_through_the_api(
+    portal_admin, action: str, state: str
+) -> None:
+    from rest_framework.test import APIClient
+
+    agency = agency_in(state, portal_admin)
+    client = APIClient()
+    client.force_authenticate(portal_admin)
+    response = client.post(f"/api/v1/agencies/{agency.pk}/{action.replace('_', '-')}/")
+    assert response.status_code == 400
+    assert "Only an agency that is" in response.json()["error"]["fields"]["status"][0]
+    agency.refresh_from_db()
+    assert agency.status == state

@@ -409,7 +409,7 @@ def test_a_decision_that_is_not_open_is_refused_on_the_form(client, world):
     client.force_login(world.portal_admin)
     response = review(client, waiting, "approve")
     assert response.status_code == 200
-    assert "An agency that is applied cannot become active." in html(response)
+    assert "Only an agency that is under review can be approved" in html(response)
     assert agency_state(waiting)[0] == S.APPLIED
 
 
