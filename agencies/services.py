@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,7 @@ from .models import Agency, Membership, SharingAgreement
 from .signals import agency_status_changed, membership_ended
 
 S = Agency.Status
+
 
 # Which lifecycle moves exist, and whether each needs a written reason.
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ AGENCY_TRANSITIONS: dict[tuple[str, str], bool] = {
     for act in AGENCY_ACTIONS.values()
     for source in act.sources
 }
-assert len(AGENCY_TRANSITIONS) == sum(len(a.sources) for a in AGENCY_ACTIONS.values())
+if len(AGENCY_TRANSITIONS) != sum(len(a.sources) for a in AGENCY_ACTIONS.values()):
+    raise RuntimeError("Two agency actions make the same move; each move must be one action's.")
 
 
 def _action_for(old: str, to_status: str) -> str | None:
