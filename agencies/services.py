@@ -24,7 +24,7 @@ from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, require
 
-from .models import Agency, Membership, SharingAgreement
+from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from .signals import agency_status_changed, membership_ended
 
 S = Agency.Status
@@ -60,7 +60,7 @@ AGENCY_ACTIONS: dict[str, AgencyAction] = {
 AGENCY_TRANSITIONS: dict[tuple[str, str], bool] = {
     (source, act.target): act.needs_reason
     for act in AGENCY_ACTIONS.values()
-    for source in act.sources
+    for source in sorted(act.sources)  # sorted: one order in every process
 }
 if len(AGENCY_TRANSITIONS) != sum(len(a.sources) for a in AGENCY_ACTIONS.values()):
     raise RuntimeError("Two agency actions make the same move; each move must be one action's.")
@@ -347,8 +347,36 @@ def end_membership(*, membership: Membership, by: User, reason: str) -> Membersh
     return membership
 
 
+# --- sharing agreements: proposed by one party, in force once every party accepts ----------
+
+# who may act for a party: its administrators and liaison officers
+AGREEMENT_ROLES = (Membership.Role.ADMIN, Membership.Role.LIAISON)
+
+
+def _acting_party(by: User, agreement: SharingAgreement | None = None) -> Agency:
+    """The agency ``by`` acts for in an agreement: their own, active, as its administrator
+    or liaison officer — and, for an existing agreement, one of its parties."""
+    membership = (
+        Membership.objects.select_related("agency")
+        .filter(user=by, is_active=True, role__in=AGREEMENT_ROLES)
+        .first()
+    )
+    if membership is None or membership.agency.status != S.ACTIVE:
+        raise PermissionDenied(
+            "Only an administrator or liaison officer of an active agency acts for it in a "
+            "sharing agreement."
+        )
+    if agreement is not None and not agreement.parties.filter(pk=membership.agency_id).exists():
+        raise PermissionDenied(f"{membership.agency} is not a party to this agreement.")
+    return membership.agency
+
+
+def _tell_the_others(kind: str, agreement: SharingAgreement, by: User, acting: Agency) -> None:
+    notifications.emit(kind, agreement, actor=by, data={"agency": acting.pk})
+
+
 @transaction.atomic
-def create_agreement(
+def propose_agreement(
     *,
     title: str,
     parties: Iterable[Agency],
@@ -357,20 +385,23 @@ def create_agreement(
     by: User,
     valid_until: datetime.date | None = None,
     task_force: Any = None,
-    activate: bool = False,
 ) -> SharingAgreement:
-    """Record an information-sharing agreement between two or more agencies."""
+    """An administrator or liaison officer proposes an agreement between their own agency
+    and one or more others. Their agency's acceptance is the proposal itself; it comes
+    into force when every other party has accepted (:func:`accept_agreement`). No one names
+    agencies other than their own except as the other parties of their own proposal."""
+    own = _acting_party(by)
     party_list = list({agency.pk: agency for agency in parties}.values())
+    if own.pk not in {agency.pk for agency in party_list}:
+        raise ValidationError(
+            {"parties": f"Your own agency, {own}, must be a party to what it proposes."}
+        )
     if len(party_list) < 2:
         raise ValidationError({"parties": "An agreement needs at least two agencies."})
-    if not by.is_portal_admin and not any(
-        Membership.objects.filter(
-            user=by, agency=a, role=Membership.Role.ADMIN, is_active=True
-        ).exists()
-        for a in party_list
-    ):
-        raise PermissionDenied(
-            "Only a party's agency administrator or a portal administrator may record an agreement."
+    inactive = [agency for agency in party_list if agency.status != S.ACTIVE]
+    if inactive:
+        raise ValidationError(
+            {"parties": f"{inactive[0]} is not active and cannot be a party to an agreement."}
         )
     if max_marking not in Marking.values:
         raise ValidationError({"max_marking": "Choose a TLP marking."})
@@ -383,51 +414,96 @@ def create_agreement(
         valid_until=valid_until,
         task_force=task_force,
         created_by=by,
-        status=SharingAgreement.Status.ACTIVE if activate else SharingAgreement.Status.DRAFT,
+        proposed_by_agency=own,
+        status=SharingAgreement.Status.PROPOSED,
     )
     agreement.full_clean()
     agreement.save()
     agreement.parties.set(party_list)
+    AgreementAcceptance.objects.create(agreement=agreement, agency=own, accepted_by=by)
     audit.record(
         actor=by,
-        action="agreement.created",
+        action="agreement.proposed",
         obj=agreement,
         after={
             "parties": [a.pk for a in party_list],
             "max_marking": max_marking,
-            "status": agreement.status,
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat() if valid_until else None,
+            "task_force": agreement.task_force_id,
+            "proposed_by": own.pk,
         },
     )
+    _tell_the_others("agreement.proposed", agreement, by, own)
     return agreement
 
 
 @transaction.atomic
-def set_agreement_status(*, agreement: SharingAgreement, status: str, by: User) -> SharingAgreement:
-    """Bring an agreement into force or terminate it (terminating takes effect at once)."""
-    require(by, "change", agreement)
+def accept_agreement(*, agreement: SharingAgreement, by: User) -> SharingAgreement:
+    """An administrator or liaison officer accepts a proposed agreement for their agency, a
+    party that has not accepted yet. With the last party's acceptance it comes into force."""
     agreement = SharingAgreement.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=agreement.pk
     )
-    allowed = {
-        (SharingAgreement.Status.DRAFT, SharingAgreement.Status.ACTIVE),
-        (SharingAgreement.Status.DRAFT, SharingAgreement.Status.TERMINATED),
-        (SharingAgreement.Status.ACTIVE, SharingAgreement.Status.TERMINATED),
-    }
-    if (agreement.status, status) not in allowed:
+    own = _acting_party(by, agreement)
+    if agreement.status != SharingAgreement.Status.PROPOSED:
         raise ValidationError(
             {
-                "status": f"An agreement that is {agreement.get_status_display().lower()} cannot become {status}."
+                "status": f"This agreement is {agreement.get_status_display().lower()}: "
+                "there is nothing to accept."
             }
         )
-    old = agreement.status
-    agreement.status = status
-    agreement.save(update_fields=["status"])
+    if agreement.acceptances.filter(agency=own).exists():
+        raise ValidationError({"agreement": f"{own} has already accepted this agreement."})
+    AgreementAcceptance.objects.create(agreement=agreement, agency=own, accepted_by=by)
+    audit.record(actor=by, action="agreement.accepted", obj=agreement, after={"agency": own.pk})
+    waiting = agreement.parties.exclude(pk__in=agreement.acceptances.values("agency_id"))
+    if waiting.exists():
+        _tell_the_others("agreement.accepted", agreement, by, own)
+        return agreement
+    agreement.status = SharingAgreement.Status.ACTIVE
+    agreement.in_force_at = timezone.now()
+    agreement.save(update_fields=["status", "in_force_at"])  # coverage follows (triggers)
     audit.record(
         actor=by,
-        action="agreement.status_changed",
+        action="agreement.in_force",
+        obj=agreement,
+        before={"status": SharingAgreement.Status.PROPOSED},
+        after={"status": SharingAgreement.Status.ACTIVE},
+    )
+    _tell_the_others("agreement.in_force", agreement, by, own)
+    return agreement
+
+
+@transaction.atomic
+def terminate_agreement(*, agreement: SharingAgreement, by: User, reason: str) -> SharingAgreement:
+    """Any party ends an agreement, proposed or in force (declining a proposal is ending
+    it); it stops covering anything at once."""
+    agreement = SharingAgreement.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=agreement.pk
+    )
+    own = _acting_party(by, agreement)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason; the other parties will be told it."})
+    if agreement.status == SharingAgreement.Status.TERMINATED:
+        raise ValidationError({"status": "This agreement has already been terminated."})
+    old = agreement.status
+    agreement.status = SharingAgreement.Status.TERMINATED
+    agreement.terminated_at = timezone.now()
+    agreement.terminated_by = by
+    agreement.termination_reason = reason
+    agreement.full_clean()
+    agreement.save(update_fields=["status", "terminated_at", "terminated_by", "termination_reason"])
+    audit.record(
+        actor=by,
+        action="agreement.terminated",
         obj=agreement,
         before={"status": old},
-        after={"status": status},
+        after={"status": agreement.status, "agency": own.pk, "reason": reason},
+    )
+    notifications.emit(
+        "agreement.terminated", agreement, actor=by, data={"agency": own.pk, "reason": reason}
     )
     return agreement
 
