@@ -20,7 +20,13 @@ from coordination.admin import (
 )
 
 from . import services
-from .models import Agency, AgreementCoverage, Membership, SharingAgreement
+from .models import (
+    Agency,
+    AgreementAcceptance,
+    AgreementCoverage,
+    Membership,
+    SharingAgreement,
+)
 
 # --- agencies --------------------------------------------------------------------------
 
@@ -213,57 +219,17 @@ class MembershipAdmin(ServiceFormMixin, ConcordModelAdmin):
 # --- sharing agreements ----------------------------------------------------------------
 
 
-class AgreementAddForm(forms.ModelForm):
-    activate = forms.BooleanField(
-        label="In force now", required=False, help_text="Leave unticked to record a draft."
-    )
-
-    class Meta:
-        model = SharingAgreement
-        fields = ("title", "parties", "task_force", "max_marking", "valid_from", "valid_until")
-
-
-def _agreement_action(name: str, description: str, status: str, done: str) -> Any:
-    def action(
-        model_admin: admin.ModelAdmin,
-        request: HttpRequest,
-        queryset: models.QuerySet[SharingAgreement],
-    ) -> None:
-        apply_each(
-            request,
-            queryset,
-            lambda agreement: services.set_agreement_status(
-                agreement=agreement, status=status, by=acting_user(request)
-            ),
-            done=done,
-        )
-
-    action.__name__ = name
-    return admin.action(description=description, permissions=["change"])(action)
-
-
-bring_into_force = _agreement_action(
-    "bring_into_force", "Bring into force", SharingAgreement.Status.ACTIVE, "In force"
-)
-terminate = _agreement_action(
-    "terminate",
-    "Terminate (takes effect at once)",
-    SharingAgreement.Status.TERMINATED,
-    "Terminated",
-)
-
-
 @admin.register(SharingAgreement)
-class SharingAgreementAdmin(ServiceFormMixin, ConcordModelAdmin):
-    """Agreements are recorded through ``create_agreement`` and brought into force or
-    terminated through ``set_agreement_status``. Their terms cannot be edited: terminate
-    one and record a new one."""
+class SharingAgreementAdmin(ReadOnlyAdmin):
+    """Agreements are what the parties agreed: proposed, accepted and terminated by the
+    parties' administrators and liaison officers in the portal (``agencies.services``),
+    never here. The admin shows them."""
 
     description = (
-        "An agreement's terms cannot be edited: terminate it and record a new one. "
-        "Terminating takes effect at once."
+        "Agreements are proposed, accepted and terminated by the parties' administrators "
+        "and liaison officers, on their agency's page in the portal; one comes into force "
+        "when every party has accepted it. Nothing to edit here."
     )
-    form = AgreementAddForm
     list_display = (
         "title",
         "max_marking",
@@ -271,23 +237,27 @@ class SharingAgreementAdmin(ServiceFormMixin, ConcordModelAdmin):
         "valid_from",
         "valid_until",
         "task_force",
-        "created_by",
+        "proposed_by_agency",
     )
     list_filter = ("status", "max_marking")
     search_fields = ("title", "parties__name", "parties__acronym")
-    list_select_related = ("task_force", "created_by")
-    filter_horizontal = ("parties",)
-    actions = [bring_into_force, terminate]
-    readonly_fields = ("party_list", "created_by", "created_at")
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        terms = ("max_marking", "valid_from", "valid_until", "task_force")
-        if obj is None:
-            return ((None, {"fields": ("title", "parties", *terms, "activate")}),)
-        return (
-            (None, {"fields": ("title", "party_list", *terms, "status")}),
-            ("Recorded", {"fields": ("created_by", "created_at")}),
-        )
+    list_select_related = ("task_force", "proposed_by_agency")
+    fields = (
+        "title",
+        "party_list",
+        "max_marking",
+        "valid_from",
+        "valid_until",
+        "task_force",
+        "status",
+        "proposed_by_agency",
+        "created_by",
+        "created_at",
+        "in_force_at",
+        "terminated_at",
+        "termination_reason",
+    )
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[SharingAgreement]:
         return super().get_queryset(request).prefetch_related("parties")
@@ -296,36 +266,19 @@ class SharingAgreementAdmin(ServiceFormMixin, ConcordModelAdmin):
     def party_list(self, obj: SharingAgreement) -> str:
         return ", ".join(str(agency) for agency in obj.parties.all())
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The actions need the change permission; a recorded agreement's page is read-only.
-        return obj is None and super().has_change_permission(request, obj)
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "task_force":
-            # Only task forces the person may see (the model is taken from the field, so
-            # this app imports nothing from taskforces).
-            kwargs["queryset"] = db_field.remote_field.model.objects.restrict(request.user, "view")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+@admin.register(AgreementAcceptance)
+class AgreementAcceptanceAdmin(ReadOnlyAdmin):
+    """Who accepted which agreement for which party, and when (shown for agreements the
+    viewer may see)."""
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "parties":
-            kwargs["queryset"] = Agency.objects.restrict(request.user, "view")
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+    description = "Each party's acceptance of an agreement; made in the portal."
+    list_display = ("agreement", "agency", "accepted_by", "accepted_at")
+    fields = list_display
 
-    def save_through_service(
-        self, request: HttpRequest, form: forms.ModelForm, change: bool
-    ) -> SharingAgreement:
-        data = form.cleaned_data
-        return services.create_agreement(
-            title=data["title"],
-            parties=data["parties"],
-            max_marking=data["max_marking"],
-            valid_from=data["valid_from"],
-            valid_until=data["valid_until"],
-            task_force=data["task_force"],
-            activate=data["activate"],
-            by=acting_user(request),
-        )
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        visible = SharingAgreement.objects.restrict(user, "view").values("pk")
+        return queryset.filter(agreement_id__in=visible)
 
 
 @admin.register(AgreementCoverage)

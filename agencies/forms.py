@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from coordination.markings import Marking
 from taskforces.models import RoleAssignment
 
-from .models import Agency, Membership, SharingAgreement
+from .models import Agency, Membership
 
 REASON_HELP = "Required. The agency will be told it."
 
@@ -121,7 +121,6 @@ class AgreementForm(forms.Form):
     valid_until = forms.DateField(
         widget=DateInput(), required=False, help_text="Optional. Leave empty for no end date."
     )
-    activate = forms.BooleanField(label="Bring into force now", required=False)
 
     def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -131,15 +130,20 @@ class AgreementForm(forms.Form):
         self.fields["parties"].widget.attrs["size"] = 8
 
 
-class AgreementStatusForm(forms.Form):
-    status = forms.ChoiceField(
-        label="New status",
-        choices=[
-            (SharingAgreement.Status.ACTIVE, "Bring into force"),
-            (SharingAgreement.Status.TERMINATED, "Terminate"),
-        ],
+class AgreementActionForm(forms.Form):
+    """A party's answer to an agreement: accept it for their agency, or terminate it (a
+    proposal declined, or an agreement in force ended) with a reason."""
+
+    ACCEPT = "accept"
+    TERMINATE = "terminate"
+
+    action = forms.ChoiceField(choices=((ACCEPT, "Accept"), (TERMINATE, "Terminate")))
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required to terminate. The other parties will be told it.",
     )
-    next = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
 
 
 class AccessReviewActionForm(forms.Form):

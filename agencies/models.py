@@ -124,11 +124,14 @@ class SharingAgreement(models.Model):
     """What its parties agreed to share, up to which marking, for which period.
 
     With ``task_force`` set it covers only that task force's items; without, everything
-    the parties share with one another.
+    the parties share with one another. An agency proposes it (its administrator or liaison
+    officer), naming itself and the other parties; it comes into force only once an
+    administrator or liaison officer of **every** party has accepted it
+    (``AgreementAcceptance``); any party may terminate it, before or after.
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
+        PROPOSED = "proposed", "Proposed, waiting for every party"
         ACTIVE = "active", "In force"
         TERMINATED = "terminated", "Terminated"
 
@@ -146,11 +149,20 @@ class SharingAgreement(models.Model):
     )
     valid_from = models.DateField()
     valid_until = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by_agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    in_force_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    terminated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    termination_reason = models.TextField(blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -167,6 +179,31 @@ class SharingAgreement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AgreementAcceptance(models.Model):
+    """One party's acceptance of an agreement: by whom (an administrator or liaison officer
+    of that party) and when. The agreement comes into force with the last one."""
+
+    agreement = models.ForeignKey(
+        SharingAgreement, on_delete=models.CASCADE, related_name="acceptances"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("accepted_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("agreement", "agency"), name="one_acceptance_per_party"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency} accepted {self.agreement}"
 
 
 class AgreementCoverage(models.Model):

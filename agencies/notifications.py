@@ -1,7 +1,10 @@
-"""Notifications about agency applications: portal administrators hear of new ones; the
-applicant hears of the decision at the contact address it gave (it has no account yet)."""
+"""Notifications about agencies: portal administrators hear of new applications; the
+applicant hears of the decision at the contact address it gave (it has no account yet);
+the parties' liaison officers hear of every step of a sharing agreement."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -10,7 +13,7 @@ from django.urls import reverse
 from coordination.models import Event, User
 from coordination.notifications import Kind, Message, register
 
-from .models import Agency, Membership
+from .models import Agency, Membership, SharingAgreement
 
 
 def _portal_admins(event: Event, agency: Agency) -> QuerySet[User]:
@@ -77,3 +80,62 @@ register(
         extra={"external": _applicant_email},
     )
 )
+
+
+# --- sharing agreements: every step is told to the other parties' liaison officers ----------
+
+
+def _other_parties_liaisons(event: Event, agreement: SharingAgreement) -> QuerySet[User]:
+    """The liaison officers of the agreement's parties but the one that acted."""
+    return User.objects.filter(
+        is_active=True,
+        memberships__is_active=True,
+        memberships__role=Membership.Role.LIAISON,
+        memberships__agency__in=agreement.parties.exclude(pk=event.data.get("agency")),
+    ).distinct()
+
+
+def _agreement_message(what: str) -> Callable[[Event, SharingAgreement], Message]:
+    def message(event: Event, agreement: SharingAgreement) -> Message:
+        acting = Agency.objects.filter(pk=event.data.get("agency")).first()
+        reason = event.data.get("reason", "")
+        return Message(
+            title=what.format(agency=acting or "A party", agreement=agreement.title),
+            body=f"Reason: {reason}" if reason else "",
+            link=reverse("agencies:agreement", args=[agreement.pk]),
+        )
+
+    return message
+
+
+for _name, _label, _title in (
+    (
+        "agreement.proposed",
+        "A sharing agreement proposed to your agency",
+        "{agency} proposes the sharing agreement “{agreement}”: it needs your agency's acceptance",
+    ),
+    (
+        "agreement.accepted",
+        "A party accepted a sharing agreement",
+        "{agency} accepted the sharing agreement “{agreement}”",
+    ),
+    (
+        "agreement.in_force",
+        "A sharing agreement came into force",
+        "The sharing agreement “{agreement}” is in force: every party has accepted it",
+    ),
+    (
+        "agreement.terminated",
+        "A sharing agreement was terminated",
+        "{agency} terminated the sharing agreement “{agreement}”",
+    ),
+):
+    register(
+        Kind(
+            name=_name,
+            label=_label,
+            recipients=_other_parties_liaisons,
+            message=_agreement_message(_title),
+            critical=_name == "agreement.terminated",
+        )
+    )

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from coordination.permissions import Explanation, Policy, Step, register
 
-from .models import Agency, Membership, SharingAgreement
+from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from .selectors import AgencyOf, membership_of
 
 
@@ -147,40 +147,80 @@ class MembershipPolicy(Policy[Membership]):
 
 @register(SharingAgreement)
 class SharingAgreementPolicy(Policy[SharingAgreement]):
-    """An agreement is seen by its parties' people; changed by its parties' agency
-    administrators and by portal administrators."""
+    """An agreement is seen by its parties' people (and portal administrators); accepted,
+    each for its own party, and terminated by its parties' administrators and liaison
+    officers — never by anyone else, portal administrators included: it is what the parties
+    agreed."""
 
-    actions = ("view", "change")
+    actions = ("view", "accept", "terminate")
 
     def restrict(
         self, queryset: QuerySet[SharingAgreement], user: Any, action: str
     ) -> QuerySet[SharingAgreement]:
-        if user.is_portal_admin:
-            return queryset
         parties = SharingAgreement.parties.through.objects
-        party_of = (
-            parties.filter(agency_id=AgencyOf(user))
-            if action == "view"
-            else parties.filter(agency_id__in=_admin_agency_ids(user))
-        )
-        return queryset.filter(pk__in=party_of.values("sharingagreement_id"))
+        if action == "view":
+            if user.is_portal_admin:
+                return queryset
+            party_of = parties.filter(agency_id=AgencyOf(user))
+            return queryset.filter(pk__in=party_of.values("sharingagreement_id"))
+        acting = _acting_agency_ids(user)
+        party_of = parties.filter(agency_id__in=acting).values("sharingagreement_id")
+        if action == "accept":
+            accepted = AgreementAcceptance.objects.filter(agency_id__in=acting).values(
+                "agreement_id"
+            )
+            return queryset.filter(
+                pk__in=party_of, status=SharingAgreement.Status.PROPOSED
+            ).exclude(pk__in=accepted)
+        return queryset.filter(pk__in=party_of).exclude(status=SharingAgreement.Status.TERMINATED)
 
     def explain(self, user: Any, action: str, obj: SharingAgreement) -> Explanation:
-        if user.is_portal_admin:
-            return Explanation(True, action, [_portal_admin_step(user)])
         mine = membership_of(user)
         party = mine is not None and obj.parties.filter(pk=mine.agency_id).exists()
         if action == "view":
+            if user.is_portal_admin:
+                return Explanation(True, action, [_portal_admin_step(user)])
             text = (
                 f"Your agency, {mine.agency}, is a party to this agreement."
                 if party and mine
                 else "Only the parties' people see this agreement."
             )
             return Explanation(party, action, [Step(text, party)])
-        is_admin = party and mine is not None and mine.role == Membership.Role.ADMIN
-        text = (
-            "You are an agency administrator of a party to this agreement."
-            if is_admin
-            else "Only the parties' agency administrators change this agreement."
+        acts = (
+            party
+            and mine is not None
+            and mine.role in (Membership.Role.ADMIN, Membership.Role.LIAISON)
+            and mine.agency.status == Agency.Status.ACTIVE
         )
-        return Explanation(is_admin, action, [Step(text, is_admin)])
+        steps = [
+            Step(
+                f"You act for {mine.agency}, a party to this agreement."
+                if acts and mine
+                else "Only the parties' agency administrators and liaison officers act on "
+                "this agreement.",
+                bool(acts),
+            )
+        ]
+        if not acts:
+            return Explanation(False, action, steps)
+        if obj.status == SharingAgreement.Status.TERMINATED:
+            steps.append(Step("This agreement has been terminated.", False))
+            return Explanation(False, action, steps)
+        if action == "accept":
+            if obj.status != SharingAgreement.Status.PROPOSED:
+                steps.append(Step("This agreement is already in force.", False))
+                return Explanation(False, action, steps)
+            if mine is not None and obj.acceptances.filter(agency_id=mine.agency_id).exists():
+                steps.append(Step(f"{mine.agency} has already accepted it.", False))
+                return Explanation(False, action, steps)
+        return Explanation(True, action, steps)
+
+
+def _acting_agency_ids(user: Any) -> QuerySet[Membership, Any]:
+    """The active agency a person acts for in agreements: as its administrator or liaison."""
+    return Membership.objects.filter(
+        user_id=user.pk,
+        is_active=True,
+        role__in=(Membership.Role.ADMIN, Membership.Role.LIAISON),
+        agency__status=Agency.Status.ACTIVE,
+    ).values("agency_id")

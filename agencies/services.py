@@ -445,16 +445,10 @@ def accept_agreement(*, agreement: SharingAgreement, by: User) -> SharingAgreeme
     agreement = SharingAgreement.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=agreement.pk
     )
+    # the policy refuses, with its reason, one who does not act for a party that has yet
+    # to accept a proposal (read under the agreement's lock: two acceptances queue)
+    require(by, "accept", agreement)
     own = _acting_party(by, agreement)
-    if agreement.status != SharingAgreement.Status.PROPOSED:
-        raise ValidationError(
-            {
-                "status": f"This agreement is {agreement.get_status_display().lower()}: "
-                "there is nothing to accept."
-            }
-        )
-    if agreement.acceptances.filter(agency=own).exists():
-        raise ValidationError({"agreement": f"{own} has already accepted this agreement."})
     AgreementAcceptance.objects.create(agreement=agreement, agency=own, accepted_by=by)
     audit.record(actor=by, action="agreement.accepted", obj=agreement, after={"agency": own.pk})
     waiting = agreement.parties.exclude(pk__in=agreement.acceptances.values("agency_id"))
@@ -482,12 +476,11 @@ def terminate_agreement(*, agreement: SharingAgreement, by: User, reason: str) -
     agreement = SharingAgreement.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=agreement.pk
     )
+    require(by, "terminate", agreement)  # a party's administrator or liaison; not ended
     own = _acting_party(by, agreement)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason; the other parties will be told it."})
-    if agreement.status == SharingAgreement.Status.TERMINATED:
-        raise ValidationError({"status": "This agreement has already been terminated."})
     old = agreement.status
     agreement.status = SharingAgreement.Status.TERMINATED
     agreement.terminated_at = timezone.now()

@@ -21,7 +21,7 @@ urlpatterns = [
     path("agencies/<int:pk>/people/invite/", views.invite, name="invite"),
     path("agencies/<int:pk>/access-review/", views.access_review, name="access-review"),
     path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
-    path("agreements/<int:pk>/status/", views.agreement_status, name="agreement-status"),
+    path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),
     path("memberships/<int:pk>/end/", views.membership_end, name="membership-end"),
     path(

@@ -38,15 +38,16 @@ from . import selectors, services
 from .filtersets import AccessReviewFilter, AgencyFilter
 from .forms import (
     AccessReviewActionForm,
+    AgreementActionForm,
     AgreementForm,
-    AgreementStatusForm,
     ApplicationForm,
     DecisionForm,
     EndMembershipForm,
     InviteForm,
     MemberRoleForm,
 )
-from .models import Agency, Membership, SharingAgreement
+from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from .selectors import membership_of
 
 S = Agency.Status
 GET_POST = require_http_methods(["GET", "POST"])
@@ -128,12 +129,13 @@ def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
     agreements = paginate(
         request, selectors.visible_agreements_of(user, agency), param="agreements_page"
     )
-    changeable = set(
-        SharingAgreement.objects.restrict(user, "change")
+    to_accept = set(
+        SharingAgreement.objects.restrict(user, "accept")
         .filter(pk__in=[a.pk for a in agreements])
         .values_list("pk", flat=True)
     )
     may = {action: can(user, action, agency) for action in ("change", "manage_members", "review")}
+    may["propose"] = _may_propose_for(user, agency)
     return render(
         request,
         "agencies/agency_detail.html",
@@ -144,7 +146,7 @@ def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 request, selectors.visible_liaisons_of(user, agency), param="liaisons_page"
             ),
             "agreements": agreements,
-            "changeable_agreements": changeable,
+            "to_accept": to_accept,
             "queries": {
                 param: _query_without(request, param)
                 for param in ("page", "liaisons_page", "agreements_page")
@@ -415,58 +417,107 @@ def membership_end(request: HttpRequest, pk: int) -> HttpResponse:
 # --- sharing agreements -----------------------------------------------------------------
 
 
+def _may_propose_for(user: Any, agency: Agency) -> bool:
+    """Does the person act for this agency in agreements (its administrator or liaison
+    officer, the agency active)?"""
+    mine = membership_of(user)
+    return (
+        mine is not None
+        and mine.agency_id == agency.pk
+        and mine.role in services.AGREEMENT_ROLES
+        and agency.status == S.ACTIVE
+    )
+
+
 @login_required
 @GET_POST
 def agreement_new(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record an information-sharing agreement between this agency and others."""
-    agency = visible_or_404(Agency.objects.all(), request.user, pk, "change")
+    """Propose an information-sharing agreement between this agency (the person's own) and
+    others; it comes into force once every other party has accepted it."""
+    agency = visible_or_404(Agency.objects.all(), request.user, pk, "view")
+    if not _may_propose_for(request.user, agency):
+        raise PermissionDenied(
+            "Only an administrator or liaison officer of an active agency proposes its "
+            "sharing agreements."
+        )
     form = AgreementForm(request.POST or None, agency=agency)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         agreement = run_service(
             form,
-            lambda: services.create_agreement(
+            lambda: services.propose_agreement(
                 title=data["title"],
                 parties=[agency, *data["parties"]],
                 max_marking=data["max_marking"],
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
-                activate=data["activate"],
                 by=_me(request),
             ),
         )
         if agreement is not None:
-            state = "in force" if agreement.status == SharingAgreement.Status.ACTIVE else "a draft"
-            messages.success(request, f"The agreement “{agreement}” is recorded as {state}.")
-            return redirect("agencies:detail", agency.pk)
+            messages.success(
+                request,
+                f"The agreement “{agreement}” is proposed. It comes into force once every "
+                "other party has accepted it; their liaison officers have been told.",
+            )
+            return redirect("agencies:agreement", agreement.pk)
     return render(request, "agencies/agreement_form.html", {"agency": agency, "form": form})
 
 
 @login_required
 @GET_POST
-def agreement_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Bring an agreement into force or terminate it (GET shows a confirmation form)."""
+def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One agreement: its terms, which parties have accepted it (by whom, when), and, for a
+    party's administrator or liaison officer, accepting it or terminating it."""
+    user = request.user
     agreement = visible_or_404(
-        SharingAgreement.objects.prefetch_related("parties"), request.user, pk, "change"
+        SharingAgreement.objects.select_related("proposed_by_agency", "task_force"),
+        user,
+        pk,
+        "view",
     )
-    form = AgreementStatusForm(
-        request.POST or None,
-        initial={"next": request.GET.get("next", ""), "status": request.GET.get("status", "")},
-    )
+    may = {action: can(user, action, agreement) for action in ("accept", "terminate")}
+    form = AgreementActionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        done = run_service(
-            form,
-            lambda: services.set_agreement_status(
-                agreement=agreement, status=form.cleaned_data["status"], by=_me(request)
-            ),
-        )
-        if done is not None:
-            messages.success(
-                request, f"The agreement “{done}” is now {done.get_status_display().lower()}."
+        chosen = form.cleaned_data["action"]
+        if chosen == AgreementActionForm.TERMINATE and not form.cleaned_data["reason"].strip():
+            form.add_error("reason", "Give a reason; the other parties will be told it.")
+        else:
+            done = run_service(
+                form,
+                lambda: (
+                    services.accept_agreement(agreement=agreement, by=_me(request))
+                    if chosen == AgreementActionForm.ACCEPT
+                    else services.terminate_agreement(
+                        agreement=agreement, by=_me(request), reason=form.cleaned_data["reason"]
+                    )
+                ),
             )
-            default = reverse("agencies:detail", args=[agreement.parties.all()[0].pk])
-            return redirect(_safe_next(request, form.cleaned_data["next"], default))
-    return render(request, "agencies/agreement_status.html", {"agreement": agreement, "form": form})
+            if done is not None:
+                messages.success(
+                    request,
+                    f"The agreement “{done}” is now {done.get_status_display().lower()}.",
+                )
+                return redirect("agencies:agreement", agreement.pk)
+    acceptances = {
+        a.agency_id: a
+        for a in AgreementAcceptance.objects.filter(agreement=agreement).select_related(
+            "accepted_by"
+        )
+    }
+    parties = [(party, acceptances.get(party.pk)) for party in agreement.parties.all()]
+    return render(
+        request,
+        "agencies/agreement_detail.html",
+        {
+            "agreement": agreement,
+            "parties": parties,
+            "may": may,
+            "form": form,
+            "why": explain(user, "view", agreement),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # --- access review (agency administrators) ----------------------------------------------

@@ -14,3 +14,12 @@ class CoordinationConfig(AppConfig):
         from .api import policies  # noqa: F401
 
         signals.connect()
+
+        # SQLite rebuilds a table to alter it, which its triggers do not survive: take
+        # them away before migrating and put them back after (coordination.sqlite_triggers)
+        from django.db.models.signals import post_migrate, pre_migrate
+
+        from .sqlite_triggers import reinstall, remove
+
+        pre_migrate.connect(remove, dispatch_uid="concord-sqlite-triggers-off")
+        post_migrate.connect(reinstall, dispatch_uid="concord-sqlite-triggers-on")

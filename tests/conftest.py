@@ -101,14 +101,15 @@ def build_world() -> SimpleNamespace:
     w.partner_staff = person(w.partner, email="staff@rhs.example.gov")
     w.outsider = person(w.outsider_agency, email="staff@cta.example.gov")
 
-    w.agreement = agency_services.create_agreement(
+    # proposed by the lead's administrator, accepted by the partner's liaison officer
+    w.agreement = agency_services.propose_agreement(
         title="NFA–RHS information sharing",
         parties=[w.lead, w.partner],
         max_marking=Marking.AMBER,
         valid_from=datetime.date(2020, 1, 1),
-        by=w.portal_admin,
-        activate=True,
+        by=w.lead_admin,
     )
+    w.agreement = agency_services.accept_agreement(agreement=w.agreement, by=w.partner_liaison)
 
     w.tf = services.form_task_force(
         name="River Severn flood response", mandate="Protect life and property.", by=w.lead_liaison

@@ -51,3 +51,29 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 def person(agency: Agency, role: str = Membership.Role.STAFF, **kwargs: object) -> User:
     """A person who belongs to ``agency`` with an agency-level role."""
     return MembershipFactory(agency=agency, role=role, user=UserFactory(**kwargs)).user
+
+
+def acting_for(agency: Agency) -> User:
+    """An administrator of ``agency`` (one is made when it has none): who acts for it in a
+    sharing agreement."""
+    found = (
+        Membership.objects.filter(agency=agency, is_active=True, role=Membership.Role.ADMIN)
+        .select_related("user")
+        .first()
+    )
+    return found.user if found else person(agency, Membership.Role.ADMIN)
+
+
+def agreement_in_force(*, parties: list[Agency], **terms: object) -> object:
+    """A sharing agreement as the parties make it: proposed by an administrator of the
+    first party, accepted by one of each other party (``agencies.services``)."""
+    import datetime
+
+    from agencies import services
+
+    terms.setdefault("title", "Information sharing")
+    terms.setdefault("valid_from", datetime.date(2020, 1, 1))
+    agreement = services.propose_agreement(parties=parties, by=acting_for(parties[0]), **terms)  # type: ignore[arg-type]
+    for other in parties[1:]:
+        agreement = services.accept_agreement(agreement=agreement, by=acting_for(other))
+    return agreement

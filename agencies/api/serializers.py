@@ -9,8 +9,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from agencies.models import Agency, Membership, SharingAgreement
-from coordination.api.fields import Choice, Day, Email, Flag, Text, Url
+from agencies.models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from coordination.api.fields import Choice, Day, Email, Text, Url
 from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import PersonSerializer, VisibleRelatedField
 from coordination.markings import Marking
@@ -102,10 +102,24 @@ class MembershipRoleSerializer(serializers.Serializer):
     role = Choice(choices=Membership.Role.choices)
 
 
+class AcceptanceSerializer(ReadSerializer):
+    """One party's acceptance of an agreement."""
+
+    agency = AgencyRefSerializer(read_only=True)
+
+    class Meta:
+        model = AgreementAcceptance
+        fields = ("agency", "accepted_at")
+        read_only_fields = fields
+
+
 class AgreementSerializer(ReadSerializer):
-    """An information-sharing agreement between agencies."""
+    """An information-sharing agreement between agencies: proposed by one party, in force
+    once every party has accepted it, terminated by any party."""
 
     parties = AgencyRefSerializer(many=True, read_only=True)
+    proposed_by_agency = AgencyRefSerializer(read_only=True, allow_null=True)
+    acceptances = AcceptanceSerializer(many=True, read_only=True)
     task_force: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True
     )
@@ -116,18 +130,24 @@ class AgreementSerializer(ReadSerializer):
             "id",
             "title",
             "parties",
+            "proposed_by_agency",
+            "acceptances",
             "task_force",
             "max_marking",
             "valid_from",
             "valid_until",
             "status",
             "created_at",
+            "in_force_at",
+            "terminated_at",
+            "termination_reason",
         )
         read_only_fields = fields
 
 
 class AgreementCreateSerializer(serializers.Serializer):
-    """A new agreement; ``activate`` brings it into force at once."""
+    """A proposal from your own agency (a party) to one or more others. It comes into force
+    when every other party has accepted it; nothing brings it into force alone."""
 
     title = Text(max_length=200)
     parties = VisibleRelatedField(Agency, many=True)
@@ -137,4 +157,15 @@ class AgreementCreateSerializer(serializers.Serializer):
     task_force = VisibleRelatedField(
         "taskforces.TaskForce", required=False, allow_null=True, default=None
     )
-    activate = Flag(required=False, default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict) and "activate" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "activate": [
+                        "An agreement comes into force when every party has accepted it; "
+                        "no party can bring it into force alone."
+                    ]
+                }
+            )
+        return attrs

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from agencies import services
 from agencies.filtersets import AgencyFilter
-from agencies.models import Agency, Membership, SharingAgreement
+from agencies.models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from coordination.api.filters import BooleanFilter, IdFilter
 from coordination.api.serializers import ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
@@ -238,8 +238,10 @@ class AgreementFilter(drf_filters.FilterSet):
     list=extend_schema(summary="Sharing agreements my agency is a party to"),
     retrieve=extend_schema(summary="One sharing agreement"),
     create=extend_schema(
-        summary="Record a sharing agreement",
-        description="A party's agency administrator or a portal administrator.",
+        summary="Propose a sharing agreement",
+        description="An administrator or liaison officer of an active agency proposes an "
+        "agreement between their own agency and others; it comes into force once an "
+        "administrator or liaison officer of every other party has accepted it.",
         request=AgreementCreateSerializer,
         responses={201: AgreementSerializer},
     ),
@@ -254,35 +256,39 @@ class AgreementViewSet(ReadOnlyResourceViewSet):
     ordering = ("-valid_from", "title", "id")
 
     def optimise(self, queryset: QuerySet[SharingAgreement]) -> QuerySet[SharingAgreement]:
-        return queryset.prefetch_related("parties")
+        return queryset.select_related("proposed_by_agency").prefetch_related(
+            "parties",
+            Prefetch("acceptances", queryset=AgreementAcceptance.objects.select_related("agency")),
+        )
 
     def create(self, request: Request) -> Response:
         data = self.validated(AgreementCreateSerializer)
-        agreement = services.create_agreement(by=self.actor, **data)
+        agreement = services.propose_agreement(by=self.actor, **data)
         return self.respond(agreement, status.HTTP_201_CREATED)
 
-    def _set_status(self, request: Request, to_status: str) -> Response:
-        agreement = self.get_object()
-        return self.respond(
-            services.set_agreement_status(agreement=agreement, status=to_status, by=self.actor)
-        )
-
     @extend_schema(
-        summary="Bring an agreement into force",
-        description="draft → in force. A party's agency administrator.",
+        summary="Accept a proposed agreement for your agency",
+        description="An administrator or liaison officer of a party that has not accepted "
+        "yet. With the last party's acceptance the agreement comes into force.",
         request=None,
         responses={200: AgreementSerializer},
     )
     @action(detail=True, methods=["post"])
-    def activate(self, request: Request, pk: str) -> Response:
-        return self._set_status(request, SharingAgreement.Status.ACTIVE)
+    def accept(self, request: Request, pk: str) -> Response:
+        agreement = self.get_object()
+        return self.respond(services.accept_agreement(agreement=agreement, by=self.actor))
 
     @extend_schema(
-        summary="Terminate an agreement",
-        description="It stops covering anything at once. A party's agency administrator.",
-        request=None,
+        summary="Terminate an agreement (or decline a proposal)",
+        description="Any party's administrator or liaison officer, with a reason the other "
+        "parties are told. It stops covering anything at once.",
+        request=ReasonSerializer,
         responses={200: AgreementSerializer},
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, pk: str) -> Response:
-        return self._set_status(request, SharingAgreement.Status.TERMINATED)
+        agreement = self.get_object()
+        data = self.validated(ReasonSerializer)
+        return self.respond(
+            services.terminate_agreement(agreement=agreement, by=self.actor, reason=data["reason"])
+        )

@@ -3,8 +3,10 @@ the highest marking an agency sees in another's task force is one index lookup (
 ``agencies.models.AgreementCoverage``). Triggers on agreements and their parties keep the
 rows, whoever writes those tables; they lock the agreement's row first, so two changes to
 one agreement keep its rows one after the other (and changes to different agreements never
-wait for each other). Filled here from the agreements already in force. Frozen, as a
-migration must be."""
+wait for each other). Filled here from the agreements already in force. On SQLite the
+triggers below are installed after every ``migrate`` instead
+(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+do not survive). Frozen, as a migration must be."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -125,7 +127,7 @@ SQLITE_DROP = [
 
 def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    statements = {"postgresql": POSTGRESQL, "sqlite": SQLITE}.get(vendor, [])
+    statements = {"postgresql": POSTGRESQL}.get(vendor, [])
     for statement in statements:
         schema_editor.execute(statement, params=None)
     schema_editor.execute(FILL, params=None)
@@ -133,7 +135,7 @@ def create(apps, schema_editor):
 
 def drop(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    for statement in {"postgresql": POSTGRESQL_DROP, "sqlite": SQLITE_DROP}.get(vendor, []):
+    for statement in {"postgresql": POSTGRESQL_DROP}.get(vendor, []):
         schema_editor.execute(statement, params=None)
 
 

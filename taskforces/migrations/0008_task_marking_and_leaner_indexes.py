@@ -3,8 +3,10 @@ equal to the objective's (triggers on both tables, whoever writes them), so task
 filtered by their own (task_force, marking) index instead of joining objectives; and the
 single-column task force indexes of objectives, tasks and updates go, since their
 (task_force, marking) indexes serve the same lookups (two candidate indexes for one
-condition made PostgreSQL spend more time planning each list than running it). Frozen, as
-a migration must be."""
+condition made PostgreSQL spend more time planning each list than running it). On SQLite the
+triggers below are installed after every ``migrate`` instead
+(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+do not survive). Frozen, as a migration must be."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -68,13 +70,13 @@ BACKFILL = (
 def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     schema_editor.execute(BACKFILL, params=None)
-    for statement in {"postgresql": POSTGRESQL, "sqlite": SQLITE}.get(vendor, []):
+    for statement in {"postgresql": POSTGRESQL}.get(vendor, []):
         schema_editor.execute(statement, params=None)
 
 
 def drop(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    for statement in {"postgresql": POSTGRESQL_DROP, "sqlite": SQLITE_DROP}.get(vendor, []):
+    for statement in {"postgresql": POSTGRESQL_DROP}.get(vendor, []):
         schema_editor.execute(statement, params=None)
 
 

@@ -9,7 +9,10 @@ these versions and the asker's access (``taskforces.api.views``).
 On PostgreSQL the triggers run once per statement and lock the task forces concerned in
 id order before moving them on, so statements touching several task forces take their
 locks in one order; services lock the task force first anyway (docs/decisions). On SQLite
-they run per row. Frozen, as a migration must be."""
+they run per row. On SQLite the
+triggers below are installed after every ``migrate`` instead
+(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+do not survive). Frozen, as a migration must be."""
 
 from django.db import migrations, models
 
@@ -209,14 +212,14 @@ def _sqlite_drop() -> list[str]:
 
 def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    statements = {"postgresql": _postgresql, "sqlite": _sqlite}.get(vendor, list)()
+    statements = {"postgresql": _postgresql}.get(vendor, list)()
     for statement in statements:
         schema_editor.execute(statement, params=None)
 
 
 def drop(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    statements = {"postgresql": _postgresql_drop, "sqlite": _sqlite_drop}.get(vendor, list)()
+    statements = {"postgresql": _postgresql_drop}.get(vendor, list)()
     for statement in statements:
         schema_editor.execute(statement, params=None)
 

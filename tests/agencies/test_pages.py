@@ -284,20 +284,20 @@ def test_agency_admins_get_their_buttons_on_their_own_agency_only(client, world)
     for link in ("people", "invite", "agreement-new"):
         assert url(link, world.lead.pk) in page
     assert url("status", world.lead.pk) not in page
-    assert reverse("agencies:agreement-status", args=[world.agreement.pk]) in page
+    assert reverse("agencies:agreement", args=[world.agreement.pk]) in page
 
     page = html(client.get(url("detail", world.partner.pk)))
     for link in ("people", "invite", "agreement-new"):
         assert url(link, world.partner.pk) not in page
-    # The shared agreement is theirs to change wherever it is listed.
-    assert reverse("agencies:agreement-status", args=[world.agreement.pk]) in page
+    assert reverse("agencies:agreement", args=[world.agreement.pk]) in page
 
 
-def test_agreement_buttons_are_only_for_a_partys_agency_admins(client, world):
-    client.force_login(world.partner_liaison)  # may see the agreement, not change it
-    page = html(client.get(url("detail", world.partner.pk)))
-    assert world.agreement.title in page
-    assert reverse("agencies:agreement-status", args=[world.agreement.pk]) not in page
+def test_liaison_officers_propose_for_their_own_agency_only(client, world):
+    client.force_login(world.partner_liaison)
+    assert url("agreement-new", world.partner.pk) in html(
+        client.get(url("detail", world.partner.pk))
+    )
+    assert url("agreement-new", world.lead.pk) not in html(client.get(url("detail", world.lead.pk)))
 
 
 def test_portal_admins_get_review_or_status_buttons(client, world):
@@ -756,27 +756,49 @@ def agreement_data(world, **changes):
     }
 
 
-def test_an_agency_admin_records_an_agreement(client, world):
+def test_an_agency_admin_proposes_an_agreement(client, world):
     client.force_login(world.lead_admin)
     response = client.get(url("agreement-new", world.lead.pk))
     assert '<label for="id_parties">' in html(response)
     choices = response.context["form"].fields["parties"].queryset
     assert set(choices) == {world.partner, world.outsider_agency}  # active, not itself
+    assert "activate" not in response.context["form"].fields
 
     response = client.post(url("agreement-new", world.lead.pk), agreement_data(world))
-    assert response["Location"] == url("detail", world.lead.pk)
     agreement = SharingAgreement.objects.get(title="NFA–CTA road closures")
+    assert response["Location"] == reverse("agencies:agreement", args=[agreement.pk])
     assert set(agreement.parties.all()) == {world.lead, world.outsider_agency}
-    assert agreement.status == SharingAgreement.Status.DRAFT
+    assert agreement.status == SharingAgreement.Status.PROPOSED
+    assert agreement.proposed_by_agency == world.lead
+    assert list(agreement.acceptances.values_list("agency", flat=True)) == [world.lead.pk]
     assert agreement.valid_until == datetime.date(2025, 12, 31)
-    assert audit_actions(agreement) == ["agreement.created"]
+    assert audit_actions(agreement) == ["agreement.proposed"]
 
 
-def test_an_agreement_can_be_brought_into_force_at_once(client, world):
+def test_an_agreement_is_in_force_only_once_the_other_party_accepts(client, world):
+    outsider_admin = person(world.outsider_agency, R.ADMIN)
     client.force_login(world.lead_admin)
     client.post(url("agreement-new", world.lead.pk), agreement_data(world, activate="on"))
     agreement = SharingAgreement.objects.get(title="NFA–CTA road closures")
+    assert agreement.status == SharingAgreement.Status.PROPOSED
+    page_url = reverse("agencies:agreement", args=[agreement.pk])
+    # the proposer cannot accept again for its own agency
+    assert (
+        "Accept" not in str(client.get(page_url).context["form"]["action"])
+        or not (client.get(page_url).context["may"]["accept"])
+    )
+    client.force_login(outsider_admin)
+    page = html(client.get(page_url))
+    assert "Not yet" in page and world.outsider_agency.name in page
+    response = client.post(page_url, {"action": "accept"})
+    assert response["Location"] == page_url
+    agreement.refresh_from_db()
     assert agreement.status == SharingAgreement.Status.ACTIVE
+    assert audit_actions(agreement) == [  # newest first
+        "agreement.in_force",
+        "agreement.accepted",
+        "agreement.proposed",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -809,51 +831,40 @@ def test_an_inactive_agency_cannot_be_a_party(client, world):
     assert response.context["form"].errors["parties"]
 
 
-@pytest.mark.parametrize("persona", ["lead_liaison", "lead_staff", "outsider"])
-def test_nobody_else_records_an_agreement_for_an_agency(client, world, persona):
+@pytest.mark.parametrize("persona", ["lead_staff", "outsider", "partner_liaison", "portal_admin"])
+def test_nobody_else_proposes_an_agreement_for_an_agency(client, world, persona):
     count = SharingAgreement.objects.count()
     client.force_login(getattr(world, persona))
-    assert client.get(url("agreement-new", world.lead.pk)).status_code == 404
+    assert client.get(url("agreement-new", world.lead.pk)).status_code == 403
     response = client.post(url("agreement-new", world.lead.pk), agreement_data(world))
-    assert response.status_code == 404
+    assert response.status_code == 403
     assert SharingAgreement.objects.count() == count
 
 
-def test_an_agency_admin_terminates_an_agreement(client, world):
-    status_url = reverse("agencies:agreement-status", args=[world.agreement.pk])
-    back = url("detail", world.partner.pk)
-    client.force_login(world.lead_admin)
-    page = html(client.get(status_url, {"status": "terminated", "next": back}))
-    assert '<label for="id_status">' in page
+def test_any_party_terminates_an_agreement_with_a_reason(client, world):
+    page_url = reverse("agencies:agreement", args=[world.agreement.pk])
+    client.force_login(world.partner_liaison)
+    assert client.get(page_url).context["may"]["terminate"]
+    response = client.post(page_url, {"action": "terminate", "reason": ""})
+    assert response.status_code == 400
+    assert response.context["form"].errors["reason"]
+    world.agreement.refresh_from_db()
+    assert world.agreement.status == SharingAgreement.Status.ACTIVE
 
-    response = client.post(status_url, {"status": "terminated", "next": back})
-    assert response["Location"] == back
+    response = client.post(page_url, {"action": "terminate", "reason": "Superseded."})
+    assert response["Location"] == page_url
     world.agreement.refresh_from_db()
     assert world.agreement.status == SharingAgreement.Status.TERMINATED
-    assert "agreement.status_changed" in audit_actions(world.agreement)
-
-    response = client.post(status_url, {"status": "active"})
-    assert response.status_code == 200
-    assert "cannot become active" in html(response)
-    world.agreement.refresh_from_db()
-    assert world.agreement.status == SharingAgreement.Status.TERMINATED
+    assert world.agreement.termination_reason == "Superseded."
+    assert "agreement.terminated" in audit_actions(world.agreement)
 
 
-def test_the_return_address_after_an_agreement_change_stays_on_the_site(client, world):
-    client.force_login(world.lead_admin)
-    response = client.post(
-        reverse("agencies:agreement-status", args=[world.agreement.pk]),
-        {"status": "terminated", "next": "https://evil.example.com/"},
-    )
-    assert response["Location"] == url("detail", world.lead.pk)
-
-
-@pytest.mark.parametrize("persona", ["partner_staff", "partner_liaison", "outsider"])
-def test_nobody_else_changes_an_agreement(client, world, persona):
-    status_url = reverse("agencies:agreement-status", args=[world.agreement.pk])
+@pytest.mark.parametrize("persona", ["partner_staff", "outsider", "portal_admin", "lead_staff"])
+def test_nobody_else_ends_an_agreement(client, world, persona):
+    page_url = reverse("agencies:agreement", args=[world.agreement.pk])
     client.force_login(getattr(world, persona))
-    assert client.get(status_url).status_code == 404
-    assert client.post(status_url, {"status": "terminated"}).status_code == 404
+    response = client.post(page_url, {"action": "terminate", "reason": "Because."})
+    assert response.status_code in (400, 403, 404)
     world.agreement.refresh_from_db()
     assert world.agreement.status == SharingAgreement.Status.ACTIVE
 
@@ -868,12 +879,12 @@ def grow(world, n: int = 30) -> None:
         other = AgencyFactory(level="national")
         person(world.lead, R.LIAISON if i % 3 == 0 else R.STAFF)
         applicant(f"Applicant {i}")
-        agency_services.create_agreement(
+        agency_services.propose_agreement(
             title=f"Agreement {i}",
             parties=[world.lead, other],
             max_marking=Marking.GREEN,
             valid_from=datetime.date(2024, 1, 1),
-            by=world.portal_admin,
+            by=world.lead_admin,
         )
         if i % 6 == 0:
             tf = services.form_task_force(

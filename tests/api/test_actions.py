@@ -13,13 +13,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies import services as agency_services
-from agencies.models import Agency, Membership
+from agencies.models import Agency, Membership, SharingAgreement
 from coordination.markings import Marking
 from coordination.models import AuditEvent, Notification
 from taskforces.models import Objective, Participation, RoleAssignment
 
 from ..conftest import role_named
-from ..factories import AgencyFactory, person
+from ..factories import AgencyFactory, acting_for, person
 
 # The world is built once for the module; each test changes it only in its own savepoint.
 pytestmark = pytest.mark.usefixtures("module_world")
@@ -136,35 +136,65 @@ def test_memberships_invite_change_role_end(world: SimpleNamespace, mailoutbox: 
     assert "email" in duplicate.json()["error"]["fields"]
 
 
-def test_agreements_create_activate_terminate(world: SimpleNamespace) -> None:
-    client = as_(world.lead_admin)
-    created = ok(
-        client.post(
-            "/api/v1/agreements/",
-            {
-                "title": "Flood data exchange",
-                "parties": [world.lead.pk, world.outsider_agency.pk],
-                "max_marking": Marking.GREEN,
-                "valid_from": "2026-01-01",
-                "valid_until": "2026-12-31",
-            },
-        ),
-        201,
-    )
-    assert created["status"] == "draft"
-    assert {p["id"] for p in created["parties"]} == {world.lead.pk, world.outsider_agency.pk}
+def test_an_agreement_is_proposed_accepted_by_every_party_and_terminated(
+    world: SimpleNamespace, django_capture_on_commit_callbacks: Any
+) -> None:
+    lead = as_(world.lead_admin)
+    terms = {
+        "title": "Flood data exchange",
+        "parties": [world.lead.pk, world.partner.pk],
+        "max_marking": Marking.RED,
+        "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31",
+    }
+    # putting it in force alone is refused, and changes nothing
+    alone = lead.post("/api/v1/agreements/", {**terms, "activate": True})
+    assert alone.status_code == 400
+    assert "activate" in alone.json()["error"]["fields"]
+    # nobody names two other agencies: a third agency's administrator is refused
+    third = as_(acting_for(world.outsider_agency)).post("/api/v1/agreements/", terms)
+    assert third.status_code == 400
+    assert "parties" in third.json()["error"]["fields"]
+    assert not SharingAgreement.objects.filter(title="Flood data exchange").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):  # its notifications go out
+        created = ok(lead.post("/api/v1/agreements/", terms), 201)
+    assert created["status"] == "proposed"
+    assert {p["id"] for p in created["parties"]} == {world.lead.pk, world.partner.pk}
     url = f"/api/v1/agreements/{created['id']}/"
-    assert ok(client.post(url + "activate/"))["status"] == "active"
-    assert ok(client.post(url + "terminate/"))["status"] == "terminated"
-    backwards = client.post(
-        "/api/v1/agreements/",
-        {
-            "title": "Backwards",
-            "parties": [world.lead.pk, world.partner.pk],
-            "max_marking": Marking.GREEN,
-            "valid_from": "2026-06-01",
-            "valid_until": "2026-01-01",
-        },
+    # the proposer's side has accepted by proposing; it cannot accept again
+    assert lead.post(url + "accept/").status_code == 403
+    # a partner's staff member does not act for the partner
+    assert as_(world.partner_staff).post(url + "accept/").status_code == 403
+    # the partner's liaison officer was told, and accepts: now it is in force
+    told = Notification.objects.filter(recipient=world.partner_liaison, kind="agreement.proposed")
+    assert told.count() == 1
+    accepted = ok(as_(world.partner_liaison).post(url + "accept/"))
+    assert accepted["status"] == "active"
+    # either party terminates it, with a reason the other party is told
+    assert as_(world.partner_liaison).post(url + "terminate/", {"reason": " "}).status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = ok(
+            as_(world.partner_liaison).post(url + "terminate/", {"reason": "Project closed"})
+        )
+    assert ended["status"] == "terminated"
+    assert as_(world.lead_admin).post(url + "terminate/", {"reason": "Again"}).status_code == 403
+    actions = AuditEvent.objects.filter(
+        object_type="agencies.sharingagreement",
+        object_id=str(created["id"]),
+        action__startswith="agreement.",  # not the refusals, which are audited too
+    ).order_by("id")
+    assert list(actions.values_list("action", flat=True)) == [
+        "agreement.proposed",
+        "agreement.accepted",
+        "agreement.in_force",
+        "agreement.terminated",
+    ]
+    assert Notification.objects.filter(
+        recipient=world.lead_liaison, kind="agreement.terminated"
+    ).exists()
+    backwards = lead.post(
+        "/api/v1/agreements/", {**terms, "valid_from": "2026-06-01", "valid_until": "2026-01-01"}
     )
     assert backwards.status_code == 400
     assert "valid_until" in backwards.json()["error"]["fields"]
@@ -408,6 +438,15 @@ def test_my_notifications(world: SimpleNamespace) -> None:
 
 
 def test_audit_trail_readers(world: SimpleNamespace) -> None:
+    applicant = agency_services.apply_for_agency(
+        name="Coastal Volunteer Rescue",
+        level="non_governmental",
+        sector="emergency_management",
+        contact_email="hello@cvr.example.org",
+    )
+    agency_services.transition_agency(
+        agency=applicant, action="begin_review", by=world.portal_admin
+    )
     events = AuditEvent.objects.all()
     by_lead = events.filter(actor=world.lead_liaison).values_list("pk", flat=True)
     by_partner = events.filter(actor=world.partner_liaison).values_list("pk", flat=True)

@@ -109,7 +109,8 @@ OPS: dict[str, Op] = {
     "patch_membership": detail(method="patch", body=lambda w, obj: {"role": obj.role}),
     "end_membership": detail("end/", body={"reason": "Left the agency"}),
     # agreements
-    "terminate": detail("terminate/"),
+    "accept_agreement": detail("accept/"),
+    "terminate": detail("terminate/", body={"reason": "The exchange has ended."}),
     # task forces
     "patch_task_force": detail(method="patch", body={"mandate": "Protect life and levees."}),
     "transition": detail("transition/", body={"status": "active"}),
@@ -174,7 +175,8 @@ CORE_RULE: dict[str, list[tuple[str | None, str]]] = {
     "add_member": [(None, "manage_members")],
     "patch_membership": [(None, "change")],
     "end_membership": [(None, "change")],
-    "terminate": [(None, "change")],
+    "accept_agreement": [(None, "accept")],
+    "terminate": [(None, "terminate")],
     "patch_task_force": [(None, "change")],
     "transition": [(None, "change")],
     "invite": [(None, "manage_participation")],
@@ -232,9 +234,14 @@ API_GRID: list[tuple[str, str, int, int, int, int, int, int, int]] = [
     ("membership_partner_staff",          "retrieve",         200, 404, 404, 404, 200, 200, 404),
     ("membership_partner_staff",          "patch_membership", 200, 404, 404, 404, 403, 403, 404),
     ("membership_partner_staff",          "end_membership",   200, 404, 404, 404, 403, 403, 404),
-    # --- the Lead↔Partner agreement
+    # --- the Lead↔Partner agreement, in force: nothing left to accept
     ("agreement",                         "retrieve",         200, 200, 200, 200, 200, 200, 404),
-    ("agreement",                         "terminate",        200, 200, 403, 403, 403, 403, 404),
+    ("agreement",                         "accept_agreement", 403, 403, 403, 403, 403, 403, 404),
+    ("agreement",                         "terminate",        403, 200, 200, 403, 200, 403, 404),
+    # --- proposed by the lead's liaison: the lead has accepted, the partner has not
+    ("agreement_proposed",                "retrieve",         200, 200, 200, 200, 200, 200, 404),
+    ("agreement_proposed",                "accept_agreement", 403, 403, 403, 403, 200, 403, 404),
+    ("agreement_proposed",                "terminate",        403, 200, 200, 403, 200, 403, 404),
     # --- the task force: only through current role assignments
     ("task_force",                        "retrieve",         404, 404, 200, 200, 200, 200, 404),
     ("task_force",                        "patch_task_force", 404, 404, 200, 403, 403, 403, 404),
@@ -312,7 +319,7 @@ CREATE_GRID: list[tuple[str, int, int, int, int, int, int, int]] = [
     # operation                  padm ladm llia lsta plia psta outs
     ("apply_for_agency",          201, 201, 201, 201, 201, 201, 201),
     ("form_task_force",           403, 403, 201, 403, 201, 403, 403),
-    ("create_agreement",          201, 201, 403, 403, 403, 403, 403),
+    ("create_agreement",          403, 201, 201, 403, 201, 403, 403),
 ]
 # fmt: on
 

@@ -20,7 +20,7 @@ from coordination.tokens import create_token
 from taskforces import services
 
 from ..conftest import ACCESS_QUERIES, role_named
-from ..factories import AgencyFactory, person
+from ..factories import AgencyFactory, agreement_in_force, person
 
 MORE = 32
 
@@ -50,13 +50,11 @@ def more_memberships(w: SimpleNamespace) -> None:
 
 def more_agreements(w: SimpleNamespace) -> None:
     for n in range(MORE):
-        agency_services.create_agreement(
+        agreement_in_force(
             title=f"Exchange {n}",
             parties=[w.lead, w.partner, w.outsider_agency],
             max_marking=Marking.GREEN,
             valid_from=datetime.date(2024, 1, 1) + datetime.timedelta(days=n),
-            by=w.portal_admin,
-            activate=True,
         )
 
 

@@ -25,7 +25,7 @@ from taskforces import services
 from taskforces.models import Objective, Task, TaskForce, Update
 
 from ..conftest import role_named
-from ..factories import AgencyFactory, person
+from ..factories import AgencyFactory, acting_for, person
 
 ALL = set(Marking)
 UP_TO_AMBER = {Marking.CLEAR, Marking.GREEN, Marking.AMBER}
@@ -84,22 +84,27 @@ def agreement(
     activate: bool = True,
     title: str = "Further agreement",
 ) -> SharingAgreement:
-    return agency_services.create_agreement(
+    """An agreement proposed by an administrator of the first party and, with
+    ``activate``, accepted by one of every other party (so in force)."""
+    parties = parties or [w.lead, w.partner]
+    proposal = agency_services.propose_agreement(
         title=title,
-        parties=parties or [w.lead, w.partner],
+        parties=parties,
         max_marking=max_marking,
         valid_from=valid_from,
         valid_until=valid_until,
         task_force=task_force,
-        activate=activate,
-        by=w.portal_admin,
+        by=acting_for(parties[0]),
     )
+    if not activate:
+        return proposal
+    for other in parties[1:]:
+        proposal = agency_services.accept_agreement(agreement=proposal, by=acting_for(other))
+    return proposal
 
 
 def terminate(w: SimpleNamespace, which: SharingAgreement) -> None:
-    agency_services.set_agreement_status(
-        agreement=which, status=SharingAgreement.Status.TERMINATED, by=w.portal_admin
-    )
+    agency_services.terminate_agreement(agreement=which, by=w.lead_admin, reason="Superseded.")
 
 
 def analyst(w: SimpleNamespace, user: Any, by: Any) -> None:
@@ -150,12 +155,10 @@ def test_a_terminated_agreement_stops_access_at_once(w):
 
 def test_a_draft_agreement_gives_nothing(w):
     terminate(w, w.agreement)
-    draft = agreement(w, Marking.RED, activate=False, title="Draft: share everything")
-    assert draft.status == SharingAgreement.Status.DRAFT
+    draft = agreement(w, Marking.RED, activate=False, title="Proposed: share everything")
+    assert draft.status == SharingAgreement.Status.PROPOSED
     assert seen(w.partner_staff, w.tf) == CLEAR_ONLY
-    agency_services.set_agreement_status(
-        agreement=draft, status=SharingAgreement.Status.ACTIVE, by=w.portal_admin
-    )
+    agency_services.accept_agreement(agreement=draft, by=w.partner_liaison)
     assert seen(w.partner_staff, w.tf) == UP_TO_STRICT  # RED still needs view_restricted
 
 

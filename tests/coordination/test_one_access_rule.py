@@ -35,7 +35,7 @@ from taskforces.models import (
 from taskforces.permissions import audience
 
 from ..conftest import build_world, role_named
-from ..factories import AgencyFactory, person
+from ..factories import AgencyFactory, agreement_in_force, person
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +51,11 @@ def wide_world() -> SimpleNamespace:
     w.third_staff = person(w.third)
     services.assign_role(role=w.member_role, person=w.third_staff, assigned_by=w.third_liaison)
     # an agreement for this task force only, raising the partner to AMBER+STRICT here
-    agency_services.create_agreement(
+    agreement_in_force(
         title="Severn only",
         parties=[w.lead, w.partner],
         max_marking=Marking.AMBER_STRICT,
-        valid_from=datetime.date(2020, 1, 1),
         task_force=w.tf,
-        by=w.portal_admin,
-        activate=True,
     )
     # TLP:RED: the analyst role has view_restricted; a partner analyst still lacks the ceiling
     analyst = role_named(w.tf, "intelligence-analyst")

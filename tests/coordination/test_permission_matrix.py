@@ -12,8 +12,9 @@ The rules the table encodes:
   see, review and manage every agency; agency administrators edit and manage their own.
 * Memberships: people see their own agency's people and every active agency's liaison
   officers; agency administrators (and portal administrators) change them.
-* Sharing agreements: seen by the parties' people, changed by the parties' agency
-  administrators and by portal administrators.
+* Sharing agreements: seen by the parties' people (and portal administrators); accepted,
+  each for its own party, and terminated by the parties' administrators and liaison
+  officers only.
 * Inside a task force, access comes only through current role assignments: portal
   administrators and agency administrators without a role get nothing (need-to-know).
   Commander holds every capability; Liaison officer view, assign_roles, post_updates;
@@ -86,6 +87,7 @@ OBJECT_MODELS: dict[str, type[models.Model]] = {
     "membership_partner_liaison": Membership,
     "membership_partner_staff": Membership,
     "agreement": SharingAgreement,
+    "agreement_proposed": SharingAgreement,
     "task_force": TaskForce,
     "participation_lead": Participation,
     "participation_partner": Participation,
@@ -142,9 +144,15 @@ GRID: list[tuple[str, str, bool, bool, bool, bool, bool, bool, bool]] = [
     ("membership_partner_liaison",        "change",               Y,   N,   N,   N,   N,   N,   N),
     ("membership_partner_staff",          "view",                 Y,   N,   N,   N,   Y,   Y,   N),
     ("membership_partner_staff",          "change",               Y,   N,   N,   N,   N,   N,   N),
-    # --- the Lead↔Partner sharing agreement: its parties' people see it
+    # --- the Lead↔Partner sharing agreement (in force): its parties' people see it, their
+    #     administrators and liaison officers terminate it; portal administrators only see it
     ("agreement",                         "view",                 Y,   Y,   Y,   Y,   Y,   Y,   N),
-    ("agreement",                         "change",               Y,   Y,   N,   N,   N,   N,   N),
+    ("agreement",                         "accept",               N,   N,   N,   N,   N,   N,   N),
+    ("agreement",                         "terminate",            N,   Y,   Y,   N,   Y,   N,   N),
+    # --- a second one the lead's liaison proposed: only the partner still accepts it
+    ("agreement_proposed",                "view",                 Y,   Y,   Y,   Y,   Y,   Y,   N),
+    ("agreement_proposed",                "accept",               N,   N,   N,   N,   Y,   N,   N),
+    ("agreement_proposed",                "terminate",            N,   Y,   Y,   N,   Y,   N,   N),
     # --- the task force: only through current role assignments
     #     lead_liaison: Commander + Liaison officer; lead_staff, partner_staff: Member;
     #     partner_liaison: Liaison officer
@@ -253,6 +261,13 @@ def build_matrix_world() -> SimpleNamespace:
         "membership_partner_liaison": Membership.objects.get(user=w.partner_liaison),
         "membership_partner_staff": Membership.objects.get(user=w.partner_staff),
         "agreement": w.agreement,
+        "agreement_proposed": agency_services.propose_agreement(
+            title="NFA–RHS radio logs",
+            parties=[w.lead, w.partner],
+            max_marking=Marking.RED,
+            valid_from=datetime.date(2026, 1, 1),
+            by=w.lead_liaison,
+        ),
         "task_force": w.tf,
         "participation_lead": Participation.objects.get(task_force=w.tf, agency=w.lead),
         "participation_partner": w.participation,

@@ -55,7 +55,6 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from agencies import services as agency_services
 from agencies.models import Agency, Membership
 from coordination import notifications
 from coordination.celery import app as celery_app
@@ -67,7 +66,7 @@ from taskforces.models import RoleAssignment, TaskForce, Update
 from taskforces.permissions import audience
 
 from ..conftest import role_named
-from ..factories import AgencyFactory, UserFactory, person
+from ..factories import AgencyFactory, UserFactory, agreement_in_force, person
 from .workers import (
     CeleryWorker,
     RedisServer,
@@ -155,7 +154,7 @@ def build_audience(readers: int, *, limited: int = 25, outsiders: int = 5) -> Au
     """``readers`` people who may see an AMBER update (the lead's and the partner's Members
     and the partner's liaison), ``limited`` Members of the GREEN-only agency and
     ``outsiders`` who may not. Built through the services but for the bulk assignments."""
-    admin = UserFactory(is_portal_admin=True)
+    UserFactory(is_portal_admin=True)  # a portal administrator exists, as in production
     lead = AgencyFactory(name="National Flood Agency", acronym="NFA")
     partner = AgencyFactory(name="Regional Health Service", acronym="RHS")
     limited_agency = AgencyFactory(name="County Roads Department", acronym="CRD")
@@ -166,13 +165,11 @@ def build_audience(readers: int, *, limited: int = 25, outsiders: int = 5) -> Au
         limited_agency, Membership.Role.LIAISON, email="liaison@crd.example.gov"
     )
     for other, marking in ((partner, Marking.AMBER), (limited_agency, Marking.GREEN)):
-        agency_services.create_agreement(
+        agreement_in_force(
             title=f"NFA–{other.acronym}",
             parties=[lead, other],
             max_marking=marking,
             valid_from=timezone.localdate(),
-            by=admin,
-            activate=True,
         )
     task_force = services.form_task_force(
         name="River Severn flood response", mandate="Protect life and property.", by=lead_liaison

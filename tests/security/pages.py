@@ -469,13 +469,15 @@ PAGES: dict[str, Page] = {
     ),
     "agencies:agreement-new": Page(
         with_pk("lead_admin", lambda w: w.lead),
+        # the directory shows the lead agency to everyone: proposing for it is refused
         intruders=refused(lambda w: w.lead, "partner_liaison", "partner_staff", "outsider"),
+        refusal=frozenset({403}),
         data=agreement_form,
     ),
-    "agencies:agreement-status": Page(
-        with_pk("lead_admin", lambda w: w.agreement, query="status=terminated"),
-        intruders=refused(lambda w: w.agreement, "partner_staff", "outsider"),
-        data=lambda w: {"status": "terminated"},
+    "agencies:agreement": Page(
+        with_pk("lead_admin", lambda w: w.agreement),
+        intruders=refused(lambda w: w.agreement, "outsider"),
+        data=lambda w: {"action": "terminate", "reason": "The exchange has ended."},
     ),
     "agencies:membership-role": Page(
         with_pk("lead_admin", lead_staff_membership),

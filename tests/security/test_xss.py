@@ -81,12 +81,12 @@ def build_xss_world(w: SimpleNamespace) -> dict[str, str]:
     )
     agency_services.begin_review(agency=w._applied, by=admin)
     agency_services.request_changes(agency=w._applied, by=admin, reason=p("changes requested"))
-    agency_services.create_agreement(
+    agency_services.propose_agreement(
         title=p("agreement title"),
         parties=[w.lead, w.partner],
         max_marking=Marking.GREEN,
         valid_from=datetime.date(2021, 1, 1),
-        by=admin,
+        by=w.lead_admin,
     )
     # people
     newcomer = agency_services.add_member(

@@ -330,7 +330,7 @@ def agreement(**changes: Any) -> Case:
             "valid_from": datetime.date(2025, 1, 1),
             **resolved(w, changes),
         }
-        return lambda: agency_services.create_agreement(by=w.portal_admin, **values)
+        return lambda: agency_services.propose_agreement(by=w.lead_admin, **values)
 
     return case
 
@@ -339,47 +339,39 @@ def agreement(**changes: Any) -> Case:
     ("one party", agreement(parties=lambda w: [w.lead]), "parties"),
     ("one party twice", agreement(parties=lambda w: [w.lead, w.lead]), "parties"),
     ("no parties", agreement(parties=[]), "parties"),
+    ("only other agencies", agreement(parties=lambda w: [w.partner, w.outsider_agency]), "parties"),
+    ("an applicant as party", agreement(parties=lambda w: [w.lead, applied_agency(w)]), "parties"),
     ("unknown marking", agreement(max_marking=9), "max_marking"),
     ("empty title", agreement(title=" "), "title"),
     ("no start", agreement(valid_from=None), "valid_from"),
     ("ends before it starts", agreement(valid_until=datetime.date(2024, 12, 31)), "valid_until"),
 )
-def test_create_agreement(world, case, field):
+def test_propose_agreement(world, case, field):
     assert_refused(world, case, field)
-
-
-def revive_terminated_agreement(w: SimpleNamespace) -> Callable[[], Any]:
-    done = agency_services.set_agreement_status(
-        agreement=w.agreement, status=SharingAgreement.Status.TERMINATED, by=w.portal_admin
-    )
-    return lambda: agency_services.set_agreement_status(
-        agreement=done, status=SharingAgreement.Status.ACTIVE, by=w.portal_admin
-    )
 
 
 @cases(
     (
-        "unknown status",
+        "no reason",
         lambda w: (
-            lambda: agency_services.set_agreement_status(
-                agreement=w.agreement, status="paused", by=w.portal_admin
+            lambda: agency_services.terminate_agreement(
+                agreement=w.agreement, reason="  ", by=w.partner_liaison
             )
         ),
-        "status",
+        "reason",
     ),
-    (
-        "back to draft",
-        lambda w: (
-            lambda: agency_services.set_agreement_status(
-                agreement=w.agreement, status=SharingAgreement.Status.DRAFT, by=w.portal_admin
-            )
-        ),
-        "status",
-    ),
-    ("terminated comes back", revive_terminated_agreement, "status"),
 )
-def test_set_agreement_status(world, case, field):
+def test_terminate_agreement(world, case, field):
     assert_refused(world, case, field)
+
+
+def applied_agency(w: SimpleNamespace) -> Agency:
+    return agency_services.apply_for_agency(
+        name="Coastal Volunteer Rescue",
+        level=Agency.Level.NON_GOVERNMENTAL,
+        sector=Agency.Sector.EMERGENCY_MANAGEMENT,
+        contact_email="hello@cvr.example.org",
+    )
 
 
 # --- taskforces.services: roles -------------------------------------------------------------

@@ -151,7 +151,7 @@ def build_scratch(prefix: str, recipients: int) -> Scratch:
     from taskforces import services
     from taskforces.models import Role, RoleAssignment
 
-    admin = User.objects.create_user(email=f"{prefix}-admin@bench.example", is_portal_admin=True)
+    User.objects.create_user(email=f"{prefix}-admin@bench.example", is_portal_admin=True)
 
     def agency(label: str) -> tuple[Agency, User]:
         body = Agency.objects.create(
@@ -168,14 +168,14 @@ def build_scratch(prefix: str, recipients: int) -> Scratch:
 
     lead, lead_liaison = agency("Lead")
     partner, partner_liaison = agency("Partner")
-    agency_services.create_agreement(
+    proposal = agency_services.propose_agreement(
         title=f"{prefix} agreement",
         parties=[lead, partner],
         max_marking=Marking.AMBER,
         valid_from=timezone.localdate(),
-        by=admin,
-        activate=True,
+        by=lead_liaison,
     )
+    agency_services.accept_agreement(agreement=proposal, by=partner_liaison)
     task_force = services.form_task_force(
         name=f"{prefix} task force", mandate="Benchmark scratch data.", by=lead_liaison
     )

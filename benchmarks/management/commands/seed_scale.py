@@ -627,7 +627,7 @@ class Seeder:
                 else weighted(
                     rng,
                     [
-                        (SharingAgreement.Status.DRAFT, 0.5),
+                        (SharingAgreement.Status.PROPOSED, 0.5),
                         (SharingAgreement.Status.TERMINATED, 0.5),
                     ],
                 )
@@ -644,6 +644,8 @@ class Seeder:
                     status,
                     self.admin_id,
                     self.ago(900, 30),
+                    self.agencies[a].id,
+                    "",
                 )
             )
             parties += [(agreement_id, self.agencies[a].id), (agreement_id, self.agencies[b].id)]
@@ -664,6 +666,8 @@ class Seeder:
                     SharingAgreement.Status.ACTIVE,
                     self.admin_id,
                     self.ago(300, 1),
+                    self.agencies[lead].id,
+                    "",
                 )
             )
             parties += [
@@ -693,6 +697,8 @@ class Seeder:
             "status",
             "created_by_id",
             "created_at",
+            "proposed_by_agency_id",
+            "termination_reason",
         )
         self.w.write(SharingAgreement, columns, rows, total=len(rows))
         self.w.write(

@@ -437,7 +437,8 @@ class Seeder:
                 self.people[membership.user.email] = membership.user
 
     def record_agreements(self) -> None:
-        """Each lead agency's administrator records its agreements with the partners."""
+        """Each lead agency's administrator proposes its agreements with the partners, and
+        each partner's liaison officer accepts them."""
         agreements = [
             ("nfa", "rhs", Marking.AMBER, "NFA–RHS flood and public health information sharing"),
             ("nfa", "rpd", Marking.AMBER, "NFA–Riverton Police emergency response protocol"),
@@ -449,14 +450,16 @@ class Seeder:
             ("bca", "ncg", Marking.AMBER, "BCA–Coastguard maritime border security"),
         ]
         for lead, partner, marking, title in agreements:
-            agency_services.create_agreement(
+            proposal = agency_services.propose_agreement(
                 title=title,
                 parties=[self.agencies[lead], self.agencies[partner]],
                 max_marking=marking,
                 valid_from=self.days(-365),
                 valid_until=self.days(2 * 365),
                 by=self.person(f"admin@{lead}.example"),
-                activate=True,
+            )
+            agency_services.accept_agreement(
+                agreement=proposal, by=self.person(f"liaison@{partner}.example")
             )
 
     def join(
