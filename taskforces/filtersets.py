@@ -6,15 +6,16 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from agencies.models import Agency
 
 from .models import Objective, Task, TaskForce
+from .selectors import mandate_search
 
 
 class TaskForceFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Name contains", max_length=100)
+    q = django_filters.CharFilter(method="search", label="Name or mandate contains", max_length=100)
     status = django_filters.ChoiceFilter(choices=TaskForce.Status.choices)
 
     class Meta:
@@ -22,7 +23,10 @@ class TaskForceFilter(django_filters.FilterSet):
         fields = ["q", "status"]
 
     def search(self, queryset: QuerySet[TaskForce], name: str, value: str) -> QuerySet[TaskForce]:
-        return queryset.filter(Q(name__icontains=value) | Q(mandate__icontains=value))
+        user = getattr(self.request, "user", None)
+        if user is None:  # nobody to ask: names only
+            return queryset.filter(name__icontains=value)
+        return queryset.filter(mandate_search(user, value))
 
 
 class ObjectiveFilter(django_filters.FilterSet):

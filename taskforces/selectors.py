@@ -22,7 +22,7 @@ from django.utils import timezone
 from coordination.models import User
 from coordination.permissions import InList
 
-from .access import access_for
+from .access import access_for, visible_items
 from .models import Objective, OperationalPeriod, Role, RoleAssignment, Task, TaskForce, Update
 from .permissions import current_assignments
 
@@ -30,6 +30,20 @@ from .permissions import current_assignments
 def task_forces_for(user: Any) -> QuerySet[TaskForce]:
     """The task forces a person may see, with their lead agency."""
     return TaskForce.objects.restrict(user, "view").select_related("lead_agency")
+
+
+def sees_mandate(user: Any, task_force: TaskForce) -> bool:
+    """Does the person see the task force's mandate? Its marking limits who does exactly as
+    an item's marking does: only those who would see an item so marked there."""
+    return access_for(user).sees(task_force.pk, task_force.marking)
+
+
+def mandate_search(user: Any, value: str) -> Q:
+    """Task forces whose name contains ``value``, or whose mandate does among those whose
+    mandate the person sees (a search must not tell what a withheld mandate says)."""
+    return Q(name__icontains=value) | (
+        Q(mandate__icontains=value) & visible_items(access_for(user), "pk", "marking")
+    )
 
 
 def my_current_assignments(user: Any) -> QuerySet[RoleAssignment]:

@@ -33,6 +33,7 @@ from coordination.markings import Marking
 from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
 
+from .access import access_for
 from .catalogue import DEFAULT_ROLE_TEMPLATES
 from .models import (
     Acknowledgement,
@@ -379,11 +380,18 @@ def update_task_force(
     mandate: str | None = None,
     marking: int | None = None,
 ) -> TaskForce:
-    """Edit a task force's name, mandate or marking."""
+    """Edit a task force's name, mandate or marking: only by someone who sees its mandate,
+    and never marked above what they see there."""
     require(by, "change", task_force)
     task_force = TaskForce.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=task_force.pk
     )
+    if not access_for(by).sees(task_force.pk, task_force.marking):
+        raise PermissionDenied(
+            f"The mandate of {task_force} is marked {task_force.get_marking_display()}, above "
+            "what you see there: only someone who sees it may edit the task force.",
+            obj=task_force,
+        )
     before = audit.snapshot(task_force, ("name", "mandate", "marking"))
     fields: list[str] = []
     if name is not None:
@@ -391,8 +399,7 @@ def update_task_force(
     if mandate is not None:
         task_force.mandate, fields = mandate.strip(), [*fields, "mandate"]
     if marking is not None:
-        if marking not in Marking.values:
-            raise ValidationError({"marking": "Choose a TLP marking."})
+        _check_marking(marking, by, task_force)
         task_force.marking, fields = marking, [*fields, "marking"]
     task_force.full_clean()
     if fields:

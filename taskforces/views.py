@@ -155,7 +155,9 @@ def calendar_feed(request: HttpRequest, secret: str) -> HttpResponse:
 @login_required
 def task_force_list(request: HttpRequest) -> HttpResponse:
     filterset = TaskForceFilter(
-        request.GET or None, queryset=selectors.task_forces_for(request.user).order_by("name")
+        request.GET or None,
+        queryset=selectors.task_forces_for(request.user).order_by("name"),
+        request=request,
     )
     queryset = filter_list(request, filterset)
     membership = membership_of(request.user)
@@ -208,6 +210,7 @@ def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "taskforces/task_force_detail.html",
         {
             "task_force": task_force,
+            "sees_mandate": selectors.sees_mandate(user, task_force),
             "participations": participations,
             "objectives": selectors.visible_objectives(user, task_force)[:10],
             "updates": selectors.visible_updates(user, task_force)[:5],
@@ -235,6 +238,12 @@ def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     _refuse_unless(request.user, "change", task_force)
+    if not selectors.sees_mandate(request.user, task_force):
+        raise PermissionDenied(
+            f"The mandate is marked {task_force.get_marking_display()}, above what you see "
+            "here: only someone who sees it may edit the task force.",
+            obj=task_force,
+        )
     initial = {
         "name": task_force.name,
         "mandate": task_force.mandate,

@@ -33,6 +33,7 @@ from taskforces.models import (
     TaskForce,
     Update,
 )
+from taskforces.selectors import sees_mandate
 
 SMALL_INT_MAX = 32767
 
@@ -66,9 +67,25 @@ class RoleRefSerializer(ReadSerializer):
 
 
 class TaskForceSerializer(ReadSerializer):
-    """A joint body with a mandate, a lead agency and a lifecycle."""
+    """A joint body with a mandate, a lead agency and a lifecycle. Its marking limits who
+    sees the mandate exactly as an item's marking does: to anyone else ``mandate`` is null
+    and ``mandate_withheld`` true."""
 
     lead_agency = AgencyRefSerializer(read_only=True)
+    mandate = serializers.SerializerMethodField()
+    mandate_withheld = serializers.SerializerMethodField()
+
+    def _sees_mandate(self, task_force: TaskForce) -> bool:
+        request = self.context.get("request")
+        return request is not None and sees_mandate(request.user, task_force)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_mandate(self, task_force: TaskForce) -> str | None:
+        return task_force.mandate if self._sees_mandate(task_force) else None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_mandate_withheld(self, task_force: TaskForce) -> bool:
+        return not self._sees_mandate(task_force)
 
     class Meta:
         model = TaskForce
@@ -76,6 +93,7 @@ class TaskForceSerializer(ReadSerializer):
             "id",
             "name",
             "mandate",
+            "mandate_withheld",
             "lead_agency",
             "status",
             "marking",

@@ -147,7 +147,7 @@ def more_audit_events(w: SimpleNamespace) -> None:
 LISTS: list[tuple[str, str, Callable[[SimpleNamespace], None], int]] = [
     ("agencies", "portal_admin", more_agencies, 2),
     ("memberships", "lead_admin", more_memberships, 2),
-    ("agreements", "partner_staff", more_agreements, 3),
+    ("agreements", "partner_staff", more_agreements, 4),  # count, page, parties, acceptances
     ("task-forces", "lead_liaison", more_task_forces, 2),
     ("participations", "lead_liaison", more_participations, 2),
     ("roles", "partner_staff", more_roles, 3),
