@@ -1,8 +1,7 @@
 """Agency pages: application, directory, agency page, review, status, people, access
 review, agreements; and the one-time link an invited person follows to choose a password."""
 
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 from django.views.generic import TemplateView
 
 from . import views
@@ -26,10 +25,7 @@ urlpatterns = [
     path("memberships/<int:pk>/end/", views.membership_end, name="membership-end"),
     path(
         "welcome/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="agencies/set_password.html",
-            success_url=reverse_lazy("agencies:set-password-done"),
-        ),
+        views.ChoosePasswordView.as_view(),
         name="set-password",
     ),
     path(

@@ -16,16 +16,19 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
+from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from coordination import onetime
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
 from coordination.ratelimit import limit_posts
@@ -608,3 +611,25 @@ def access_review(request: HttpRequest, pk: int) -> HttpResponse:
         {"page_obj": page_obj, "may_recertify": allowed["recertify"], "may_end": allowed["end"]}
     )
     return render(request, "agencies/access_review.html", context)
+
+
+class ChoosePasswordView(auth_views.PasswordResetConfirmView):
+    """The invitation's "choose your password" link: Django's reset confirmation, used
+    once. The token stays valid until the password changes, so submissions racing each
+    other would all pass Django's check; the first to record its use
+    (``coordination.onetime``) sets the password, the others are told the link is used."""
+
+    template_name = "agencies/set_password.html"
+    success_url = reverse_lazy("agencies:set-password-done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        token = self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN, "")
+        with transaction.atomic():
+            if not onetime.use_once(onetime.INVITATION, f"{self.user.pk}:{token}"):
+                form.add_error(
+                    None,
+                    "This link has already been used to choose a password. Sign in with "
+                    "that password, or ask for a password reset from the sign-in page.",
+                )
+                return self.form_invalid(form)
+            return super().form_valid(form)

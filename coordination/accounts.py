@@ -13,8 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import ResetPasswordKeyForm
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
@@ -24,6 +26,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
+
+from . import onetime
 
 # Session keys: when the person signed in, and when they were last seen (Unix seconds).
 SIGNED_IN_AT = "concord.signed_in_at"
@@ -42,6 +46,24 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+
+class ResetPasswordOnceForm(ResetPasswordKeyForm):
+    """allauth's "choose a new password" form behind a reset link, which works once: the
+    key stays valid until the password changes, so forms submitted at the same moment
+    would all pass allauth's check; the first to record its use (``coordination.onetime``)
+    is accepted, the others get a form error. The use is recorded at once (its own
+    transaction), so a link whose reset then fails must be asked for again."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        used = f"{self.user.pk}:{self.temp_key}" if self.user is not None else ""
+        if not self.errors and used and not onetime.use_once(onetime.RESET, used):
+            raise forms.ValidationError(
+                "This password reset link has already been used. Ask for a new one if you "
+                "still need to reset your password."
+            )
+        return cleaned
 
 
 class MFAAdapter(DefaultMFAAdapter):

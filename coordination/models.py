@@ -291,3 +291,22 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class UsedLink(models.Model):
+    """A one-time link that has been used (``coordination.onetime``): what it was for and a
+    digest of its secret, never the secret itself. The unique pair is what makes a link
+    work once: of two transactions using it at the same moment, the second waits for the
+    first and is refused."""
+
+    purpose = models.CharField(max_length=40)
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("purpose", "digest"), name="link_used_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link used {self.used_at:%Y-%m-%d %H:%M}"

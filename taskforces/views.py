@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import BadRequest
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from agencies.models import Agency
 from agencies.selectors import membership_of
+from coordination import onetime
 from coordination.permissions import PermissionDenied, can, explain
 from coordination.web import (
     filter_list,
@@ -929,7 +931,11 @@ def acknowledge_by_link(request: HttpRequest, token: str) -> HttpResponse:
         raise BadRequest("This acknowledgement link is not valid.") from None
     already = Acknowledgement.objects.filter(update=update, person=person).exists()
     if request.method == "POST" and not already:
-        services.acknowledge_update(update=update, by=person)
+        # the link works once (coordination.onetime); a second submission racing the
+        # first finds it used and shows the acknowledgement the first one recorded
+        with transaction.atomic():
+            if onetime.use_once(onetime.ACKNOWLEDGEMENT, token):
+                services.acknowledge_update(update=update, by=person)
         already = True
     return render(
         request,

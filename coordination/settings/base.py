@@ -139,6 +139,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # link, TOTP with recovery codes. Accounts are made by agency administrators, who vouch
 # for their staff's addresses, so there is no public sign-up and no address verification.
 ACCOUNT_ADAPTER = "coordination.accounts.AccountAdapter"
+# a password reset link works once, however many browsers submit it at the same moment
+ACCOUNT_FORMS = {"reset_password_from_key": "coordination.accounts.ResetPasswordOnceForm"}
 MFA_ADAPTER = "coordination.accounts.MFAAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
