@@ -212,20 +212,25 @@ def record_refusal(
 
 
 def record_hidden_object(*, actor: Any, model: type[models.Model], pk: Any) -> None:
-    """A person asked for an object they may not see, by its id: the answer is "not found"
-    (so hidden objects do not leak), and the audit trail records the refusal when the
-    object exists."""
+    """A person asked by id for an object they may not see, or for one that does not
+    exist: the answer is "not found" either way, and so is everything done to give it.
+    The refusal is recorded for any well-formed id, with the same statements whether the
+    object exists or not, so that neither the body nor the time taken tells a hidden
+    object from a missing one (issue 15). Whether it exists is the auditor's to look up
+    (the event names the type and the id); asking for ids that name nothing is worth
+    recording too: it is what probing looks like."""
     try:
-        exists = model._default_manager.filter(pk=pk).exists()
-    except (ValueError, TypeError):
+        object_id = int(pk)
+    except (ValueError, TypeError, OverflowError):
+        return  # no object can have it
+    if object_id <= 0 or object_id >= 2**63:
         return
-    if exists:
-        record_refusal(
-            actor=actor,
-            reason="The object exists but is not visible to this person.",
-            object_type=model._meta.label_lower,
-            object_id=str(pk),
-        )
+    record_refusal(
+        actor=actor,
+        reason="Not found, or not visible to this person.",
+        object_type=model._meta.label_lower,
+        object_id=str(object_id),
+    )
 
 
 # --- the chain: sealing, verification and the retention purge -------------------------------

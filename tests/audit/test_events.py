@@ -134,12 +134,20 @@ def test_asking_for_a_hidden_object_by_id_is_recorded(world) -> None:
     assert event.actor_agency_label == str(world.partner)
 
 
-def test_an_id_that_names_nothing_is_not_an_access_refusal(world) -> None:
+def test_an_id_that_names_nothing_is_recorded_like_a_hidden_one(world) -> None:
+    """Hidden and missing are one answer, done the same way (issue 15): the refusal is
+    recorded for both, with the same reason; the auditor looks up whether it exists."""
+    red = world.objectives[Marking.RED]
     client = browser()
     client.force_login(world.partner_staff)
-    before = AuditEvent.objects.filter(action="access.refused").count()
-    assert client.get(reverse("taskforces:objective", args=[987654])).status_code == 404
-    assert AuditEvent.objects.filter(action="access.refused").count() == before
+    events = []
+    for pk in (red.pk, 987654):
+        assert client.get(reverse("taskforces:objective", args=[pk])).status_code == 404
+        events.append(last("access.refused"))
+    hidden, missing = events
+    assert (hidden.object_id, missing.object_id) == (str(red.pk), "987654")
+    assert hidden.after["reason"] == missing.after["reason"]
+    assert hidden.object_type == missing.object_type == "taskforces.objective"
 
 
 def test_the_api_records_refusals_too(world) -> None:
