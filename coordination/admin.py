@@ -35,6 +35,7 @@ from .models import (
     Event,
     Notification,
     NotificationPreference,
+    UsedLink,
     User,
 )
 from .permissions import PermissionDenied, policy_for, restrict
@@ -436,3 +437,17 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset.filter(owner_id=user.pk)
+
+
+@admin.register(UsedLink)
+class UsedLinkAdmin(ReadOnlyAdmin):
+    """One-time links already used (``coordination.onetime``): what for, and when. Only a
+    digest of each link is kept."""
+
+    description = "One-time links already used. Written when a link is used, never edited."
+    list_display = ("purpose", "used_at")
+    fields = ("purpose", "digest", "used_at")
+    list_filter = ("purpose",)
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()

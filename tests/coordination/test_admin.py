@@ -226,7 +226,9 @@ def test_approve_on_an_active_agency_is_refused_with_a_message(world: SimpleName
     world.lead.refresh_from_db()
     assert world.lead.status == Agency.Status.ACTIVE
     assert AuditEvent.objects.exclude(action__startswith="auth.").count() == events
-    assert any("cannot become active" in m for m in messages_of(response))
+    assert any(
+        "Only an agency that is under review can be approved" in m for m in messages_of(response)
+    )
 
 
 def test_suspend_asks_for_a_reason_first(world: SimpleNamespace) -> None:
