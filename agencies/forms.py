@@ -8,15 +8,12 @@ from django import forms
 from django.db.models import QuerySet
 
 from coordination.markings import Marking
+from coordination.widgets import DateInput
 from taskforces.models import RoleAssignment
 
 from .models import Agency, Membership
 
 REASON_HELP = "Required. The agency will be told it."
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class ApplicationForm(forms.ModelForm):

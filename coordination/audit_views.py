@@ -24,6 +24,7 @@ from .exports import csv_response
 from .models import AuditEvent
 from .permissions import PermissionDenied, restrict
 from .web import filter_list, paginate, query_without_page, visible_or_404
+from .widgets import DateInput
 
 REFUSED = "Only portal administrators and agency administrators read the audit trail."
 
@@ -64,13 +65,13 @@ class AuditEventFilter(django_filters.FilterSet):
         field_name="created_at",
         lookup_expr="date__gte",
         label="From (UTC date)",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
     )
     until = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         label="To (UTC date)",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
     )
     ip_address = django_filters.CharFilter(label="IP address", max_length=45)
 

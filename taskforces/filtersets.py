@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 
 from agencies.models import Agency
+from coordination.widgets import DateInput
 
 from .models import Objective, Task, TaskForce
 from .selectors import mandate_search
@@ -66,7 +66,7 @@ class TaskListFilter(TaskFilter):
         field_name="due_date",
         lookup_expr="lte",
         label="Due on or before",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
     )
 
     class Meta:

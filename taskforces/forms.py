@@ -12,6 +12,7 @@ from agencies.models import Agency
 from coordination.forms import MomentField
 from coordination.markings import Marking
 from coordination.models import User
+from coordination.widgets import DateInput, DateTimeInput
 
 from .models import (
     Capability,
@@ -24,17 +25,6 @@ from .models import (
     Update,
 )
 from .selectors import current_holders
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
 def marking_field(**kwargs: Any) -> forms.TypedChoiceField:

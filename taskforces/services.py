@@ -371,6 +371,20 @@ def form_task_force(
     return task_force
 
 
+def _apply_changes(obj: Any, changes: dict[str, Any]) -> list[str]:
+    """Set ``changes`` on ``obj`` (names, titles, descriptions and mandates stripped) and
+    name the fields whose value differs: a form submitted unchanged saves nothing, so no
+    timestamp or version moves for it."""
+    changed = []
+    for name, value in changes.items():
+        if isinstance(value, str) and name in ("name", "title", "description", "mandate"):
+            value = value.strip()
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
 @transaction.atomic
 def update_task_force(
     *,
@@ -393,14 +407,12 @@ def update_task_force(
             obj=task_force,
         )
     before = audit.snapshot(task_force, ("name", "mandate", "marking"))
-    fields: list[str] = []
-    if name is not None:
-        task_force.name, fields = name.strip(), [*fields, "name"]
-    if mandate is not None:
-        task_force.mandate, fields = mandate.strip(), [*fields, "mandate"]
     if marking is not None:
         _check_marking(marking, by, task_force)
-        task_force.marking, fields = marking, [*fields, "marking"]
+    given = {"name": name, "mandate": mandate, "marking": marking}
+    fields = _apply_changes(
+        task_force, {field: value for field, value in given.items() if value is not None}
+    )
     task_force.full_clean()
     if fields:
         task_force.save(update_fields=fields)
@@ -1106,15 +1118,10 @@ def update_objective(
     contributors = _check_agencies(
         objective.task_force, changes.get("owner_agency"), contributing_agencies or []
     )
-    for name, value in changes.items():
-        setattr(
-            objective,
-            name,
-            value.strip() if isinstance(value, str) and name in ("title", "description") else value,
-        )
+    changed = _apply_changes(objective, changes)
     objective.full_clean()
-    if changes:
-        objective.save(update_fields=[*changes, "updated_at"])
+    if changed:
+        objective.save(update_fields=[*changed, "updated_at"])
     if contributing_agencies is not None:
         objective.contributing_agencies.set(contributors)
     _reread_or_rollback(objective, by)
@@ -1224,15 +1231,10 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
         )
     if "period" in changes:
         _check_period_of(changes["period"], task.task_force_id)
-    for name, value in changes.items():
-        setattr(
-            task,
-            name,
-            value.strip() if isinstance(value, str) and name in ("title", "description") else value,
-        )
+    changed = _apply_changes(task, changes)
     task.full_clean()
-    if changes:
-        task.save(update_fields=[*changes, "updated_at"])
+    if changed:
+        task.save(update_fields=[*changed, "updated_at"])
     audit.record(
         actor=by,
         action="task.updated",

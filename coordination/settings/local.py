@@ -3,11 +3,18 @@
 from .base import *  # noqa: F403
 from .base import env
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# `make run` shows the portal's own 400/403/404/500 pages, as people will see them;
+# DJANGO_DEBUG=1 brings Django's debug pages back for a developer who wants them.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-key-not-for-production")
 
-# Serve static files from the apps' folders without collectstatic.
+# Serve static files from the apps' folders without collectstatic, DEBUG on or off
+# (WhiteNoise serves them; plain storage needs no manifest, which collectstatic writes).
 WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 WHITENOISE_AUTOREFRESH = True
 
 # The embedded demo's logins work without an authenticator app; set
