@@ -42,12 +42,16 @@ CSRF_COOKIE_HTTPONLY = True
 # X-Frame-Options DENY, nosniff, Referrer-Policy and Cross-Origin-Opener-Policy.
 
 # Sign-in limits (allauth's rate limits) and the used-TOTP-code guard live in the cache:
-# every web process must share it, so production keeps it in Redis.
+# every web process must share it, so production keeps it in Redis. While Redis is down
+# the cache answers as an empty one and logs a warning, so requests are still served with
+# their limits uncounted (coordination/cache.py); the timeouts (seconds) keep an
+# unreachable Redis from holding each request up.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "coordination.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "concord",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
