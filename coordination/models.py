@@ -231,6 +231,11 @@ class Notification(models.Model):
     email_claimed_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_attempts = models.PositiveSmallIntegerField(default=0)
+    # The bundle (a held burst or a daily digest) this notification was claimed for: the
+    # left part of that e-mail's Message-ID. Set before the e-mail leaves, so an e-mail
+    # interrupted by a dead worker goes out again as the same bundle with the same
+    # Message-ID. Empty for a notification e-mailed alone.
+    email_bundle = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

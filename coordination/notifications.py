@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -220,7 +222,7 @@ def deliver_external(event_id: int) -> bool:
             subject=f"[Concord] {subject}",
             body=body,
             to=[address],
-            headers={"Message-ID": f"<event-{event.pk}-external@concord>"},
+            headers={"Message-ID": message_id_header(f"event-{event.pk}-external")},
         ).send()
         event.external_sent_at = timezone.now()
         event.save(update_fields=["external_sent_at"])
@@ -379,15 +381,34 @@ def send_email(
     in the instant between sending and recording is recognisable as the same message."""
     base = settings.CONCORD_BASE_URL.rstrip("/")
     body = render_to_string(template, {**context, "recipient": to, "base_url": base})
-    domain = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "concord.local"
     message = EmailMessage(
         subject=f"[Concord] {subject}",
         body=body,
         to=[to.email],
-        headers={"Message-ID": f"<{message_id}@{domain}>"},
+        headers={"Message-ID": message_id_header(message_id)},
         connection=get_connection(),
     )
     message.send()
+
+
+# RFC 5322 3.2.3: a dot-atom, atoms (these characters) joined by single dots; both halves
+# of a msg-id are one.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+DOT_ATOM = re.compile(rf"{ATOM}(\.{ATOM})*")
+
+
+def message_id_header(left: str) -> str:
+    """The Message-ID ``<left@site>``: ``left`` names the e-mail (the same e-mail sent
+    again has the same one), the site is the host of ``CONCORD_BASE_URL``. Both halves
+    are made RFC 5322 dot-atoms, so that strict parsers read the whole of it: anything
+    else in ``left`` becomes ``-``, and a host that is no dot-atom (an IPv6 address)
+    is replaced by ``concord.local``."""
+    atoms = re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "-", left).split(".")
+    left = ".".join(atom for atom in atoms if atom) or "concord"
+    host = urlsplit(settings.CONCORD_BASE_URL).hostname or ""
+    if not DOT_ATOM.fullmatch(host):
+        host = "concord.local"
+    return f"<{left}@{host}>"
 
 
 # --- held bursts and the daily digest -----------------------------------------------------------
@@ -395,23 +416,21 @@ def send_email(
 
 def flush_held(now: datetime.datetime | None = None) -> int:
     """Send one e-mail per (recipient, group) for notifications held back during a burst,
-    once the throttle window has passed. Returns the number of e-mails sent."""
+    once the throttle window has passed, and send again at once any bundle (held burst
+    or digest) a dead worker left unsent, as the same e-mail. Returns the number of
+    e-mails sent."""
     now = now or timezone.now()
     window = now - datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES)
-    groups = (
-        Notification.objects.filter(email_status=N.HELD, created_at__lte=window)
-        .values_list("recipient_id", "group_key")
-        .distinct()
+    sent = _resend_interrupted_digests(now)
+    held = Notification.objects.filter(
+        models.Q(created_at__lte=window) | ~models.Q(email_bundle=""), email_status=N.HELD
     )
-    sent = 0
-    for recipient_id, group_key in list(groups):
+    groups = held.values_list("recipient_id", "group_key", "email_bundle").distinct()
+    for recipient_id, group_key, bundle in list(groups):
         sent += _send_bundle(
-            Notification.objects.filter(
-                recipient_id=recipient_id, group_key=group_key, email_status=N.HELD
-            ),
+            held.filter(recipient_id=recipient_id, group_key=group_key, email_bundle=bundle),
             now=now,
-            subject_prefix="New in",
-            message_id=f"bundle-{recipient_id}-{group_key}-{now:%Y%m%d%H%M}",
+            kind="bundle",
         )
     return sent
 
@@ -419,33 +438,40 @@ def flush_held(now: datetime.datetime | None = None) -> int:
 def send_digests(now: datetime.datetime | None = None) -> int:
     """Each person's daily digest: one e-mail with everything they chose to get that way."""
     now = now or timezone.now()
-    recipients = (
-        Notification.objects.filter(email_status=N.DIGEST)
-        .values_list("recipient_id", flat=True)
-        .distinct()
-    )
+    waiting = Notification.objects.filter(email_status=N.DIGEST)
     sent = 0
-    for recipient_id in list(recipients):
+    for recipient_id, bundle in list(
+        waiting.values_list("recipient_id", "email_bundle").distinct()
+    ):
         sent += _send_bundle(
-            Notification.objects.filter(recipient_id=recipient_id, email_status=N.DIGEST),
+            waiting.filter(recipient_id=recipient_id, email_bundle=bundle),
             now=now,
-            subject_prefix="Daily digest",
-            message_id=f"digest-{recipient_id}-{now:%Y%m%d}",
-            digest=True,
+            kind="digest",
         )
     return sent
 
 
-def _send_bundle(
-    queryset: QuerySet[Notification],
-    *,
-    now: datetime.datetime,
-    subject_prefix: str,
-    message_id: str,
-    digest: bool = False,
-) -> int:
+def _resend_interrupted_digests(now: datetime.datetime) -> int:
+    """A digest a dead worker left unsent (the sweeper gave it back) goes out now, not a
+    day late."""
+    waiting = Notification.objects.filter(email_status=N.DIGEST).exclude(email_bundle="")
+    sent = 0
+    for recipient_id, bundle in list(
+        waiting.values_list("recipient_id", "email_bundle").distinct()
+    ):
+        sent += _send_bundle(
+            waiting.filter(recipient_id=recipient_id, email_bundle=bundle), now=now, kind="digest"
+        )
+    return sent
+
+
+def _send_bundle(queryset: QuerySet[Notification], *, now: datetime.datetime, kind: str) -> int:
+    """Claim the notifications of one bundle, name it (once: its name is its Message-ID,
+    kept on the notifications before the e-mail leaves) and send it."""
+    digest = kind == "digest"
+    waiting = N.DIGEST if digest else N.HELD
     ids = list(queryset.values_list("pk", flat=True))
-    claimed = Notification.objects.filter(pk__in=ids, email_status__in=(N.HELD, N.DIGEST)).update(
+    claimed = Notification.objects.filter(pk__in=ids, email_status=waiting).update(
         email_status=N.SENDING, email_claimed_at=now
     )
     if not claimed:
@@ -453,8 +479,16 @@ def _send_bundle(
     notifications = list(
         Notification.objects.filter(pk__in=ids, email_status=N.SENDING, email_claimed_at=now)
         .select_related("recipient", "event")
-        .order_by("created_at")
+        .order_by("created_at", "pk")
     )
+    if not notifications:
+        return 0
+    # a bundle sent before keeps its name; a new one is named after its first member,
+    # which belongs to no other bundle
+    bundle = notifications[0].email_bundle or (
+        f"{kind}-{notifications[0].recipient_id}-{min(n.pk for n in notifications)}"
+    )
+    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(email_bundle=bundle)
     visible = [n for n in notifications if still_visible(n)]
     hidden = [n.pk for n in notifications if n not in visible]
     Notification.objects.filter(pk__in=hidden).update(email_status=N.WITHDRAWN)
@@ -473,12 +507,10 @@ def _send_bundle(
             subject=subject,
             template="notifications/email/bundle.txt",
             context={"notifications": visible, "digest": digest},
-            message_id=message_id,
+            message_id=bundle,
         )
     except Exception:
-        Notification.objects.filter(pk__in=[n.pk for n in visible]).update(
-            email_status=N.DIGEST if digest else N.HELD
-        )
+        Notification.objects.filter(pk__in=[n.pk for n in visible]).update(email_status=waiting)
         raise
     Notification.objects.filter(pk__in=[n.pk for n in visible]).update(
         email_status=N.SENT, emailed_at=timezone.now()
@@ -503,9 +535,15 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
     )
     for event_id in events:
         dispatch_event.delay(event_id)
-    stale = Notification.objects.filter(
+    # a claim a dead worker left: a notification e-mailed alone is pending again; one
+    # claimed for a bundle goes back to its bundle, to be sent again as that e-mail
+    stale_claims = Notification.objects.filter(
         email_status=N.SENDING, email_claimed_at__lt=stale_before(now)
-    ).update(email_status=N.PENDING)
+    )
+    stale = stale_claims.filter(email_bundle="").update(email_status=N.PENDING)
+    bundled = stale_claims.exclude(email_bundle="")
+    stale += bundled.filter(delivery=D.DIGEST).update(email_status=N.DIGEST)
+    stale += bundled.update(email_status=N.HELD)
     pending = list(
         Notification.objects.filter(email_status=N.PENDING, created_at__lte=grace).values_list(
             "pk", flat=True

@@ -14,6 +14,9 @@ With Redis as the cache (production), one request's counting is one round trip: 
 Lua script increments the current period's counter and reads the previous one. With any
 other cache (a single process, in development and tests) it goes through Django's cache.
 
+When Redis cannot be reached, the request is served uncounted and a warning is logged
+(coordination/cache.py says why): a cache outage must not become an outage of the API.
+
 Django REST framework's own ``SimpleRateThrottle`` keeps instead the time of every request
 in the period, as one list read and written whole on every request: at 5,000 an hour that
 is up to 5,000 numbers in each direction per request, and two concurrent requests each
@@ -32,11 +35,16 @@ from typing import TYPE_CHECKING, Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
+from django.utils.module_loading import import_string
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from coordination import ratelimit
+from coordination.cache import UNAVAILABLE, degraded
 from coordination.models import ApiToken
 
 if TYPE_CHECKING:
@@ -74,31 +82,43 @@ return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
 
 
 @functools.lru_cache(maxsize=4)
-def _redis(location: str) -> tuple[redis.Redis, Any]:
+def _redis(location: str, timeouts: tuple[float | None, float | None]) -> tuple[redis.Redis, Any]:
     """A client (with its connection pool) per Redis address, made once per process, and
-    the counting script registered with it (sent by its hash after the first time)."""
-    client = redis.Redis.from_url(location)
+    the counting script registered with it (sent by its hash after the first time). It
+    waits no longer than the cache's own connections do, and does not retry: a request
+    is not held up by a Redis that is down."""
+    connect_timeout, timeout = timeouts
+    client = redis.Redis.from_url(
+        location,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
     return client, client.register_script(COUNT_SCRIPT)
 
 
-def _redis_cache_location() -> str | None:
-    """The address of the Redis the default cache uses (writes go to the first listed),
-    or None when the cache is not Redis."""
+def _redis_cache() -> tuple[str, tuple[float | None, float | None]] | None:
+    """The address of the Redis the default cache uses (writes go to the first listed)
+    and its connection timeouts, or None when the cache is not Redis."""
     config = settings.CACHES["default"]
-    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    if not issubclass(import_string(config["BACKEND"]), RedisCache):
         return None
     location = config["LOCATION"]
-    return str(re.split("[;,]", location)[0] if isinstance(location, str) else location[0])
+    options = config.get("OPTIONS", {})
+    return (
+        str(re.split("[;,]", location)[0] if isinstance(location, str) else location[0]),
+        (options.get("socket_connect_timeout"), options.get("socket_timeout")),
+    )
 
 
 def count(current_key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
     """Counts one request under ``current_key`` (kept ``timeout`` seconds); answers
     (the previous period's count, this period's count with this request)."""
-    location = _redis_cache_location()
-    if location is None:
+    redis_cache = _redis_cache()
+    if redis_cache is None:
         current = ratelimit.increment(current_key, timeout=timeout)
         return int(cache.get(previous_key) or 0), current
-    _, script = _redis(location)
+    _, script = _redis(*redis_cache)
     keys = [cache.make_key(current_key), cache.make_key(previous_key)]
     current, previous = script(keys=keys, args=[timeout])
     return int(previous), int(current)
@@ -106,12 +126,12 @@ def count(current_key: str, previous_key: str, *, timeout: int) -> tuple[int, in
 
 def uncount(current_key: str) -> None:
     """Takes back a request ``count`` counted (it was refused)."""
-    location = _redis_cache_location()
-    if location is None:
+    redis_cache = _redis_cache()
+    if redis_cache is None:
         with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
             cache.decr(current_key)
         return
-    client, _ = _redis(location)
+    client, _ = _redis(*redis_cache)
     client.decr(cache.make_key(current_key))
 
 
@@ -132,11 +152,18 @@ class _ScopedThrottle(SimpleRateThrottle):
         period = int(now // duration)
         elapsed = now / duration - period
         current_key = f"{key}:{period}"
-        # kept for two periods: it is the previous period's count during the next one
-        previous, current = count(current_key, f"{key}:{period - 1}", timeout=2 * duration + 1)
+        try:
+            # kept for two periods: it is the previous period's count during the next one
+            previous, current = count(current_key, f"{key}:{period - 1}", timeout=2 * duration + 1)
+        except UNAVAILABLE as error:
+            degraded(f"the {self.scope} request limit is not counted", error)
+            return True
         # (a millionth of slack: the shares of a period are not exact in floating point)
         if estimate(previous, current, elapsed) > limit + 1e-6:
-            uncount(current_key)
+            try:
+                uncount(current_key)
+            except UNAVAILABLE as error:  # refused all the same: it was over the limit
+                degraded(f"a refused {self.scope} request stays counted", error)
             before = current - 1
             self.waiting = seconds_until_allowed(previous, before, elapsed, limit, duration)
             return False

@@ -29,9 +29,10 @@ REST_FRAMEWORK = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "coordination.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "concord-bench",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 

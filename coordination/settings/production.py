@@ -21,6 +21,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # as in base.py: a dead one is replaced
 REDIS_URL = env.str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
@@ -41,12 +42,16 @@ CSRF_COOKIE_HTTPONLY = True
 # X-Frame-Options DENY, nosniff, Referrer-Policy and Cross-Origin-Opener-Policy.
 
 # Sign-in limits (allauth's rate limits) and the used-TOTP-code guard live in the cache:
-# every web process must share it, so production keeps it in Redis.
+# every web process must share it, so production keeps it in Redis. While Redis is down
+# the cache answers as an empty one and logs a warning, so requests are still served with
+# their limits uncounted (coordination/cache.py); the timeouts (seconds) keep an
+# unreachable Redis from holding each request up.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "coordination.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "concord",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
