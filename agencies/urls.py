@@ -25,6 +25,11 @@ urlpatterns = [
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),
     path("memberships/<int:pk>/end/", views.membership_end, name="membership-end"),
     path(
+        "memberships/<int:pk>/resend-invitation/",
+        views.membership_resend_invitation,
+        name="membership-resend-invitation",
+    ),
+    path(
         "welcome/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
             template_name="agencies/set_password.html",

@@ -17,7 +17,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ValidationError
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -412,6 +412,23 @@ def membership_end(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{done.user} no longer belongs to {done.agency}.")
             return redirect("agencies:people", membership.agency_id)
     return render(request, "agencies/membership_end.html", {"membership": membership, "form": form})
+
+
+@login_required
+@require_http_methods(["POST"])
+def membership_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    """E-mail a member's invitation again (they have not chosen a password yet)."""
+    membership = _membership_or_404(request, pk)
+    try:
+        done = services.resend_invitation(membership=membership, by=_me(request), request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"The invitation is on its way to {done.user.email} again, with a new link.",
+        )
+    return redirect("agencies:people", membership.agency_id)
 
 
 # --- sharing agreements -----------------------------------------------------------------

@@ -30,12 +30,13 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .mail import transport
 from .models import Event, Notification, NotificationPreference, User
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ def deliver_external(event_id: int) -> bool:
             body=body,
             to=[address],
             headers={"Message-ID": f"<event-{event.pk}-external@concord>"},
+            connection=transport(),  # this event row is the outbox: send, not queue again
         ).send()
         event.external_sent_at = timezone.now()
         event.save(update_fields=["external_sent_at"])
@@ -385,7 +387,7 @@ def send_email(
         body=body,
         to=[to.email],
         headers={"Message-ID": f"<{message_id}@{domain}>"},
-        connection=get_connection(),
+        connection=transport(),  # the notification is the outbox: send, not queue again
     )
     message.send()
 

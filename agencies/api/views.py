@@ -220,6 +220,23 @@ class MembershipViewSet(ReadOnlyResourceViewSet):
             services.end_membership(membership=membership, by=self.actor, reason=data["reason"])
         )
 
+    @extend_schema(
+        summary="E-mail a person's invitation again",
+        description="For a member who has not chosen a password yet (the first e-mail may "
+        "not have arrived): a fresh one-time link is queued in the mail outbox. The agency's "
+        "administrators (or portal administrators); audited. 400 once the person has chosen "
+        "a password (they reset it from the sign-in page).",
+        request=None,
+        responses={202: MembershipSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="resend-invitation")
+    def resend_invitation(self, request: Request, pk: str) -> Response:
+        membership = self.get_object()
+        return self.respond(
+            services.resend_invitation(membership=membership, by=self.actor, request=request),
+            status.HTTP_202_ACCEPTED,
+        )
+
 
 # --- sharing agreements -------------------------------------------------------------------
 
