@@ -153,6 +153,10 @@ def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
             "may": may,
             "in_review": agency.status in (S.APPLIED, S.UNDER_REVIEW),
+            # how far the background part of offboarding has got (portal administrators)
+            "offboarding": agency.offboarding_jobs.order_by("-pk").first()
+            if may["review"] and agency.status == S.OFFBOARDED
+            else None,
             "why": explain(user, "view", agency),
         },
     )
@@ -236,8 +240,10 @@ STATUS_DECISIONS = (
         "Offboard",
         S.OFFBOARDED,
         True,
-        "The agency leaves Concord: its assignments and participations end. This cannot be undone.",
-        "{agency} is offboarded.",
+        "The agency leaves Concord: its people lose access at once; its assignments and "
+        "participations end in the background. This cannot be undone.",
+        "{agency} is offboarded. Its assignments and participations are being ended in the "
+        "background; this page shows how far it has got.",
         lambda agency, by, reason: services.offboard_agency(agency=agency, by=by, reason=reason),
     ),
 )

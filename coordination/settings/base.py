@@ -287,6 +287,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "taskforces.tasks.expire_role_assignments",
         "schedule": 60.0,
     },
+    "resume-offboarding": {"task": "taskforces.tasks.resume_offboarding", "schedule": 60.0},
 }
 
 # The REST API (coordination/api, agencies/api, taskforces/api; see the README's API
