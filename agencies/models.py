@@ -242,3 +242,42 @@ class AgreementCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id} sees {self.partner_id} up to {self.max_marking}"
+
+
+class OffboardingJob(models.Model):
+    """The background part of offboarding an agency: ending its people's open role
+    assignments and withdrawing its open participations, in batches
+    (``taskforces.services.run_offboarding``). The agency itself is offboarded in the
+    request, which takes its people's access away at once; this row shows how far the
+    rest has got. Each batch records its progress in its own transaction, so a job whose
+    worker died resumes where it stopped, and running it again ends nothing twice."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        RUNNING = "running", "In progress"
+        DONE = "done", "Done"
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="offboarding_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveIntegerField(help_text="Assignments and participations to end.")
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="The last failure, while it is retried.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # moved by every batch: a job not moved for a while has lost its worker
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Offboarding {self.agency}: {self.done}/{self.total} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

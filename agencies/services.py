@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from coordination import audit, notifications
+from coordination import audit, mail, notifications
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, require
@@ -538,8 +537,9 @@ def invite_member(
 ) -> Membership:
     """Add a person to an agency and e-mail them a one-time link to choose their password.
 
-    The account starts without a usable password; the e-mail goes only once the
-    membership is committed, so a rolled-back invitation sends nothing.
+    The account starts without a usable password; the e-mail is queued in the mail outbox
+    with the membership, so a rolled-back invitation sends nothing and a mail server that
+    is down delays it rather than losing it (:func:`resend_invitation` sends it again).
     """
     membership = add_member(
         agency=agency,
@@ -550,6 +550,15 @@ def invite_member(
         role=role,
         job_title=job_title,
     )
+    _queue_invitation(membership=membership, by=by, request=request)
+    return membership
+
+
+def _queue_invitation(
+    *, membership: Membership, by: User, request: HttpRequest | None = None
+) -> None:
+    """Queue the invitation e-mail in the mail outbox, in the caller's transaction: it goes
+    out once that commits, and a mail server that is down only delays it."""
     user = membership.user
     path = reverse(
         "agencies:set-password",
@@ -560,6 +569,41 @@ def invite_member(
     )
     link = request.build_absolute_uri(path) if request is not None else path
     subject, body = _invitation_email(membership=membership, by=by, link=link)
-    recipient = user.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    mail.queue_email(to=[user.email], subject=subject, body=body)
+
+
+def invitation_pending(membership: Membership) -> bool:
+    """Has the invited person yet to choose a password? (Only then can it be re-sent.)"""
+    return membership.is_active and not membership.user.has_usable_password()
+
+
+@transaction.atomic
+def resend_invitation(
+    *, membership: Membership, by: User, request: HttpRequest | None = None
+) -> Membership:
+    """E-mail the invitation again, with a fresh link, to a member who has not chosen a
+    password yet (the first e-mail may never have arrived). Whoever may invite may re-send:
+    the agency's administrators and portal administrators. Audited."""
+    require(by, "manage_members", membership.agency)
+    membership = (
+        Membership.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("user", "agency")
+        .get(pk=membership.pk)
+    )
+    if not membership.is_active:
+        raise ValidationError({"membership": "This membership has ended."})
+    if not invitation_pending(membership):
+        raise ValidationError(
+            {
+                "membership": f"{membership.user} has already chosen a password; they can "
+                "reset it from the sign-in page."
+            }
+        )
+    _queue_invitation(membership=membership, by=by, request=request)
+    audit.record(
+        actor=by,
+        action="membership.invitation_resent",
+        obj=membership,
+        after={"user": membership.user_id, "email": membership.user.email},
+    )
     return membership

@@ -24,6 +24,11 @@ urlpatterns = [
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),
     path("memberships/<int:pk>/end/", views.membership_end, name="membership-end"),
     path(
+        "memberships/<int:pk>/resend-invitation/",
+        views.membership_resend_invitation,
+        name="membership-resend-invitation",
+    ),
+    path(
         "welcome/<uidb64>/<token>/",
         views.ChoosePasswordView.as_view(),
         name="set-password",

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ValidationError
 from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -156,6 +156,10 @@ def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
             "may": may,
             "in_review": agency.status in (S.APPLIED, S.UNDER_REVIEW),
+            # how far the background part of offboarding has got (portal administrators)
+            "offboarding": agency.offboarding_jobs.order_by("-pk").first()
+            if may["review"] and agency.status == S.OFFBOARDED
+            else None,
             "why": explain(user, "view", agency),
         },
     )
@@ -239,8 +243,10 @@ STATUS_DECISIONS = (
         "Offboard",
         S.OFFBOARDED,
         True,
-        "The agency leaves Concord: its assignments and participations end. This cannot be undone.",
-        "{agency} is offboarded.",
+        "The agency leaves Concord: its people lose access at once; its assignments and "
+        "participations end in the background. This cannot be undone.",
+        "{agency} is offboarded. Its assignments and participations are being ended in the "
+        "background; this page shows how far it has got.",
         lambda agency, by, reason: services.offboard_agency(agency=agency, by=by, reason=reason),
     ),
 )
@@ -415,6 +421,23 @@ def membership_end(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{done.user} no longer belongs to {done.agency}.")
             return redirect("agencies:people", membership.agency_id)
     return render(request, "agencies/membership_end.html", {"membership": membership, "form": form})
+
+
+@login_required
+@require_http_methods(["POST"])
+def membership_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    """E-mail a member's invitation again (they have not chosen a password yet)."""
+    membership = _membership_or_404(request, pk)
+    try:
+        done = services.resend_invitation(membership=membership, by=_me(request), request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"The invitation is on its way to {done.user.email} again, with a new link.",
+        )
+    return redirect("agencies:people", membership.agency_id)
 
 
 # --- sharing agreements -----------------------------------------------------------------

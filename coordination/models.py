@@ -315,3 +315,49 @@ class UsedLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} link used {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class OutboundEmail(models.Model):
+    """An e-mail on its way out: the mail outbox (``coordination.mail``).
+
+    Every e-mail Concord sends that is not a notification (invitations, password resets,
+    allauth's security notices, anything sent through Django's mail API) is written here in
+    the transaction of the change that causes it, then sent by a worker that retries until
+    the mail server takes it. ``message_id`` is chosen when it is queued, so a copy sent
+    again after a worker died between sending and recording is recognisably the same."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+
+    message_id = models.CharField(max_length=250, unique=True)
+    from_email = models.CharField(max_length=300)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    subject = models.TextField()
+    body = models.TextField(blank=True)
+    # [[content, mimetype], ...]: e.g. an HTML version next to the plain text
+    alternatives = models.JSONField(default=list, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=("created_at",),
+                name="outbound_email_unsent",
+                condition=~models.Q(status="sent"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.to)}"

@@ -32,12 +32,13 @@ from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .mail import transport
 from .models import Event, Notification, NotificationPreference, User
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ def deliver_external(event_id: int) -> bool:
             body=body,
             to=[address],
             headers={"Message-ID": message_id_header(f"event-{event.pk}-external")},
+            connection=transport(),  # this event row is the outbox: send, not queue again
         ).send()
         event.external_sent_at = timezone.now()
         event.save(update_fields=["external_sent_at"])
@@ -386,7 +388,7 @@ def send_email(
         body=body,
         to=[to.email],
         headers={"Message-ID": message_id_header(message_id)},
-        connection=get_connection(),
+        connection=transport(),  # the notification is the outbox: send, not queue again
     )
     message.send()
 

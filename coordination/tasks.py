@@ -4,10 +4,12 @@ twice; failures retry with exponential backoff and jitter) and of the audit trai
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 
-from . import audit, notifications
+from . import audit, mail, notifications
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +78,26 @@ def seal_audit_chain() -> int:
     """After commits that recorded events, and every few seconds from beat: chain the
     events whose writers have finished (``coordination.audit.seal``)."""
     return audit.seal()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def deliver_mail(self: Any, mail_id: int) -> str:
+    """Send one e-mail of the mail outbox; retry a few times with backoff and jitter while
+    the mail server refuses, then leave it to the sweeper (once a minute, for as long as
+    the outage lasts). Run in-process (no broker), one try only: the request that queued
+    it must not wait for a mail server."""
+    try:
+        return mail.deliver(mail_id)
+    except Exception as error:
+        if self.request.is_eager:
+            logger.warning("E-mail #%s not sent, left in the outbox: %s", mail_id, error)
+            return "pending"
+        countdown = get_exponential_backoff_interval(
+            factor=5, retries=self.request.retries, maximum=60, full_jitter=True
+        )
+        raise self.retry(exc=error, countdown=countdown) from error
+
+
+@shared_task(acks_late=True)
+def sweep_mail_outbox() -> dict[str, int]:
+    return mail.sweep()

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from coordination.tasks import RETRY
+
 from . import services
 
 
@@ -27,3 +29,16 @@ def escalate_unacknowledged() -> int:
 def flag_unrecertified_assignments() -> int:
     """Tell liaison officers of assignments due for recertification (once per due cycle)."""
     return services.flag_unrecertified_assignments()
+
+
+@shared_task(**RETRY)
+def run_offboarding(job_id: int) -> int | None:
+    """An offboarded agency's assignments and participations, ended in batches."""
+    job = services.run_offboarding(job_id)
+    return job.done if job is not None else None
+
+
+@shared_task(acks_late=True)
+def resume_offboarding() -> int:
+    """Every minute: start again offboarding jobs whose worker died or task was lost."""
+    return services.resume_offboarding()

@@ -43,6 +43,16 @@ T = TypeVar("T")
 ACCESS_QUERIES = 3
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mail_through_the_outbox(django_test_environment: None) -> None:
+    """Django's test set-up replaces EMAIL_BACKEND with its in-memory backend; put the
+    mail outbox back, so tests send e-mail the way production does (the outbox's transport,
+    CONCORD_EMAIL_TRANSPORT, is the in-memory backend: ``django.core.mail.outbox``)."""
+    from django.conf import settings
+
+    settings.EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+
+
 def role_named(task_force, slug: str) -> Role:
     return Role.objects.get(task_force=task_force, template__slug=slug)
 

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agencies.models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from agencies.models import (
+    Agency,
+    AgreementAcceptance,
+    Membership,
+    OffboardingJob,
+    SharingAgreement,
+)
 from coordination.api.fields import Choice, Day, Email, Text, Url
 from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import PersonSerializer, VisibleRelatedField
@@ -25,10 +32,30 @@ class AgencyRefSerializer(ReadSerializer):
         read_only_fields = fields
 
 
+class OffboardingJobSerializer(serializers.ModelSerializer):
+    """How far the background part of an agency's offboarding has got."""
+
+    class Meta:
+        model = OffboardingJob
+        fields = ("state", "total", "done", "error", "created_at", "started_at", "finished_at")
+        read_only_fields = fields
+
+
 class AgencySerializer(ReadSerializer):
     """An agency and where it stands in its lifecycle."""
 
     website = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    offboarding = serializers.SerializerMethodField(
+        help_text="For an offboarded agency: how far ending its assignments and "
+        "participations in the background has got (null otherwise)."
+    )
+
+    @extend_schema_field(OffboardingJobSerializer(allow_null=True))
+    def get_offboarding(self, agency: Agency) -> dict[str, Any] | None:
+        jobs = getattr(agency, "latest_offboarding", None)
+        if jobs is None:  # not prefetched (an object outside a list)
+            jobs = list(agency.offboarding_jobs.order_by("-pk")[:1])
+        return OffboardingJobSerializer(jobs[0]).data if jobs else None
 
     class Meta:
         model = Agency
@@ -45,6 +72,7 @@ class AgencySerializer(ReadSerializer):
             "status_reason",
             "status_changed_at",
             "applied_at",
+            "offboarding",
         )
         read_only_fields = fields
 

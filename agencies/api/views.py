@@ -18,7 +18,13 @@ from rest_framework.response import Response
 
 from agencies import services
 from agencies.filtersets import AgencyFilter
-from agencies.models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from agencies.models import (
+    Agency,
+    AgreementAcceptance,
+    Membership,
+    OffboardingJob,
+    SharingAgreement,
+)
 from coordination.api.filters import BooleanFilter, IdFilter
 from coordination.api.serializers import ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
@@ -86,6 +92,16 @@ class AgencyViewSet(ReadOnlyResourceViewSet):
     ordering_fields = ("name", "acronym", "status", "applied_at", "id")
     ordering = ("name", "id")
 
+    def optimise(self, queryset: QuerySet[Agency]) -> QuerySet[Agency]:
+        # offboarded is a final state: an agency has at most one offboarding job
+        return queryset.prefetch_related(
+            Prefetch(
+                "offboarding_jobs",
+                queryset=OffboardingJob.objects.order_by("-pk"),
+                to_attr="latest_offboarding",
+            )
+        )
+
     def create(self, request: Request) -> Response:
         data = self.validated(AgencyApplicationSerializer)
         agency = services.apply_for_agency(applicant=self.actor, **data)
@@ -143,8 +159,10 @@ class AgencyViewSet(ReadOnlyResourceViewSet):
         "Offboard an agency",
         services.offboard_agency,
         reason=True,
-        description="active or suspended → offboarded: every assignment of its people "
-        "ends and it withdraws from every task force.",
+        description="active or suspended → offboarded: its people lose access at once. "
+        "Ending every assignment of its people and withdrawing it from every task force "
+        "runs in the background; the agency's `offboarding` field shows how far it has got "
+        "(`state` pending → running → done, `done` of `total`).",
     )
 
 
@@ -218,6 +236,23 @@ class MembershipViewSet(ReadOnlyResourceViewSet):
         data = self.validated(ReasonSerializer)
         return self.respond(
             services.end_membership(membership=membership, by=self.actor, reason=data["reason"])
+        )
+
+    @extend_schema(
+        summary="E-mail a person's invitation again",
+        description="For a member who has not chosen a password yet (the first e-mail may "
+        "not have arrived): a fresh one-time link is queued in the mail outbox. The agency's "
+        "administrators (or portal administrators); audited. 400 once the person has chosen "
+        "a password (they reset it from the sign-in page).",
+        request=None,
+        responses={202: MembershipSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="resend-invitation")
+    def resend_invitation(self, request: Request, pk: str) -> Response:
+        membership = self.get_object()
+        return self.respond(
+            services.resend_invitation(membership=membership, by=self.actor, request=request),
+            status.HTTP_202_ACCEPTED,
         )
 
 

@@ -265,6 +265,10 @@ STORAGES = {
 # selects an SMTP server.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Every e-mail goes through the mail outbox (coordination/mail.py): Django's EMAIL_BACKEND
+# queues it, and the outbox's worker sends it through the transport EMAIL_URL chose.
+CONCORD_EMAIL_TRANSPORT = EMAIL_CONFIG["EMAIL_BACKEND"]
+EMAIL_BACKEND = "coordination.mail.OutboxBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Concord <concord@localhost>")
 
 # Celery: with REDIS_URL unset, tasks run in-process (eagerly) so one command starts
@@ -288,6 +292,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "taskforces.tasks.expire_role_assignments",
         "schedule": 60.0,
     },
+    "resume-offboarding": {"task": "taskforces.tasks.resume_offboarding", "schedule": 60.0},
 }
 
 # The REST API (coordination/api, agencies/api, taskforces/api; see the README's API
@@ -416,6 +421,7 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "coordination.tasks.sweep_outbox",
             "schedule": 60.0,
         },
+        "sweep-mail-outbox": {"task": "coordination.tasks.sweep_mail_outbox", "schedule": 60.0},
         "flush-held-emails": {"task": "coordination.tasks.flush_held_emails", "schedule": 60.0},
         "daily-digest": {
             "task": "coordination.tasks.send_daily_digests",

@@ -7,7 +7,10 @@ SECRET_KEY = "test-key-not-secret"  # noqa: S105
 # The development-only benchmark app: tests/scale runs its commands (seed_scale, ...).
 INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# E-mail goes through the outbox (Django's test set-up swaps EMAIL_BACKEND for locmem;
+# tests/conftest.py puts the outbox back) and out into django.core.mail.outbox.
+EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+CONCORD_EMAIL_TRANSPORT = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -23,7 +26,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CONCORD_TASKS_EAGER", default=CELERY_TASK_A
 CELERY_BROKER_URL = env.str("CONCORD_TEST_BROKER_URL", default=CELERY_BROKER_URL)
 _email_dir = env.str("CONCORD_TEST_EMAIL_DIR", default="")
 if _email_dir:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    CONCORD_EMAIL_TRANSPORT = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = _email_dir
 
 # Query counts in the tests do not depend on which test first used a connection;

@@ -260,7 +260,9 @@ def test_suspending_the_lead_agency_takes_its_commanders_access(world):
     assert can(world.partner_staff, "view", world.tf)
 
 
-def test_offboarding_ends_open_assignments_and_withdraws_participations(world):
+def test_offboarding_ends_open_assignments_and_withdraws_participations(
+    world, django_capture_on_commit_callbacks
+):
     # A scheduled assignment counts too: it would otherwise start after offboarding.
     observer = services.create_role(
         task_force=world.tf,
@@ -283,9 +285,12 @@ def test_offboarding_ends_open_assignments_and_withdraws_participations(world):
     assert scheduled.pk in open_ids
     assert len(open_ids) == 3  # liaison officer, member, night watch
 
-    agency_services.offboard_agency(
-        agency=world.partner, by=world.portal_admin, reason="Service dissolved"
-    )
+    # the request offboards; the job it queues after commit ends the rest (in-process here;
+    # tests/agencies/test_offboarding_job.py shows the request answering before it runs)
+    with django_capture_on_commit_callbacks(execute=True):
+        agency_services.offboard_agency(
+            agency=world.partner, by=world.portal_admin, reason="Service dissolved"
+        )
 
     for assignment in RoleAssignment.objects.filter(pk__in=open_ids):
         assert assignment.ended_at is not None
@@ -309,12 +314,15 @@ def test_offboarding_ends_open_assignments_and_withdraws_participations(world):
     assert can(world.lead_staff, "view", world.tf)
 
 
-def test_offboarding_records_each_withdrawn_participation_in_the_audit_trail(world):
+def test_offboarding_records_each_withdrawn_participation_in_the_audit_trail(
+    world, django_capture_on_commit_callbacks
+):
     # The audit trail is complete: the participation changed (accepted → withdrawn), so its
     # own history must say who changed it and from what, like withdraw_agency does.
-    agency_services.offboard_agency(
-        agency=world.partner, by=world.portal_admin, reason="Service dissolved"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        agency_services.offboard_agency(
+            agency=world.partner, by=world.portal_admin, reason="Service dissolved"
+        )
     events = AuditEvent.objects.filter(
         object_type="taskforces.participation", object_id=str(world.participation.pk)
     ).order_by("-id")

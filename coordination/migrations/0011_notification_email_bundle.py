@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coordination', '0009_no_epochs'),
+        ('coordination', '0010_used_links'),
     ]
 
     operations = [
