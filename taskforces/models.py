@@ -244,7 +244,7 @@ class RoleAssignment(models.Model):
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    starts_at = models.DateTimeField(default=timezone.now)
+    starts_at = models.DateTimeField(default=timezone.now, validators=day_validators())
     ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Expires then, if set.", validators=day_validators()
     )

@@ -58,7 +58,6 @@ SYSTEM_WRITTEN = {
     "taskforces.RoleTemplate.slug": "the catalogue's code (SlugField refuses the rest)",
     "agencies.AgreementCoverage.valid_from": "copied from the agreement by triggers",
     "agencies.AgreementCoverage.valid_until": "copied from the agreement by triggers",
-    "taskforces.RoleAssignment.starts_at": "set to now by the service",
 }
 # Moments the portal stamps when something happens (not plans people type).
 SYSTEM_WRITTEN |= dict.fromkeys(
