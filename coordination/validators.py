@@ -168,16 +168,20 @@ def day_validators() -> list[Any]:
     return [DayRangeValidator()]
 
 
-def line_field(*args: Any, max_length: int = NAME_LENGTH, **kwargs: Any) -> models.CharField:
+def line_field(
+    verbose_name: str | None = None, *, max_length: int = NAME_LENGTH, **kwargs: Any
+) -> models.CharField:
     """A model field for one line of free text."""
     validators = [*line_validators(), *kwargs.pop("validators", [])]
-    return models.CharField(*args, max_length=max_length, validators=validators, **kwargs)
+    return models.CharField(verbose_name, max_length=max_length, validators=validators, **kwargs)
 
 
-def prose_field(*args: Any, max_length: int, **kwargs: Any) -> models.TextField:
+def prose_field(
+    verbose_name: str | None = None, *, max_length: int, **kwargs: Any
+) -> models.TextField:
     """A model field for free text of several lines, at most ``max_length`` characters."""
     validators = [*prose_validators(max_length), *kwargs.pop("validators", [])]
-    return models.TextField(*args, max_length=max_length, validators=validators, **kwargs)
+    return models.TextField(verbose_name, max_length=max_length, validators=validators, **kwargs)
 
 
 def validate_fields(obj: models.Model, fields: dict[str, str]) -> None:
