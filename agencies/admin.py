@@ -18,6 +18,7 @@ from coordination.admin import (
     apply_each,
     reason_action,
 )
+from coordination.forms import line_field
 
 from . import services
 from .models import (
@@ -132,9 +133,9 @@ class MembershipAddForm(forms.ModelForm):
     """A new person in an agency (or an existing person without an agency tied to it)."""
 
     email = forms.EmailField(label="E-mail address")
-    first_name = forms.CharField(max_length=150)
-    last_name = forms.CharField(max_length=150)
-    job_title = forms.CharField(max_length=150, required=False)
+    first_name = line_field(max_length=150)
+    last_name = line_field(max_length=150)
+    job_title = line_field(max_length=150, required=False)
 
     class Meta:
         model = Membership

@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from coordination.forms import DayField, line_field, prose_field
 from coordination.markings import Marking
+from coordination.validators import REASON_LENGTH, line_validators
 from coordination.widgets import DateInput
 from taskforces.models import RoleAssignment
 
@@ -25,6 +27,7 @@ class ApplicationForm(forms.ModelForm):
         required=False,
         max_length=200,
         assume_scheme="https",
+        validators=line_validators(),
         help_text="Optional. The agency's official website.",
     )
 
@@ -55,27 +58,24 @@ class ApplicationForm(forms.ModelForm):
 
 
 class DecisionForm(forms.Form):
-    """One lifecycle decision on an agency; ``with_reason`` adds the reason box."""
+    """One lifecycle decision on an agency; ``with_reason`` keeps the reason box."""
+
+    # Optional here: the service refuses a missing reason with its own message.
+    reason = prose_field(max_length=REASON_LENGTH, required=False, help_text=REASON_HELP)
 
     def __init__(self, *args: Any, with_reason: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if with_reason:
-            # Optional here: the service refuses a missing reason with its own message.
-            self.fields["reason"] = forms.CharField(
-                widget=forms.Textarea(attrs={"rows": 3}),
-                required=False,
-                max_length=2000,
-                help_text=REASON_HELP,
-            )
+        if not with_reason:
+            del self.fields["reason"]
 
 
 class InviteForm(forms.Form):
     """A staff member an agency administrator adds; they receive a link to set a password."""
 
     email = forms.EmailField(label="E-mail address", max_length=254)
-    first_name = forms.CharField(max_length=150)
-    last_name = forms.CharField(max_length=150)
-    job_title = forms.CharField(max_length=150, required=False)
+    first_name = line_field(max_length=150)
+    last_name = line_field(max_length=150)
+    job_title = line_field(max_length=150, required=False)
     role = forms.ChoiceField(
         label="Agency role",
         choices=Membership.Role.choices,
@@ -90,10 +90,9 @@ class MemberRoleForm(forms.Form):
 
 
 class EndMembershipForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
+    reason = prose_field(
+        max_length=REASON_LENGTH,
         required=False,
-        max_length=2000,
         help_text="Required. Kept in the audit trail. Every role the person holds ends too.",
     )
 
@@ -101,7 +100,7 @@ class EndMembershipForm(forms.Form):
 class AgreementForm(forms.Form):
     """An information-sharing agreement between this agency and one or more others."""
 
-    title = forms.CharField(max_length=200)
+    title = line_field()
     parties = forms.ModelMultipleChoiceField(
         label="Other agencies",
         queryset=Agency.objects.none(),
@@ -114,8 +113,8 @@ class AgreementForm(forms.Form):
         initial=Marking.GREEN,
         help_text="TLP 2.0. Items marked higher are not shared under this agreement.",
     )
-    valid_from = forms.DateField(widget=DateInput())
-    valid_until = forms.DateField(
+    valid_from = DayField(widget=DateInput())
+    valid_until = DayField(
         widget=DateInput(), required=False, help_text="Optional. Leave empty for no end date."
     )
 
@@ -135,10 +134,9 @@ class AgreementActionForm(forms.Form):
     TERMINATE = "terminate"
 
     action = forms.ChoiceField(choices=((ACCEPT, "Accept"), (TERMINATE, "Terminate")))
-    reason = forms.CharField(
+    reason = prose_field(
+        max_length=REASON_LENGTH,
         required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required to terminate. The other parties will be told it.",
     )
 
@@ -152,14 +150,14 @@ class AccessReviewActionForm(forms.Form):
 
     assignment = forms.ModelChoiceField(queryset=RoleAssignment.objects.none())
     action = forms.ChoiceField(choices=((RECERTIFY, "Recertify"), (END, "End")))
-    note = forms.CharField(
+    note = line_field(
+        max_length=REASON_LENGTH,
         required=False,
-        max_length=2000,
         help_text="Optional. Kept in the audit trail with the recertification.",
     )
-    reason = forms.CharField(
+    reason = line_field(
+        max_length=REASON_LENGTH,
         required=False,
-        max_length=2000,
         help_text="Required to end an assignment. The holder will be told it.",
     )
 

@@ -9,6 +9,13 @@ from django.db.models.functions import Lower
 
 from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
+from coordination.validators import (
+    REASON_LENGTH,
+    day_validators,
+    line_field,
+    line_validators,
+    prose_field,
+)
 
 
 class Agency(models.Model):
@@ -42,17 +49,17 @@ class Agency(models.Model):
         OFFBOARDED = "offboarded", "Offboarded"
         REJECTED = "rejected", "Rejected"
 
-    name = models.CharField(max_length=200, unique=True)
-    acronym = models.CharField(max_length=20, blank=True)
+    name = line_field(unique=True)
+    acronym = line_field(max_length=20, blank=True)
     level = models.CharField(max_length=20, choices=Level.choices)
     sector = models.CharField(max_length=30, choices=Sector.choices)
-    jurisdiction = models.CharField(max_length=200, blank=True)
-    contact_email = models.EmailField()
-    website = models.URLField(blank=True)
+    jurisdiction = line_field(blank=True)
+    contact_email = models.EmailField(validators=line_validators())
+    website = models.URLField(blank=True, validators=line_validators())
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.APPLIED, db_index=True
     )
-    status_reason = models.TextField(blank=True)
+    status_reason = prose_field(max_length=REASON_LENGTH, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(auto_now_add=True)
 
@@ -135,7 +142,7 @@ class SharingAgreement(models.Model):
         ACTIVE = "active", "In force"
         TERMINATED = "terminated", "Terminated"
 
-    title = models.CharField(max_length=200)
+    title = line_field()
     parties = models.ManyToManyField(Agency, related_name="agreements")
     task_force = models.ForeignKey(
         "taskforces.TaskForce",
@@ -147,8 +154,8 @@ class SharingAgreement(models.Model):
     max_marking = models.PositiveSmallIntegerField(
         "highest marking covered", choices=Marking.choices, default=Marking.GREEN
     )
-    valid_from = models.DateField()
-    valid_until = models.DateField(null=True, blank=True)
+    valid_from = models.DateField(validators=day_validators())
+    valid_until = models.DateField(null=True, blank=True, validators=day_validators())
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
     proposed_by_agency = models.ForeignKey(
         Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -162,7 +169,7 @@ class SharingAgreement(models.Model):
     terminated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    termination_reason = models.TextField(blank=True)
+    termination_reason = prose_field(max_length=REASON_LENGTH, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 

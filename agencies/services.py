@@ -22,6 +22,7 @@ from coordination import audit, mail, notifications
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, require
+from coordination.validators import validate_fields
 
 from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from .signals import agency_status_changed, membership_ended
@@ -187,6 +188,7 @@ def transition_agency(
         raise ValidationError({"reason": "Give a reason; the agency will be told it."})
     agency.status = to_status
     agency.status_reason = reason
+    validate_fields(agency, {"status_reason": "reason"})
     agency.status_changed_at = timezone.now()
     agency.save(update_fields=["status", "status_reason", "status_changed_at"])
     audit.record(

@@ -29,6 +29,7 @@ from django.template import engines
 from django.template.backends.base import BaseEngine
 from django.template.response import TemplateResponse
 
+from .forms import prose_field
 from .models import (
     ApiToken,
     AuditEvent,
@@ -39,6 +40,7 @@ from .models import (
     User,
 )
 from .permissions import PermissionDenied, policy_for, restrict
+from .validators import REASON_LENGTH
 
 # --- shared machinery ------------------------------------------------------------------
 
@@ -209,9 +211,9 @@ def apply_each(
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = prose_field(
+        max_length=REASON_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        max_length=2000,
         help_text="Recorded in the audit trail and told to the people affected.",
     )
 

@@ -9,6 +9,35 @@ from django import forms
 
 from .models import Notification
 from .notifications import KINDS
+from .validators import (
+    NAME_LENGTH,
+    ControlCharacterValidator,
+    DayRangeValidator,
+    line_validators,
+)
+
+
+def line_field(*, max_length: int = NAME_LENGTH, **kwargs: Any) -> forms.CharField:
+    """One line of free text (a name, a title), checked as the models check it
+    (coordination.validators)."""
+    return forms.CharField(max_length=max_length, validators=line_validators(), **kwargs)
+
+
+def prose_field(*, max_length: int, rows: int = 3, **kwargs: Any) -> forms.CharField:
+    """Free text of several lines in a text box, checked as the models check it; the box
+    itself stops at ``max_length``."""
+    kwargs.setdefault("widget", forms.Textarea(attrs={"rows": rows}))
+    return forms.CharField(
+        max_length=max_length,
+        validators=[ControlCharacterValidator(line_breaks=True)],
+        **kwargs,
+    )
+
+
+class DayField(forms.DateField):
+    """A date of a plan or an agreement, within the portal's range of dates."""
+
+    default_validators = [DayRangeValidator()]
 
 
 class MomentField(forms.DateTimeField):
@@ -26,6 +55,13 @@ class MomentField(forms.DateTimeField):
             raise forms.ValidationError(
                 "That date and time is out of range.", code="invalid"
             ) from None
+
+
+class PlanMomentField(MomentField):
+    """A moment of a plan (an assignment's end, an operational period), within the
+    portal's range of dates."""
+
+    default_validators = [DayRangeValidator()]
 
 
 class PreferencesForm(forms.Form):

@@ -9,6 +9,7 @@ from django.db import models
 
 from . import chain
 from .permissions import RestrictedQuerySet
+from .validators import line_field, line_validators
 
 
 class UserManager(BaseUserManager["User"]):
@@ -45,9 +46,11 @@ class User(AbstractUser):
     """
 
     username = None  # type: ignore[assignment]
-    email = models.EmailField("e-mail address", unique=True)
-    job_title = models.CharField(max_length=150, blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    first_name = line_field("first name", max_length=150, blank=True)
+    last_name = line_field("last name", max_length=150, blank=True)
+    email = models.EmailField("e-mail address", unique=True, validators=line_validators())
+    job_title = line_field(max_length=150, blank=True)
+    phone = line_field(max_length=40, blank=True)
     is_portal_admin = models.BooleanField(
         "portal administrator",
         default=False,
@@ -283,7 +286,7 @@ class ApiToken(models.Model):
     owner = models.ForeignKey(
         "coordination.User", on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100)
+    name = line_field(max_length=100)
     prefix = models.CharField(max_length=8)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

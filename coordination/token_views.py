@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .forms import line_field
 from .models import ApiToken, User
 from .tokens import create_token, revoke_token
 from .web import run_service
@@ -29,7 +30,7 @@ EXPIRY_CHOICES = [
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(
+    name = line_field(
         max_length=100,
         label="Name",
         help_text="What the token is for, e.g. “Dispatch system”.",

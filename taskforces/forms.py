@@ -9,9 +9,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency
-from coordination.forms import MomentField
+from coordination.forms import DayField, PlanMomentField, line_field, prose_field
 from coordination.markings import Marking
 from coordination.models import User
+from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
 from coordination.widgets import DateInput, DateTimeInput
 
 from .models import (
@@ -56,9 +57,10 @@ def period_field() -> PeriodChoiceField:
 
 
 class TaskForceForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    mandate = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+    name = line_field()
+    mandate = prose_field(
+        max_length=PROSE_LENGTH,
+        rows=4,
         help_text="What the task force is for and what it may decide.",
     )
     marking = marking_field(initial=Marking.AMBER)
@@ -73,9 +75,7 @@ class InviteAgencyForm(forms.Form):
         queryset=Agency.objects.none(),
         help_text="Only active agencies that are not already taking part or invited.",
     )
-    message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
-    )
+    message = prose_field(max_length=REASON_LENGTH, required=False)
 
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,10 +92,10 @@ class RespondForm(forms.Form):
     decision = forms.ChoiceField(
         choices=[("accept", "Accept"), ("decline", "Decline")], widget=forms.RadioSelect
     )
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+    reason = prose_field(
+        max_length=REASON_LENGTH,
+        rows=2,
         required=False,
-        max_length=2000,
         help_text="Required when declining.",
     )
 
@@ -107,14 +107,14 @@ class RespondForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    reason = prose_field(max_length=REASON_LENGTH, rows=2)
 
 
 class AssignRoleForm(forms.Form):
     person = forms.ModelChoiceField(
         queryset=User.objects.none(), help_text="Only active people of your own agency."
     )
-    until = MomentField(
+    until = PlanMomentField(
         required=False,
         widget=DateTimeInput(),
         label="Ends at",
@@ -140,7 +140,7 @@ class AssignRoleForm(forms.Form):
 
 
 class AssignmentUntilForm(forms.Form):
-    until = MomentField(
+    until = PlanMomentField(
         required=False,
         widget=DateTimeInput(),
         label="Ends at",
@@ -149,8 +149,8 @@ class AssignmentUntilForm(forms.Form):
 
 
 class RoleForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    responsibilities = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    name = line_field(max_length=100)
+    responsibilities = prose_field(max_length=PROSE_LENGTH)
     capabilities = forms.MultipleChoiceField(
         choices=Capability.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
@@ -185,8 +185,8 @@ def participating_agencies(task_force: TaskForce) -> QuerySet[Agency]:
 
 
 class ObjectiveForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    title = line_field()
+    description = prose_field(max_length=PROSE_LENGTH, required=False)
     owner_agency = forms.ModelChoiceField(queryset=Agency.objects.none())
     contributing_agencies = forms.ModelMultipleChoiceField(
         queryset=Agency.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
@@ -197,7 +197,7 @@ class ObjectiveForm(forms.Form):
     priority = forms.TypedChoiceField(
         choices=Objective.Priority.choices, coerce=int, initial=Objective.Priority.MEDIUM
     )
-    target_date = forms.DateField(required=False, widget=DateInput())
+    target_date = DayField(required=False, widget=DateInput())
     marking = marking_field()
     period = period_field()
 
@@ -211,8 +211,8 @@ class ObjectiveForm(forms.Form):
 
 
 class TaskForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    title = line_field()
+    description = prose_field(max_length=PROSE_LENGTH, required=False)
     assignee = forms.ModelChoiceField(
         queryset=User.objects.none(), required=False, help_text="A person, or:"
     )
@@ -222,7 +222,7 @@ class TaskForm(forms.Form):
         label="Role",
         help_text="every holder of a role.",
     )
-    due_date = forms.DateField(required=False, widget=DateInput())
+    due_date = DayField(required=False, widget=DateInput())
     status = forms.ChoiceField(choices=Task.Status.choices, initial=Task.Status.TODO)
     period = period_field()
 
@@ -246,8 +246,8 @@ class TaskStatusForm(forms.Form):
 
 class UpdateForm(forms.Form):
     kind = forms.ChoiceField(choices=Update.Kind.choices, initial=Update.Kind.UPDATE)
-    title = forms.CharField(max_length=200)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}))
+    title = line_field()
+    body = prose_field(max_length=PROSE_LENGTH, rows=6)
     marking = marking_field()
     requires_acknowledgement = forms.BooleanField(
         required=False, label="Critical: require acknowledgement"
@@ -283,12 +283,12 @@ class PeriodForm(forms.Form):
         max_value=100000,
         help_text="Leave empty for the next number.",
     )
-    starts_at = MomentField(widget=DateTimeInput(), label="Starts at")
-    ends_at = MomentField(widget=DateTimeInput(), label="Ends at")
-    notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+    starts_at = PlanMomentField(widget=DateTimeInput(), label="Starts at")
+    ends_at = PlanMomentField(widget=DateTimeInput(), label="Ends at")
+    notes = prose_field(
+        max_length=NOTES_LENGTH,
+        rows=4,
         required=False,
-        max_length=5000,
         help_text="Briefing notes printed on the ICS 202 for this period.",
     )
 

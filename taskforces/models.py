@@ -17,6 +17,14 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
+from coordination.validators import (
+    NOTES_LENGTH,
+    PROSE_LENGTH,
+    REASON_LENGTH,
+    day_validators,
+    line_field,
+    prose_field,
+)
 
 
 class Capability(models.TextChoices):
@@ -42,8 +50,8 @@ class TaskForce(models.Model):
         STANDING_DOWN = "standing_down", "Standing down"
         CLOSED = "closed", "Closed"
 
-    name = models.CharField(max_length=200)
-    mandate = models.TextField()
+    name = line_field()
+    mandate = prose_field(max_length=PROSE_LENGTH)
     lead_agency = models.ForeignKey(
         "agencies.Agency", on_delete=models.PROTECT, related_name="led_task_forces"
     )
@@ -113,12 +121,12 @@ class Participation(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     invited_at = models.DateTimeField(auto_now_add=True)
-    message = models.TextField(blank=True)
+    message = prose_field(max_length=REASON_LENGTH, blank=True)
     responded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     responded_at = models.DateTimeField(null=True, blank=True)
-    reason = models.TextField(blank=True)
+    reason = prose_field(max_length=REASON_LENGTH, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -139,8 +147,8 @@ class RoleTemplate(models.Model):
     """A role in the catalogue, copied into each task force when it is formed."""
 
     slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=100, unique=True)
-    responsibilities = models.TextField()
+    name = line_field(max_length=100, unique=True)
+    responsibilities = prose_field(max_length=PROSE_LENGTH)
     capabilities = models.JSONField(default=list)
     default_max_holders = models.PositiveSmallIntegerField(null=True, blank=True)
     order = models.PositiveSmallIntegerField(default=100)
@@ -161,8 +169,8 @@ class Role(models.Model):
     template = models.ForeignKey(
         RoleTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="roles"
     )
-    name = models.CharField(max_length=100)
-    responsibilities = models.TextField()
+    name = line_field(max_length=100)
+    responsibilities = prose_field(max_length=PROSE_LENGTH)
     capabilities = models.JSONField(default=list)
     max_holders = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Leave empty for no limit."
@@ -236,13 +244,15 @@ class RoleAssignment(models.Model):
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    starts_at = models.DateTimeField(default=timezone.now)
-    ends_at = models.DateTimeField(null=True, blank=True, help_text="Expires then, if set.")
+    starts_at = models.DateTimeField(default=timezone.now, validators=day_validators())
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Expires then, if set.", validators=day_validators()
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    end_reason = models.TextField(blank=True)
+    end_reason = prose_field(max_length=REASON_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # access review: an agency administrator confirms the person still needs the role
     recertified_at = models.DateTimeField(null=True, blank=True)
@@ -317,9 +327,11 @@ class OperationalPeriod(models.Model):
         TaskForce, on_delete=models.CASCADE, related_name="operational_periods"
     )
     number = models.PositiveIntegerField()
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    notes = models.TextField(blank=True, help_text="Briefing notes shown on the reports.")
+    starts_at = models.DateTimeField(validators=day_validators())
+    ends_at = models.DateTimeField(validators=day_validators())
+    notes = prose_field(
+        max_length=NOTES_LENGTH, blank=True, help_text="Briefing notes shown on the reports."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -364,8 +376,8 @@ class Objective(models.Model):
     task_force = models.ForeignKey(
         TaskForce, on_delete=models.CASCADE, related_name="objectives", db_index=False
     )
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    title = line_field()
+    description = prose_field(max_length=PROSE_LENGTH, blank=True)
     owner_agency = models.ForeignKey(
         "agencies.Agency", on_delete=models.PROTECT, related_name="owned_objectives"
     )
@@ -374,7 +386,7 @@ class Objective(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
-    target_date = models.DateField(null=True, blank=True)
+    target_date = models.DateField(null=True, blank=True, validators=day_validators())
     period = models.ForeignKey(
         OperationalPeriod,
         null=True,
@@ -424,8 +436,8 @@ class Task(models.Model):
     task_force = models.ForeignKey(
         TaskForce, on_delete=models.CASCADE, related_name="tasks", db_index=False
     )
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    title = line_field()
+    description = prose_field(max_length=PROSE_LENGTH, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -436,7 +448,7 @@ class Task(models.Model):
     assigned_role = models.ForeignKey(
         Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
-    due_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True, validators=day_validators())
     period = models.ForeignKey(
         OperationalPeriod, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
@@ -495,8 +507,8 @@ class Update(models.Model):
         "agencies.Agency", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.UPDATE)
-    title = models.CharField(max_length=200)
-    body = models.TextField()
+    title = line_field()
+    body = prose_field(max_length=PROSE_LENGTH)
     marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
     requires_acknowledgement = models.BooleanField(default=False)
     ack_roles = models.ManyToManyField(Role, blank=True, related_name="+")

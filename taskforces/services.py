@@ -32,6 +32,7 @@ from coordination import audit, notifications
 from coordination.markings import Marking
 from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
+from coordination.validators import validate_fields
 
 from .access import access_for
 from .catalogue import DEFAULT_ROLE_TEMPLATES
@@ -518,6 +519,7 @@ def respond_to_invitation(
     participation.responded_by = by
     participation.responded_at = timezone.now()
     participation.reason = reason.strip()
+    validate_fields(participation, {"reason": "reason"})
     participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
     audit.record(
         actor=by,
@@ -572,6 +574,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
     participation.responded_by = by
     participation.responded_at = timezone.now()
     participation.reason = reason
+    validate_fields(participation, {"reason": "reason"})
     participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
     audit.record(
         actor=by,
@@ -711,6 +714,7 @@ def _end(
     assignment.ended_at = at or timezone.now()
     assignment.ended_by = by
     assignment.end_reason = reason
+    validate_fields(assignment, {"end_reason": "reason"})
     assignment.save(update_fields=["ended_at", "ended_by", "end_reason"])
     assignment.person.groups.remove(assignment.role.group)
     audit.record(
@@ -774,6 +778,7 @@ def set_assignment_end(
         raise ValidationError({"until": "The end must be in the future and after the start."})
     before = assignment.ends_at
     assignment.ends_at = until
+    validate_fields(assignment, {"ends_at": "until"})
     assignment.save(update_fields=["ends_at"])
     audit.record(
         actor=by,

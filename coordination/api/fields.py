@@ -15,6 +15,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from coordination.validators import (
+    ControlCharacterValidator,
+    DayRangeValidator,
+    line_validators,
+)
+
 FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # RFC 3339: a date, "T", a time, and a zone ("Z" or an offset).
 DATE_TIME = re.compile(
@@ -23,13 +29,30 @@ DATE_TIME = re.compile(
 
 
 class Text(serializers.CharField):
+    """One line of free text (a name, a title), checked as the models check it
+    (coordination.validators)."""
+
+    default_validators = line_validators()
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
+class Prose(Text):
+    """Free text of several lines (a reason, a description, a body)."""
+
+    default_validators = [ControlCharacterValidator(line_breaks=True)]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("style", {"base_template": "textarea.html"})
+        super().__init__(**kwargs)
+
+
 class Email(serializers.EmailField):
+    default_validators = line_validators()
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
@@ -37,6 +60,8 @@ class Email(serializers.EmailField):
 
 
 class Url(serializers.URLField):
+    default_validators = line_validators()
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
@@ -68,6 +93,10 @@ class Choice(serializers.ChoiceField):
 
 
 class Day(serializers.DateField):
+    """A date of a plan or an agreement, within the portal's range of dates."""
+
+    default_validators = [DayRangeValidator()]
+
     def to_internal_value(self, data: Any) -> datetime.date:
         if not isinstance(data, str) or not FULL_DATE.match(data):
             self.fail("invalid", format="YYYY-MM-DD")
@@ -75,7 +104,10 @@ class Day(serializers.DateField):
 
 
 class Moment(serializers.DateTimeField):
-    """A date and time with its zone (RFC 3339), e.g. 2026-05-01T09:00:00Z."""
+    """A date and time with its zone (RFC 3339), e.g. 2026-05-01T09:00:00Z, of a plan
+    (within the portal's range of dates)."""
+
+    default_validators = [DayRangeValidator()]
 
     def to_internal_value(self, data: Any) -> datetime.datetime:
         if not isinstance(data, str) or not DATE_TIME.match(data):

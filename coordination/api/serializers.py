@@ -13,8 +13,9 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from coordination.models import AuditEvent, Notification, User
+from coordination.validators import REASON_LENGTH
 
-from .fields import StrictManyRelatedField, Text
+from .fields import Prose, StrictManyRelatedField
 from .representation import ReadSerializer
 
 
@@ -96,11 +97,11 @@ class PersonSerializer(ReadSerializer):
 class ReasonSerializer(serializers.Serializer):
     """A written reason, for changes the other side is told about."""
 
-    reason = Text(max_length=2000)
+    reason = Prose(max_length=REASON_LENGTH)
 
 
 class OptionalReasonSerializer(serializers.Serializer):
-    reason = Text(max_length=2000, required=False, allow_blank=True, default="")
+    reason = Prose(max_length=REASON_LENGTH, required=False, allow_blank=True, default="")
 
 
 class NotificationSerializer(ReadSerializer):

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from agencies.api.serializers import AgencyRefSerializer
 from agencies.models import Agency, Membership
 from agencies.selectors import AgencyOf
-from coordination.api.fields import Choice, Day, Flag, Items, Moment, Text, WholeNumber
+from coordination.api.fields import Choice, Day, Flag, Items, Moment, Prose, Text, WholeNumber
 from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import (
     PersonRefSerializer,
@@ -23,6 +23,7 @@ from coordination.api.serializers import (
 )
 from coordination.markings import Marking
 from coordination.models import User
+from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import (
     Capability,
     Objective,
@@ -107,13 +108,13 @@ class TaskForceCreateSerializer(serializers.Serializer):
     """A new task force; the liaison officer who forms it leads it for their agency."""
 
     name = Text(max_length=200)
-    mandate = Text(max_length=20000)
+    mandate = Prose(max_length=PROSE_LENGTH)
     marking = Choice(choices=Marking.choices, required=False, default=Marking.AMBER)
 
 
 class TaskForceChangeSerializer(serializers.Serializer):
     name = Text(max_length=200, required=False)
-    mandate = Text(max_length=20000, required=False)
+    mandate = Prose(max_length=PROSE_LENGTH, required=False)
     marking = Choice(choices=Marking.choices, required=False)
 
 
@@ -127,7 +128,7 @@ class InvitationSerializer(serializers.Serializer):
     """An active agency to invite, with a message for its liaison officers."""
 
     agency = VisibleRelatedField(Agency)
-    message = Text(max_length=2000, required=False, allow_blank=True, default="")
+    message = Prose(max_length=REASON_LENGTH, required=False, allow_blank=True, default="")
 
 
 class ParticipationSerializer(ReadSerializer):
@@ -194,7 +195,7 @@ def _capabilities(required: bool) -> Items:
 class RoleCreateSerializer(serializers.Serializer):
     task_force = VisibleRelatedField(TaskForce)
     name = Text(max_length=100)
-    responsibilities = Text(max_length=20000)
+    responsibilities = Prose(max_length=PROSE_LENGTH)
     capabilities = _capabilities(required=True)
     max_holders = WholeNumber(
         min_value=1, max_value=SMALL_INT_MAX, required=False, allow_null=True, default=None
@@ -205,7 +206,7 @@ class RoleCreateSerializer(serializers.Serializer):
 class RoleChangeSerializer(serializers.Serializer):
     """Leave a field out to keep it; ``max_holders: null`` removes the limit."""
 
-    responsibilities = Text(max_length=20000, required=False)
+    responsibilities = Prose(max_length=PROSE_LENGTH, required=False)
     capabilities = _capabilities(required=False)
     max_holders = WholeNumber(min_value=1, max_value=SMALL_INT_MAX, required=False, allow_null=True)
     eligible_agencies = VisibleRelatedField(Agency, many=True, required=False)
@@ -254,7 +255,7 @@ class RoleAssignmentSerializer(ReadSerializer):
 class RecertifySerializer(serializers.Serializer):
     """An agency administrator's confirmation that the person still needs the role."""
 
-    note = Text(max_length=2000, required=False, allow_blank=True, default="")
+    note = Prose(max_length=REASON_LENGTH, required=False, allow_blank=True, default="")
 
 
 class AssignmentEndDateSerializer(serializers.Serializer):
@@ -305,7 +306,7 @@ class ObjectiveCreateSerializer(serializers.Serializer):
     task_force = VisibleRelatedField(TaskForce)
     title = Text(max_length=200)
     owner_agency = VisibleRelatedField(Agency)
-    description = Text(max_length=20000, required=False, allow_blank=True, default="")
+    description = Prose(max_length=PROSE_LENGTH, required=False, allow_blank=True, default="")
     contributing_agencies = VisibleRelatedField(Agency, many=True, required=False, default=list)
     priority = Choice(
         choices=Objective.Priority.choices, required=False, default=Objective.Priority.MEDIUM
@@ -321,7 +322,7 @@ class ObjectiveChangeSerializer(serializers.Serializer):
     """Leave a field out to keep it."""
 
     title = Text(max_length=200, required=False)
-    description = Text(max_length=20000, required=False, allow_blank=True)
+    description = Prose(max_length=PROSE_LENGTH, required=False, allow_blank=True)
     owner_agency = VisibleRelatedField(Agency, required=False)
     contributing_agencies = VisibleRelatedField(Agency, many=True, required=False)
     status = Choice(choices=Objective.Status.choices, required=False)
@@ -360,7 +361,7 @@ class TaskCreateSerializer(serializers.Serializer):
 
     objective = VisibleRelatedField(Objective)
     title = Text(max_length=200)
-    description = Text(max_length=20000, required=False, allow_blank=True, default="")
+    description = Prose(max_length=PROSE_LENGTH, required=False, allow_blank=True, default="")
     assignee = VisiblePeopleField(visible_people, required=False, allow_null=True, default=None)
     assigned_role = VisibleRelatedField(Role, required=False, allow_null=True, default=None)
     due_date = Day(required=False, allow_null=True, default=None)
@@ -372,7 +373,7 @@ class TaskChangeSerializer(serializers.Serializer):
     its status; task managers may change everything."""
 
     title = Text(max_length=200, required=False)
-    description = Text(max_length=20000, required=False, allow_blank=True)
+    description = Prose(max_length=PROSE_LENGTH, required=False, allow_blank=True)
     assignee = VisiblePeopleField(visible_people, required=False, allow_null=True)
     assigned_role = VisibleRelatedField(Role, required=False, allow_null=True)
     due_date = Day(required=False, allow_null=True)
@@ -416,7 +417,7 @@ class UpdateSerializer(ReadSerializer):
 class UpdateCreateSerializer(serializers.Serializer):
     task_force = VisibleRelatedField(TaskForce)
     title = Text(max_length=200)
-    body = Text(max_length=20000)
+    body = Prose(max_length=PROSE_LENGTH)
     kind = Choice(choices=Update.Kind.choices, required=False, default=Update.Kind.UPDATE)
     marking = Choice(choices=Marking.choices, required=False, allow_null=True, default=None)
     requires_acknowledgement = Flag(required=False, default=False)
