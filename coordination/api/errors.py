@@ -34,6 +34,12 @@ from coordination.permissions import PermissionDenied
 NON_FIELD_KEY = "non_field_errors"
 
 
+def _text(value: str) -> str:
+    """``value`` as text that can be encoded: a lone surrogate echoed from a request (a
+    field name, a refused choice) is written as its escape, ``\\ud800``."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(
     status_code: int, code: str, message: str, fields: Mapping[str, list[str]] | None = None
 ) -> dict[str, Any]:
@@ -41,8 +47,11 @@ def error_body(
         "error": {
             "status": status_code,
             "code": code,
-            "message": message,
-            "fields": dict(fields or {}),
+            "message": _text(message),
+            "fields": {
+                _text(field): [_text(str(m)) for m in messages]
+                for field, messages in (fields or {}).items()
+            },
         }
     }
 

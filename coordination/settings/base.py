@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["coordination.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "coordination.api.filters.FilterBackend",
         "coordination.api.filters.OrderingFilter",
