@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it sees every answer: errors under /api/ in the API's JSON shape.
+    "coordination.api.errors.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
