@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from . import audit, notifications
+from .api import idempotency
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ def verify_audit_chain() -> dict[str, object]:
 def purge_audit_events() -> dict[str, object]:
     """Daily: remove audit events past the retention period (recorded as it runs)."""
     return audit.purge_expired()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Hourly: remove API idempotency keys past their time (``CONCORD_IDEMPOTENCY_KEY_HOURS``)."""
+    return idempotency.purge_expired()
 
 
 @shared_task(acks_late=True)

@@ -20,6 +20,7 @@ from agencies import services
 from agencies.filtersets import AgencyFilter
 from agencies.models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from coordination.api.filters import BooleanFilter, IdFilter
+from coordination.api.idempotency import idempotent
 from coordination.api.serializers import ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
 
@@ -86,6 +87,7 @@ class AgencyViewSet(ReadOnlyResourceViewSet):
     ordering_fields = ("name", "acronym", "status", "applied_at", "id")
     ordering = ("name", "id")
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(AgencyApplicationSerializer)
         agency = services.apply_for_agency(applicant=self.actor, **data)
@@ -193,6 +195,7 @@ class MembershipViewSet(ReadOnlyResourceViewSet):
     def optimise(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
         return queryset.select_related("user", "agency")
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(MembershipInviteSerializer)
         membership = services.invite_member(by=self.actor, request=request, **data)
@@ -261,6 +264,7 @@ class AgreementViewSet(ReadOnlyResourceViewSet):
             Prefetch("acceptances", queryset=AgreementAcceptance.objects.select_related("agency")),
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(AgreementCreateSerializer)
         agreement = services.propose_agreement(by=self.actor, **data)

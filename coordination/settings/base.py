@@ -395,6 +395,10 @@ if CONCORD_AUDIT_RETENTION_DAYS < 365:
     raise environ.ImproperlyConfigured(
         "CONCORD_AUDIT_RETENTION_DAYS must be at least 365 (audit events are kept a year)."
     )
+# How long an API Idempotency-Key is remembered (coordination/api/idempotency.py).
+CONCORD_IDEMPOTENCY_KEY_HOURS = env.int("CONCORD_IDEMPOTENCY_KEY_HOURS", default=24)
+if CONCORD_IDEMPOTENCY_KEY_HOURS < 1:
+    raise environ.ImproperlyConfigured("CONCORD_IDEMPOTENCY_KEY_HOURS must be at least 1.")
 # The most rows one CSV export of the audit trail may hold (narrow the filters for more).
 CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default=100_000)
 
@@ -408,6 +412,10 @@ CELERY_BEAT_SCHEDULE.update(
         "purge-expired-audit-events": {
             "task": "coordination.tasks.purge_audit_events",
             "schedule": crontab(hour=3, minute=15),
+        },
+        "purge-expired-idempotency-keys": {
+            "task": "coordination.tasks.purge_idempotency_keys",
+            "schedule": crontab(minute=45),
         },
         "sweep-notification-outbox": {
             "task": "coordination.tasks.sweep_outbox",
