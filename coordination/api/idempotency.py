@@ -26,7 +26,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -37,7 +37,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from coordination.models import IdempotencyKey
+from coordination.models import IdempotencyKey, User
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -97,11 +97,12 @@ def _lock(user_id: int, key: str) -> None:
 def run_once(request: Request, key: str, create: Callable[[], Response]) -> Response:
     """``create()`` once per (person, key); the stored answer for a retry."""
     key = _valid_key(key)
+    user = cast(User, request.user)  # the views require a signed-in person
     request_fingerprint = fingerprint(request)
     now = timezone.now()
     with transaction.atomic():
-        _lock(request.user.pk, key)
-        stored = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+        _lock(user.pk, key)
+        stored = IdempotencyKey.objects.filter(user=user, key=key).first()
         if stored is not None and stored.expires_at > now:
             if stored.fingerprint != request_fingerprint:
                 raise KeyReused()
@@ -115,7 +116,7 @@ def run_once(request: Request, key: str, create: Callable[[], Response]) -> Resp
         response = create()
         if status.is_success(response.status_code):
             IdempotencyKey.objects.create(
-                user=request.user,
+                user=user,
                 key=key,
                 fingerprint=request_fingerprint,
                 status_code=response.status_code,
