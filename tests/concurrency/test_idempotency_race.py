@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from coordination.markings import Marking
@@ -111,4 +111,36 @@ def test_a_retry_during_the_first_is_409_and_after_it_the_same_answer(
         thread.join(WAIT)
     assert first and first[0][0] == 201, first
     assert post(w.lead_liaison, body, "held-1") == first[0]
+    assert Update.objects.count() == before + 1
+
+
+def test_a_create_that_committed_but_answered_500_is_not_repeated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's case: the create commits, then something after the commit fails and
+    the client sees a 500 (in the JSON shape). Its retry with the same key gets the
+    create's answer; there is still one update."""
+    w = build_world()
+    body = {"task_force": w.tf.pk, "title": "Gauge", "body": "4.2 m", "marking": Marking.GREEN}
+    real_post_update = services.post_update
+
+    def after_commit_fails() -> None:
+        raise ConnectionError("the mail server went away")
+
+    def post_update_then_fail(**kwargs: Any) -> Update:
+        transaction.on_commit(after_commit_fails)
+        return real_post_update(**kwargs)
+
+    monkeypatch.setattr(services, "post_update", post_update_then_fail)
+    before = Update.objects.count()
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(w.lead_liaison)
+    lost = client.post("/api/v1/updates/", body, format="json", HTTP_IDEMPOTENCY_KEY="lost-1")
+    assert lost.status_code == 500
+    assert lost.json()["error"]["code"] == "server_error"
+    assert Update.objects.count() == before + 1
+    monkeypatch.setattr(services, "post_update", real_post_update)
+    status, answer = post(w.lead_liaison, body, "lost-1")
+    assert status == 201
+    assert answer["id"] == Update.objects.latest("pk").pk
     assert Update.objects.count() == before + 1
