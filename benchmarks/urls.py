@@ -15,12 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
-from coordination.urls import handler400
+from coordination.urls import handler400, handler403, handler404, handler500
 from coordination.urls import urlpatterns as concord_urlpatterns
 
 from .models import BareRow
 
-__all__ = ["handler400", "urlpatterns"]
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 
 
 def bare(request: HttpRequest) -> JsonResponse:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils import timezone
 
 from . import chain
 from .permissions import RestrictedQuerySet
@@ -364,3 +365,31 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"
+
+
+class IdempotencyKey(models.Model):
+    """An API create done under an ``Idempotency-Key`` header, and the answer it got.
+
+    Written in the transaction of the create itself, so a create that rolled back leaves
+    no key and a retry runs afresh; a create that committed is answered again, from
+    here, to a retry with the same key and body (``coordination.api.idempotency``)."""
+
+    user = models.ForeignKey(
+        "coordination.User", on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    # the body exactly as the first answer rendered it
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key}"

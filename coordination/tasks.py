@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from . import audit, mail, notifications
+from .api import idempotency
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ def verify_audit_chain() -> dict[str, object]:
 def purge_audit_events() -> dict[str, object]:
     """Daily: remove audit events past the retention period (recorded as it runs)."""
     return audit.purge_expired()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Hourly: remove API idempotency keys past their time (``CONCORD_IDEMPOTENCY_KEY_HOURS``)."""
+    return idempotency.purge_expired()
 
 
 @shared_task(acks_late=True)

@@ -38,4 +38,9 @@ urlpatterns = [
     path("", include("taskforces.urls")),
 ]
 
-handler400 = "coordination.web.bad_request"
+# Django's error handlers: the API's JSON error shape under /api/, the portal's pages
+# elsewhere (coordination.api.errors).
+handler400 = "coordination.api.errors.bad_request"
+handler403 = "coordination.api.errors.permission_denied"
+handler404 = "coordination.api.errors.page_not_found"
+handler500 = "coordination.api.errors.server_error"

@@ -26,6 +26,7 @@ from agencies.models import (
     SharingAgreement,
 )
 from coordination.api.filters import BooleanFilter, IdFilter
+from coordination.api.idempotency import idempotent
 from coordination.api.serializers import ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
 
@@ -102,6 +103,7 @@ class AgencyViewSet(ReadOnlyResourceViewSet):
             )
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(AgencyApplicationSerializer)
         agency = services.apply_for_agency(applicant=self.actor, **data)
@@ -211,6 +213,7 @@ class MembershipViewSet(ReadOnlyResourceViewSet):
     def optimise(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
         return queryset.select_related("user", "agency")
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(MembershipInviteSerializer)
         membership = services.invite_member(by=self.actor, request=request, **data)
@@ -296,6 +299,7 @@ class AgreementViewSet(ReadOnlyResourceViewSet):
             Prefetch("acceptances", queryset=AgreementAcceptance.objects.select_related("agency")),
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(AgreementCreateSerializer)
         agreement = services.propose_agreement(by=self.actor, **data)

@@ -9,7 +9,8 @@ when the error is not about particular fields.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import (
@@ -22,16 +23,23 @@ from django.core.exceptions import (
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from coordination import audit
+from coordination import audit, web
 from coordination.permissions import PermissionDenied
 
 NON_FIELD_KEY = "non_field_errors"
+
+
+def _text(value: str) -> str:
+    """``value`` as text that can be encoded: a lone surrogate echoed from a request (a
+    field name, a refused choice) is written as its escape, ``\\ud800``."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def error_body(
@@ -41,8 +49,11 @@ def error_body(
         "error": {
             "status": status_code,
             "code": code,
-            "message": message,
-            "fields": dict(fields or {}),
+            "message": _text(message),
+            "fields": {
+                _text(field): [_text(str(m)) for m in messages]
+                for field, messages in (fields or {}).items()
+            },
         }
     }
 
@@ -157,6 +168,87 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     return Response(
         error_body(status_code, code, message, fields), status=status_code, headers=headers
     )
+
+
+# --- answers made outside DRF: Django's error handlers and middleware ------------------------
+
+API_PREFIX = "/api/"
+
+# What a status means, for answers whose maker said nothing more (a server error, Django's
+# own refusals before any view runs).
+GENERIC_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid", "The request is not valid."),
+    401: ("not_authenticated", "Authentication credentials were not provided."),
+    403: ("permission_denied", "You may not do this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    500: ("server_error", "A server error occurred."),
+}
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def generic_error_content(status_code: int) -> bytes:
+    """The error shape for a bare status: a code and a sentence, no detail of the cause
+    (which goes to the log, never to the client)."""
+    code, message = GENERIC_ERRORS.get(status_code, ("", ""))
+    if not code:
+        phrase = HTTPStatus(status_code).phrase
+        code, message = phrase.lower().replace(" ", "_").replace("-", "_"), f"{phrase}."
+    return JSONRenderer().render(error_body(status_code, code, message))
+
+
+def json_error(status_code: int) -> HttpResponse:
+    return HttpResponse(
+        generic_error_content(status_code), status=status_code, content_type="application/json"
+    )
+
+
+class JsonErrorMiddleware:
+    """Outermost middleware: an error answer under /api/ that is not JSON (Django's 500
+    page after an unexpected exception in a view or a middleware, its debug pages, a
+    refusal made by a view that renders HTML or YAML) becomes the error shape, with the
+    same status and headers. Exceptions raised outside it reach the handlers below."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and is_api_request(request)
+            and not response.streaming
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            response.content = generic_error_content(response.status_code)
+            response["Content-Type"] = "application/json"
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
+
+
+def _page_or_json(
+    status_code: int, page: Callable[..., HttpResponse]
+) -> Callable[..., HttpResponse]:
+    def handler(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if is_api_request(request):
+            return json_error(status_code)
+        return page(request, *args, **kwargs)
+
+    handler.__name__ = f"handler{status_code}"
+    handler.__doc__ = (
+        f"Django's handler{status_code}: JSON under /api/, the portal's page elsewhere."
+    )
+    return handler
+
+
+bad_request = _page_or_json(400, web.bad_request)
+permission_denied = _page_or_json(403, defaults.permission_denied)
+page_not_found = _page_or_json(404, defaults.page_not_found)
+server_error = _page_or_json(500, defaults.server_error)
 
 
 @csrf_exempt  # an answer, not a form: there is nothing here to forge a request to

@@ -24,7 +24,19 @@ ERROR_DESCRIPTIONS = {
     "403": "You may see this but not do this; `message` says why.",
     "404": "There is no such object, or you may not see it (the answers are the same).",
     "429": "Too many requests; `Retry-After` says when to try again.",
+    "409": "A request with this `Idempotency-Key` is still being processed; retry once it "
+    "has finished.",
+    "422": "This `Idempotency-Key` was used for another request (another operation or body).",
 }
+
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Optional; any 1 to 255 printable ASCII characters (e.g. a UUID) naming this create. "
+    "A retry with the same key and body (by the same person, within "
+    "`CONCORD_IDEMPOTENCY_KEY_HOURS`, 24 h by default) gets the first answer again, with "
+    "`Idempotent-Replayed: true`, and creates nothing; the same key with another body is a "
+    "422, and while the first request is still running, a 409. Only successful answers are "
+    "remembered."
+)
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -36,7 +48,14 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("404")
         if self.method in ("POST", "PATCH", "PUT") or self._is_list_view():
             codes.append("400")
+        if self._is_idempotent():
+            codes += ["409", "422"]
         return sorted(codes)
+
+    def _is_idempotent(self) -> bool:
+        """A create that honours ``Idempotency-Key`` (``coordination.api.idempotency``)."""
+        handler = getattr(self.view, getattr(self.view, "action", None) or "", None)
+        return self.method == "POST" and getattr(handler, "idempotent", False)
 
     def _is_conditional(self) -> bool:
         return (
@@ -55,6 +74,15 @@ class AutoSchema(openapi.AutoSchema):
                     OpenApiParameter.HEADER,
                     description="The `ETag` of an earlier answer: `304 Not Modified` (no "
                     "body) while nothing it shows has changed.",
+                )
+            )
+        if self._is_idempotent():
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description=IDEMPOTENCY_KEY_DESCRIPTION,
                 )
             )
         return parameters

@@ -64,6 +64,14 @@ class ResourceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     def optimise(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Once the person is known and allowed to ask: a body that is not acceptable
+        JSON is a 400 for every write, before anything is looked up or changed, whether
+        or not the operation reads a body."""
+        super().initial(request, *args, **kwargs)
+        if request.method in ("POST", "PUT", "PATCH"):
+            request.data  # noqa: B018 - parsing is the point: ParseError is raised here
+
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no person
             return self.model._default_manager.none()

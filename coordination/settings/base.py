@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it sees every answer: errors under /api/ in the API's JSON shape.
+    "coordination.api.errors.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
@@ -306,7 +308,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["coordination.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "coordination.api.filters.FilterBackend",
         "coordination.api.filters.OrderingFilter",
@@ -403,6 +405,10 @@ if CONCORD_AUDIT_RETENTION_DAYS < 365:
     raise environ.ImproperlyConfigured(
         "CONCORD_AUDIT_RETENTION_DAYS must be at least 365 (audit events are kept a year)."
     )
+# How long an API Idempotency-Key is remembered (coordination/api/idempotency.py).
+CONCORD_IDEMPOTENCY_KEY_HOURS = env.int("CONCORD_IDEMPOTENCY_KEY_HOURS", default=24)
+if CONCORD_IDEMPOTENCY_KEY_HOURS < 1:
+    raise environ.ImproperlyConfigured("CONCORD_IDEMPOTENCY_KEY_HOURS must be at least 1.")
 # The most rows one CSV export of the audit trail may hold (narrow the filters for more).
 CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default=100_000)
 
@@ -416,6 +422,10 @@ CELERY_BEAT_SCHEDULE.update(
         "purge-expired-audit-events": {
             "task": "coordination.tasks.purge_audit_events",
             "schedule": crontab(hour=3, minute=15),
+        },
+        "purge-expired-idempotency-keys": {
+            "task": "coordination.tasks.purge_idempotency_keys",
+            "schedule": crontab(minute=45),
         },
         "sweep-notification-outbox": {
             "task": "coordination.tasks.sweep_outbox",

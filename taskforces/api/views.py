@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from coordination.api.filters import BooleanFilter, IdFilter
+from coordination.api.idempotency import idempotent
 from coordination.api.serializers import OptionalReasonSerializer, ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
 from taskforces import selectors, services
@@ -110,6 +111,7 @@ class TaskForceViewSet(TaskForceContentViewSet):
     def optimise(self, queryset: QuerySet[TaskForce]) -> QuerySet[TaskForce]:
         return queryset.select_related("lead_agency")
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(TaskForceCreateSerializer)
         return self.respond(
@@ -148,6 +150,7 @@ class TaskForceViewSet(TaskForceContentViewSet):
         responses={201: ParticipationSerializer},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def invite(self, request: Request, pk: str) -> Response:
         task_force = self.get_object()
         data = self.validated(InvitationSerializer)
@@ -279,6 +282,7 @@ class RoleViewSet(TaskForceContentViewSet):
             "eligible_agencies"
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(RoleCreateSerializer)
         return self.respond(services.create_role(by=self.actor, **data), status.HTTP_201_CREATED)
@@ -297,6 +301,7 @@ class RoleViewSet(TaskForceContentViewSet):
         responses={201: RoleAssignmentSerializer},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def assign(self, request: Request, pk: str) -> Response:
         role = self.get_object()
         data = self.validated(AssignSerializer)
@@ -444,6 +449,7 @@ class ObjectiveViewSet(TaskForceContentViewSet):
             .prefetch_related("contributing_agencies")
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(ObjectiveCreateSerializer)
         return self.respond(
@@ -495,6 +501,7 @@ class TaskViewSet(TaskForceContentViewSet):
     def optimise(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
         return queryset.select_related("task_force", "assignee", "assigned_role")
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(TaskCreateSerializer)
         return self.respond(services.create_task(by=self.actor, **data), status.HTTP_201_CREATED)
@@ -548,6 +555,7 @@ class UpdateViewSet(TaskForceContentViewSet):
             .annotate(acknowledged_by_me=Exists(mine))
         )
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(UpdateCreateSerializer)
         return self.respond(services.post_update(by=self.actor, **data), status.HTTP_201_CREATED)
