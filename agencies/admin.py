@@ -26,6 +26,7 @@ from .models import (
     AgreementAcceptance,
     AgreementCoverage,
     Membership,
+    OffboardingJob,
     SharingAgreement,
 )
 
@@ -298,3 +299,16 @@ class AgreementCoverageAdmin(ReadOnlyAdmin):
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         visible = SharingAgreement.objects.restrict(user, "view").values("pk")
         return queryset.filter(agreement_id__in=visible)
+
+
+@admin.register(OffboardingJob)
+class OffboardingJobAdmin(ReadOnlyAdmin):
+    """The background work of an offboarding: how far it has gone (shown on the agency's
+    page too). Portal administrators offboard; they follow it here."""
+
+    description = "Offboarding in the background: assignments ended and participations withdrawn."
+    list_display = ("agency", "state", "done", "total", "created_at", "finished_at")
+    fields = (*list_display, "started_at", "error")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()

@@ -34,8 +34,10 @@ from .models import (
     ApiToken,
     AuditEvent,
     Event,
+    IdempotencyKey,
     Notification,
     NotificationPreference,
+    OutboundEmail,
     UsedLink,
     User,
 )
@@ -450,6 +452,44 @@ class UsedLinkAdmin(ReadOnlyAdmin):
     list_display = ("purpose", "used_at")
     fields = ("purpose", "digest", "used_at")
     list_filter = ("purpose",)
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):
+    """The mail outbox (``coordination.mail``): what is waiting, what was sent, the last
+    error. The body is not shown: it may hold a one-time link."""
+
+    description = (
+        "E-mails on their way out. The workers send and retry them; nothing is edited here."
+    )
+    list_display = ("subject", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status",)
+    fields = (
+        "message_id",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+        "created_at",
+    )
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    """API create requests' Idempotency-Key values while they are kept (not the answers)."""
+
+    description = "Idempotency keys of API creates, kept until they expire."
+    list_display = ("user", "key", "status_code", "created_at", "expires_at")
+    fields = ("user", "key", "status_code", "created_at", "expires_at")
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset if user.is_portal_admin else queryset.none()

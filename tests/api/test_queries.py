@@ -145,7 +145,7 @@ def more_audit_events(w: SimpleNamespace) -> None:
 
 # resource, who lists it, how to add rows, the query bound
 LISTS: list[tuple[str, str, Callable[[SimpleNamespace], None], int]] = [
-    ("agencies", "portal_admin", more_agencies, 2),
+    ("agencies", "portal_admin", more_agencies, 3),  # count, page, offboarding jobs
     ("memberships", "lead_admin", more_memberships, 2),
     ("agreements", "partner_staff", more_agreements, 4),  # count, page, parties, acceptances
     ("task-forces", "lead_liaison", more_task_forces, 2),

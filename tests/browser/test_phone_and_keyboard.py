@@ -112,7 +112,7 @@ def test_the_first_tab_reaches_the_skip_link_with_a_visible_focus(open_page, sig
 
     # Form fields show their focus too: tab from the search box to the status filter.
     page.goto("/task-forces/")
-    page.get_by_label("Name contains").focus()
+    page.get_by_label("Name or mandate contains").focus()
     page.keyboard.press("Tab")
     focus = focused_outline(page)
     assert focus["tag"] == "select", focus

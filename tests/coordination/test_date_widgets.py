@@ -12,6 +12,7 @@ every Django form and django-filter filterset class defined in them is checked.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import importlib
 import pkgutil
@@ -72,7 +73,9 @@ def date_fields() -> list[tuple[str, forms.Field]]:
         if not _ours(filterset):
             continue
         for name, filter_ in filterset.base_filters.items():
-            field = filter_.field
+            # a copy: a filter builds its form field once and keeps it, and the class's own
+            # filters must stay unbuilt (instances set their choices before building)
+            field = copy.deepcopy(filter_).field
             if isinstance(field, (forms.DateField, forms.DateTimeField)):
                 found.append((f"{filterset.__module__}.{filterset.__qualname__}.{name}", field))
     return found

@@ -58,6 +58,18 @@ SYSTEM_WRITTEN = {
     "taskforces.RoleTemplate.slug": "the catalogue's code (SlugField refuses the rest)",
     "agencies.AgreementCoverage.valid_from": "copied from the agreement by triggers",
     "agencies.AgreementCoverage.valid_until": "copied from the agreement by triggers",
+    "coordination.Notification.email_bundle": "a bundle's name, which the code builds",
+    "coordination.UsedLink.purpose": "a code",
+    "coordination.UsedLink.digest": "a hash",
+    "coordination.OutboundEmail.message_id": "generated when the e-mail is queued",
+    "coordination.OutboundEmail.from_email": "the portal's sender address",
+    "coordination.OutboundEmail.subject": "composed by the code that sends the e-mail",
+    "coordination.OutboundEmail.body": "composed by the code that sends the e-mail",
+    "coordination.OutboundEmail.last_error": "the mail server's error",
+    "coordination.IdempotencyKey.key": "a request header, checked by coordination.api.idempotency",
+    "coordination.IdempotencyKey.fingerprint": "a hash",
+    "agencies.OffboardingJob.reason": "copied from the validated offboarding reason",
+    "agencies.OffboardingJob.error": "a worker's error",
 }
 # Moments the portal stamps when something happens (not plans people type).
 SYSTEM_WRITTEN |= dict.fromkeys(
@@ -83,6 +95,12 @@ SYSTEM_WRITTEN |= dict.fromkeys(
         "taskforces.RoleAssignment.recertified_at",
         "taskforces.CalendarFeed.last_used_at",
         "taskforces.CalendarFeed.revoked_at",
+        "coordination.OutboundEmail.claimed_at",
+        "coordination.OutboundEmail.sent_at",
+        "coordination.IdempotencyKey.created_at",
+        "coordination.IdempotencyKey.expires_at",
+        "agencies.OffboardingJob.started_at",
+        "agencies.OffboardingJob.finished_at",
     ],
     "a moment the portal stamps",
 )
@@ -90,6 +108,7 @@ SYSTEM_WRITTEN |= dict.fromkeys(
 # Forms and serializers that take queries or describe answers, not text to keep.
 NOT_INPUT = {
     "coordination.audit_views.AuditFilterForm": "an audit search (filtersets bound it)",
+    "coordination.accounts.ResetPasswordOnceForm": "allauth's new-password form: passwords only",
     "taskforces.reports.views.ReportQuery": "a report's query string (numbers and choices)",
     "taskforces.api.serializers.AcknowledgementSerializer": "an answer, never read",
     "coordination.api.errors.ErrorDetailSerializer": "the error shape, for the schema",

@@ -91,7 +91,7 @@ def die_while_sending(send: Callable[[], int], at: datetime.datetime) -> mail.Em
     mail.outbox.clear()
     with (
         time_machine.travel(at, tick=False),
-        override_settings(EMAIL_BACKEND=f"{__name__}.DyingBackend"),
+        override_settings(CONCORD_EMAIL_TRANSPORT=f"{__name__}.DyingBackend"),
         pytest.raises(WorkerDied),
     ):
         send()

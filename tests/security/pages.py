@@ -113,6 +113,19 @@ def lead_staff_membership(w: SimpleNamespace) -> Membership:
     return Membership.objects.get(user=w.lead_staff, agency=w.lead, ended_at__isnull=True)
 
 
+def invited_membership(w: SimpleNamespace) -> Membership:
+    """Someone the lead's administrator invited, who has not chosen a password yet."""
+    if not hasattr(w, "_invited"):
+        w._invited = agency_services.invite_member(
+            agency=w.lead,
+            email="not.yet@nfa.example.gov",
+            first_name="Not",
+            last_name="Yet",
+            by=w.lead_admin,
+        )
+    return w._invited
+
+
 def invitation(w: SimpleNamespace) -> SimpleNamespace:
     """The outsider agency invited to the task force, and a liaison officer to answer."""
     if not hasattr(w, "_invitation"):
@@ -488,6 +501,12 @@ PAGES: dict[str, Page] = {
         with_pk("lead_admin", lead_staff_membership),
         intruders=refused(lead_staff_membership, "partner_liaison", "partner_staff", "outsider"),
         data=lambda w: {"reason": "Left the agency."},
+    ),
+    "agencies:membership-resend-invitation": Page(
+        with_pk("lead_admin", invited_membership),
+        get=False,
+        intruders=refused(invited_membership, "partner_liaison", "partner_staff", "outsider"),
+        data=lambda w: {},
     ),
     "agencies:set-password": Page(
         lambda w: Visit(None, welcome_link(w)),

@@ -48,9 +48,15 @@ def test_no_model_stores_files_and_no_code_reads_uploads() -> None:
         and re.search(r"\.FILES\b|FileField|ImageField|FileUploadParser|MultiPartParser", line)
     ]
     assert readers == []
+    # JSON only: REST framework's JSON parser, bounded (coordination.api.parsers)
     assert settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] == [
-        "rest_framework.parsers.JSONParser"
+        "coordination.api.parsers.JSONParser"
     ]
+    from rest_framework.parsers import JSONParser as RestFrameworkJSONParser
+
+    from coordination.api.parsers import JSONParser
+
+    assert JSONParser.__mro__[1] is RestFrameworkJSONParser
 
 
 def test_the_limits_are_set_explicitly() -> None:
