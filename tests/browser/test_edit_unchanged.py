@@ -133,6 +133,7 @@ NOT_EDIT_FORMS: dict[str, str] = {
     "notifications:mark-read": "an action button (mark one notification read)",
     "notifications:mark-all-read": "an action button",
     "token-revoke": "an action button (revoke a token)",
+    "agencies:membership-resend-invitation": "an action button (e-mail the invitation again)",
     "agencies:apply": "creates an application",
     "agencies:review": "a decision on an application (begin review, approve, reject)",
     "agencies:status": "a decision (suspend, reinstate, offboard) with a new reason",

@@ -114,8 +114,11 @@ def test_the_invitation_link_chooses_a_password_once():
         assert answers[chose[0]]["Location"] == reverse("agencies:set-password-done")
         for n, answer in enumerate(answers):
             if n != chose[0]:
+                # refused: by the one-time record while the first was committing, or by
+                # Django's token check once the new password had committed
                 assert answer.status_code == 200
-                assert "already been used" in answer.content.decode()
+                page = answer.content.decode()
+                assert "already been used" in page or "This link no longer works" in page
         invitee.refresh_from_db()
         assert invitee.check_password(passwords[chose[0]])
 

@@ -252,7 +252,8 @@ def serve_worker(queue: str, concurrency: int, email: str) -> None:
     """The worker subprocess: this run's queue only, e-mail kept in memory (or dropped)."""
     from coordination.celery import app
 
-    settings.EMAIL_BACKEND = BACKENDS[email]
+    # notifications are sent through the mail transport (coordination.mail.transport)
+    settings.CONCORD_EMAIL_TRANSPORT = BACKENDS[email]
     app.conf.update(task_always_eager=False, task_default_queue=queue)
     app.worker_main(
         [

@@ -416,9 +416,8 @@ class Command(BaseCommand):
             rows.append(row)
         self.write(table(headers, rows))
         self.write(
-            "  (the same request repeated: after the first, the API lists of task-force content"
+            "  (the same request repeated; nothing is kept between requests: each is computed)"
         )
-        self.write("  are answered from kept answers; section 4 shows the lists with none kept)")
         self.write("")
 
     # --- 3. filtered beside unfiltered -------------------------------------------------
@@ -429,8 +428,8 @@ class Command(BaseCommand):
         view.kwargs = {}
 
         def run() -> int:
-            # the permission filter is built each time: its cost (reading the access
-            # epoch, finding the person's kept access) is part of what is measured
+            # the permission filter is built each time: its cost (computing the person's
+            # access, three statements) is part of what is measured
             base = view.visible() if restricted else view.model._default_manager.all()
             queryset = view.optimise(base).order_by(*view.ordering)
             page = Paginator(queryset, PAGE).page(1)
@@ -476,11 +475,8 @@ class Command(BaseCommand):
             for p in self.people
         ]
         self.write(
-            "  Each filtered list reads the access epoch and uses the person's kept access"
-            " (taskforces.access);"
-        )
-        self.write(
-            "  computing it, once per person after any change to access: " + ", ".join(cold) + "."
+            "  Each filtered list computes the person's access (taskforces.access), included "
+            "above; alone: " + ", ".join(cold) + "."
         )
         self.write("")
 
@@ -516,11 +512,6 @@ class Command(BaseCommand):
                 for p, _, secret in tokens:
                     result = run_wrk(wrk, f"{base}{THROUGHPUT_PATH}", secret, seconds, connections)
                     measured.append((f"API objectives list, {p.label}", result))
-            # the same list with no answer kept: every request computes it
-            with gunicorn_server(gunicorn, workers, {"CONCORD_API_KEPT_LISTS": "0"}) as base:
-                for p, _, secret in tokens:
-                    result = run_wrk(wrk, f"{base}{THROUGHPUT_PATH}", secret, seconds, connections)
-                    measured.append((f"API objectives list, {p.label}, none kept", result))
                 after = run_wrk(wrk, f"{base}/bench/bare/", None, seconds, connections)
                 measured.append(("bare view, one query (after)", after))
             yardstick = (before.rps + after.rps) / 2
@@ -531,11 +522,9 @@ class Command(BaseCommand):
                 "target: API list ÷ bare view ≥ 0.5)"
             )
             self.write(
-                "  The API lists are answered from what each process keeps until anything they show"
+                "  Every request is computed: nothing is kept between requests (see benchmark_load"
             )
-            self.write(
-                "  changes (taskforces.api.kept); authentication and rate limits run on every request."
-            )
+            self.write("  for the same lists under load, and for conditional GETs answered 304).")
         finally:
             for p, token, _ in tokens:
                 revoke_token(token=token, by=p.user)
