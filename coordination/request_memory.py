@@ -2,10 +2,14 @@
 
 A page may filter ten lists through the permission core; the person's access inside task
 forces (``taskforces.access``) is read from the database once per request, at its first
-need, and remembered until the request ends or writes anything to the database (any
-statement but a read), whichever comes first. Nothing is kept between requests: every
-request reads the database afresh, so a change committed by anyone, in any process, shows
-from the next request on, and a change the request itself makes shows at once.
+need, and remembered until the request ends or writes to a table it was read from,
+whichever comes first (a note that names no tables is forgotten at any write). Nothing is
+kept between requests: every request reads the database afresh, so a change committed by
+anyone, in any process, shows from the next request on, and a change the request itself
+makes shows at once. Writes are told apart by their statement (anything but a read), and
+the tables they touch by name: what a trigger writes in turn is the consequence of a
+statement on a table the note names (the coverage of agreements is kept from the
+agreements, which the access note names with it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 # statements that change nothing: anything else makes a request forget what it remembered
-_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW")
+_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW", "BEGIN", "COMMIT")
 
 
 class _Memory:
@@ -27,13 +31,20 @@ class _Memory:
 
     def __init__(self) -> None:
         self.notes: dict[str, dict[Any, Any]] = {}
+        # note name → the tables it was read from (quoted or not, as SQL names them);
+        # absent: forgotten at any write
+        self.tables: dict[str, frozenset[str]] = {}
 
     def holds_anything(self) -> bool:
         return any(self.notes.values())
 
-    def forget(self) -> None:
-        for note in self.notes.values():
-            note.clear()
+    def forget(self, sql: str) -> None:
+        """Forget the notes read from a table ``sql`` writes (every note, if unsure)."""
+        lowered = sql.lower()
+        for name, note in self.notes.items():
+            tables = self.tables.get(name)
+            if note and (tables is None or any(table in lowered for table in tables)):
+                note.clear()
 
 
 _memory: contextvars.ContextVar[_Memory | None] = contextvars.ContextVar(
@@ -41,12 +52,15 @@ _memory: contextvars.ContextVar[_Memory | None] = contextvars.ContextVar(
 )
 
 
-def remembered(name: str) -> dict[Any, Any] | None:
-    """This request's note called ``name`` (emptied when the request writes); ``None``
-    outside a request, where nothing is remembered."""
+def remembered(name: str, tables: frozenset[str] | None = None) -> dict[Any, Any] | None:
+    """This request's note called ``name``, emptied when the request writes to one of
+    ``tables`` (lower-case table names; without them, at any write); ``None`` outside a
+    request, where nothing is remembered."""
     memory = _memory.get()
     if memory is None:
         return None
+    if tables is not None:
+        memory.tables[name] = tables
     return memory.notes.setdefault(name, {})
 
 
@@ -58,7 +72,7 @@ def request_memory() -> Iterator[None]:
 
     def forget_on_write(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if memory.holds_anything() and not sql.lstrip()[:9].upper().startswith(_READS):
-            memory.forget()
+            memory.forget(sql)
         return execute(sql, params, many, context)
 
     try:

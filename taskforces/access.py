@@ -30,12 +30,14 @@ every kind of object.
 
 Nothing is kept between requests. Within one web request the person's access is
 remembered after its first use (``coordination.request_memory``), so a page that filters
-ten lists reads it once — until the request itself writes anything.
+ten lists reads it once — until the request itself writes to a table the rule reads
+(``ACCESS_TABLES``).
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +148,25 @@ _COVERAGE_SQL = (
     "WHERE {agencies} AND {leads} "
     "AND valid_from <= %s AND (valid_until IS NULL OR valid_until >= %s)"
 )
+
+
+# Every table the rule reads (found in its SQL), and the tables the coverage rows are kept
+# from by triggers: a request forgets the access it remembered when it writes to one of
+# them (``coordination.request_memory``), and only then.
+ACCESS_TABLES = frozenset(
+    re.findall(
+        r"\b((?:agencies|taskforces|coordination|auth)_[a-z_]+)\b",
+        " ".join(
+            (
+                _holding_conditions(),
+                _member_condition(),
+                _MEMBERSHIP_SQL,
+                _HOLDINGS_SQL,
+                _COVERAGE_SQL,
+            )
+        ),
+    )
+) | {"agencies_sharingagreement", "agencies_sharingagreement_parties"}
 
 
 def granted(group_ids: Iterable[int]) -> dict[int, frozenset[str]]:
@@ -342,7 +363,7 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     writes); with an explicit ``now``, computed for that moment."""
     if now is not None:
         return compute(user, now)
-    note = request_memory.remembered(NOTE)
+    note = request_memory.remembered(NOTE, ACCESS_TABLES)
     if note is None:
         return compute(user)
     key = int(user.pk)

@@ -260,17 +260,56 @@ def test_a_change_committed_by_another_connection_is_seen_at_once():
     assert sees(world.partner_staff, world) == set()
 
 
-def test_a_request_remembers_access_until_it_writes(world, django_assert_num_queries):
+def test_a_request_remembers_access_until_it_writes_what_access_is_read_from(
+    world, django_assert_num_queries
+):
     user = world.partner_staff
     with request_memory.request_memory():
         access.access_for(user)
         with django_assert_num_queries(0):
             access.access_for(user)
-        Notification.objects.create(recipient=user, kind="x", title="Hello")  # any write
+        # a write elsewhere (a notification, an audit event, an update) changes no access
+        Notification.objects.create(recipient=user, kind="x", title="Hello")
+        with django_assert_num_queries(0):
+            access.access_for(user)
+        RoleAssignment.objects.filter(pk=world.lead_staff_assignment.pk).update(
+            ends_at=world.lead_staff_assignment.ends_at
+        )  # a write to a table access is read from
         with django_assert_num_queries(ACCESS_QUERIES):  # read afresh
             access.access_for(user)
     with django_assert_num_queries(ACCESS_QUERIES):  # outside a request: read every time
         access.access_for(user)
+
+
+@pytest.mark.parametrize("table", sorted(access.ACCESS_TABLES))
+def test_a_write_to_any_table_of_the_access_rule_forgets_the_access(
+    world, table, django_assert_num_queries
+):
+    user = world.partner_staff
+    with request_memory.request_memory():
+        access.access_for(user)
+        with connection.cursor() as cursor:
+            cursor.execute(f'UPDATE "{table}" SET id = id WHERE id = -1')  # noqa: S608 - our names
+        with django_assert_num_queries(ACCESS_QUERIES):
+            access.access_for(user)
+
+
+def test_the_access_tables_are_those_the_rule_reads():
+    """Derived from the rule's SQL (and the agreements its coverage rows come from)."""
+    assert {
+        "agencies_membership",
+        "agencies_agency",
+        "coordination_user",
+        "taskforces_roleassignment",
+        "taskforces_role",
+        "taskforces_taskforce",
+        "taskforces_participation",
+        "taskforces_taskforcegroupobjectpermission",
+        "auth_permission",
+        "agencies_agreementcoverage",
+        "agencies_sharingagreement",
+        "agencies_sharingagreement_parties",
+    } == access.ACCESS_TABLES
 
 
 def test_a_page_reads_access_once(client, world):
