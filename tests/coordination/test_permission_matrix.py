@@ -1,7 +1,7 @@
 """The permission matrix: every persona × every kind of object × every action its policy
 declares, with the answer the rules demand written out below.
 
-The expectations come from the rules (DESIGN.md, the policies' docstrings, the persona
+The expectations come from the rules (docs/design.md, the policies' docstrings, the persona
 descriptions in ``tests/conftest.py``), never from calling ``can``. Each cell checks that
 the permission core's three answers agree with the table and with one another:
 ``can``, ``Model.objects.restrict`` and ``explain``.
