@@ -55,7 +55,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 # Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
-# known vulnerabilities in the installed packages (.ci/pip_audit.py; see README, Security).
+# known vulnerabilities in the installed packages (.ci/pip_audit.py; see docs/security.md).
 security: venv
 	$(VENV)/bin/bandit -r coordination agencies taskforces benchmarks -c bandit.yaml -q
 	$(PY) .ci/pip_audit.py

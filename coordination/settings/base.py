@@ -1,7 +1,7 @@
 """Settings shared by every environment, read from the environment by one reader.
 
 Every environment variable the project reads is named here or in ``production.py``
-and documented in the README's configuration section.
+and documented in docs/configuration.md.
 """
 
 import re
@@ -287,7 +287,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed the
-# longest task's run time (see the README).
+# longest task's run time (see docs/operations.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "expire-role-assignments": {
@@ -297,8 +297,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-offboarding": {"task": "taskforces.tasks.resume_offboarding", "schedule": 60.0},
 }
 
-# The REST API (coordination/api, agencies/api, taskforces/api; see the README's API
-# section). Systems authenticate with personal API tokens, the browser with its session.
+# The REST API (coordination/api, agencies/api, taskforces/api; see docs/api.md,
+# its first section). Systems authenticate with personal API tokens, the browser with its session.
 # Limits: per person for session requests, per token for token requests.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "coordination.api.schema.AutoSchema",
@@ -373,7 +373,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
-# Notifications (see coordination/notifications.py and the README).
+# Notifications (see coordination/notifications.py and docs/notifications.md).
 CONCORD_BASE_URL = env.str("CONCORD_BASE_URL", default="http://127.0.0.1:8000")
 # A claimed e-mail not marked sent after this long is taken back and sent again.
 CONCORD_NOTIFY_STALE_SECONDS = env.int("CONCORD_NOTIFY_STALE_SECONDS", default=300)
