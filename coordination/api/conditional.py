@@ -96,11 +96,16 @@ class ConditionalMixin:
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         early = self.state_before_query()
+        # the query's filters and ordering are checked first (building the queryset reads
+        # no row): a malformed query is a 400 even when If-None-Match would match
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         if early is not None:
             etag = etag_for(request, early)
             if matches(request, etag):
+                paginator = self.paginator  # type: ignore[attr-defined]
+                if paginator is not None and hasattr(paginator, "check_params"):
+                    paginator.check_params(request)
                 return not_modified(etag)
-        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
         objects = list(page if page is not None else queryset)
         if early is None:

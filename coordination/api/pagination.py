@@ -32,6 +32,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise ValidationError({name: [f"Give a whole number from 1 to {maximum}."]})
         return int(raw)
 
+    def check_params(self, request: Request) -> None:
+        """Refuse a malformed page or page size (400) without reading any row: what a
+        conditional GET checks before it may answer 304."""
+        self.get_page_size(request)
+        self._positive_int(request, self.page_query_param, maximum=MAX_PAGE)
+
     def get_page_size(self, request: Request) -> int:
         size = self._positive_int(request, self.page_size_query_param, maximum=self.max_page_size)
         return size or self.page_size
