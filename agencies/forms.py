@@ -7,10 +7,10 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from coordination.forms import DayField, line_field, prose_field
-from coordination.markings import Marking
-from coordination.validators import REASON_LENGTH, line_validators
-from coordination.widgets import DateInput
+from coordination.permissions.markings import Marking
+from coordination.web.forms import DayField, line_field, prose_field
+from coordination.web.validators import REASON_LENGTH, line_validators
+from coordination.web.widgets import DateInput
 from taskforces.models import RoleAssignment
 
 from .models import Agency, Membership

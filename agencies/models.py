@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
-from coordination.validators import (
+from coordination.permissions.markings import Marking
+from coordination.web.validators import (
     REASON_LENGTH,
     day_validators,
     line_field,

@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from coordination import onetime
+from coordination.accounts import onetime
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
-from coordination.ratelimit import limit_posts
-from coordination.web import paginate, run_service, visible_or_404
+from coordination.web.pages import paginate, run_service, visible_or_404
+from coordination.web.ratelimit import limit_posts
 from taskforces import services as taskforce_services
 from taskforces.models import Capability, Participation, RoleAssignment
 from taskforces.permissions import reviewed_agency_ids
@@ -640,7 +640,7 @@ class ChoosePasswordView(auth_views.PasswordResetConfirmView):
     """The invitation's "choose your password" link: Django's reset confirmation, used
     once. The token stays valid until the password changes, so submissions racing each
     other would all pass Django's check; the first to record its use
-    (``coordination.onetime``) sets the password, the others are told the link is used."""
+    (``coordination.accounts.onetime``) sets the password, the others are told the link is used."""
 
     template_name = "agencies/set_password.html"
     success_url = reverse_lazy("agencies:set-password-done")

@@ -29,7 +29,7 @@ four functions, read from the database when it is needed:
 every kind of object.
 
 Nothing is kept between requests. Within one web request the person's access is
-remembered after its first use (``coordination.request_memory``), so a page that filters
+remembered after its first use (``coordination.permissions.request_memory``), so a page that filters
 ten lists reads it once — until the request itself writes anything.
 """
 
@@ -47,9 +47,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from agencies.models import Agency
-from coordination import db, request_memory
-from coordination.markings import Marking
-from coordination.permissions import InList
+from coordination import db
+from coordination.permissions import InList, request_memory
+from coordination.permissions.markings import Marking
 
 from .models import (
     Capability,

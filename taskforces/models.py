@@ -15,9 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
-from coordination.validators import (
+from coordination.permissions.markings import Marking
+from coordination.web.validators import (
     NOTES_LENGTH,
     PROSE_LENGTH,
     REASON_LENGTH,

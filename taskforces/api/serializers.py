@@ -21,9 +21,9 @@ from coordination.api.serializers import (
     VisiblePeopleField,
     VisibleRelatedField,
 )
-from coordination.markings import Marking
 from coordination.models import User
-from coordination.validators import PROSE_LENGTH, REASON_LENGTH
+from coordination.permissions.markings import Marking
+from coordination.web.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import (
     Capability,
     Objective,

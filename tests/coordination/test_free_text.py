@@ -1,6 +1,6 @@
 """Every free-text field and every plan date, wherever input arrives (models, page forms,
 API serializers), refuses control characters, direction overrides in names and titles,
-over-long text and absurd dates (coordination/validators.py; docs/input.md).
+over-long text and absurd dates (coordination/web/validators.py; docs/input.md).
 
 The fields are found by walking the project, not listed by hand: a new model field, form
 field or serializer field without the checks fails here. Fields the portal writes itself
@@ -25,7 +25,7 @@ from django.db import models
 from rest_framework import serializers
 
 from coordination.api.representation import ReadSerializer
-from coordination.validators import EARLIEST_DAY, latest_day
+from coordination.web.validators import EARLIEST_DAY, latest_day
 
 APPS = ("coordination", "agencies", "taskforces")
 
@@ -107,8 +107,8 @@ SYSTEM_WRITTEN |= dict.fromkeys(
 
 # Forms and serializers that take queries or describe answers, not text to keep.
 NOT_INPUT = {
-    "coordination.audit_views.AuditFilterForm": "an audit search (filtersets bound it)",
-    "coordination.accounts.ResetPasswordOnceForm": "allauth's new-password form: passwords only",
+    "coordination.audit.views.AuditFilterForm": "an audit search (filtersets bound it)",
+    "coordination.accounts.signin.ResetPasswordOnceForm": "allauth's new-password form: passwords only",
     "taskforces.reports.views.ReportQuery": "a report's query string (numbers and choices)",
     "taskforces.api.serializers.AcknowledgementSerializer": "an answer, never read",
     "coordination.api.errors.ErrorDetailSerializer": "the error shape, for the schema",

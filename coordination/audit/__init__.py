@@ -22,8 +22,8 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .markings import Marking
-from .models import AuditEvent
+from coordination.audit.models import AuditEvent
+from coordination.permissions.markings import Marking
 
 _request_context: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
     "concord_audit_request", default=None
@@ -262,7 +262,7 @@ def request_seal() -> None:
         from django.core.cache import cache
 
         if cache.add(SEAL_REQUEST_KEY, 1, timeout=1):
-            from .tasks import seal_audit_chain
+            from coordination.audit.tasks import seal_audit_chain
 
             seal_audit_chain.delay()
     except Exception:  # the outage must not fail the request that already committed
