@@ -7,7 +7,9 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from agencies import urls as agencies_urls
 from coordination.accounts import views as accounts
+from taskforces import access_review
 from taskforces.views import dashboard
 
 # The admin signs people in through allauth too, so its sign-in cannot skip the second
@@ -36,7 +38,10 @@ urlpatterns = [
     path("api/", include("coordination.api.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
-    path("", include("agencies.urls")),
+    # The agencies' pages, and among them the access review: task-force work (it recertifies
+    # and ends role assignments), so it is defined in taskforces, which agencies never import;
+    # it keeps its path and its name (agencies:access-review) by joining the namespace here.
+    path("", include((agencies_urls.urlpatterns + access_review.urlpatterns, "agencies"))),
     path("", include("taskforces.urls")),
 ]
 
