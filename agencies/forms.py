@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 
 from coordination.permissions.markings import Marking
+from coordination.validators import REASON_LENGTH, line_validators
 from coordination.web.forms import DayField, line_field, prose_field
-from coordination.web.validators import REASON_LENGTH, line_validators
 from coordination.web.widgets import DateInput
 
 from .models import Agency, Membership

@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 
 from coordination.permissions import RestrictedQuerySet
 from coordination.permissions.markings import Marking
-from coordination.web.validators import (
+from coordination.validators import (
     REASON_LENGTH,
     day_validators,
     line_field,

@@ -23,7 +23,7 @@ from coordination.models import User
 from coordination.notifications import mail
 from coordination.permissions import PermissionDenied, require
 from coordination.permissions.markings import Marking
-from coordination.web.validators import validate_fields
+from coordination.validators import validate_fields
 
 from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
 from .signals import agency_status_changed, membership_ended

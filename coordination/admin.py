@@ -41,8 +41,8 @@ from .models import (
     User,
 )
 from .permissions import PermissionDenied, policy_for, restrict
+from .validators import REASON_LENGTH
 from .web.forms import prose_field
-from .web.validators import REASON_LENGTH
 
 # --- shared machinery ------------------------------------------------------------------
 

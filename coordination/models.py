@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from .audit.models import AuditEvent, AuditEventQuerySet, AuditTrailIsAppendOnly
-from .web.validators import line_field, line_validators
+from .validators import line_field, line_validators
 
 __all__ = [
     "ApiToken",

@@ -27,9 +27,9 @@ from django.views.decorators.http import require_http_methods
 
 from agencies.models import Agency
 from coordination.models import User
+from coordination.validators import REASON_LENGTH
 from coordination.web.forms import line_field
 from coordination.web.pages import paginate, query_without_page, run_service, visible_or_404
-from coordination.web.validators import REASON_LENGTH
 
 from . import services
 from .models import Capability, RoleAssignment, TaskForce

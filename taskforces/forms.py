@@ -11,8 +11,8 @@ from django.utils import timezone
 from agencies.models import Agency
 from coordination.models import User
 from coordination.permissions.markings import Marking
+from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
 from coordination.web.forms import DayField, PlanMomentField, line_field, prose_field
-from coordination.web.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
 from coordination.web.widgets import DateInput, DateTimeInput
 
 from .models import (

@@ -17,7 +17,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from coordination.permissions import RestrictedQuerySet
 from coordination.permissions.markings import Marking
-from coordination.web.validators import (
+from coordination.validators import (
     NOTES_LENGTH,
     PROSE_LENGTH,
     REASON_LENGTH,

@@ -32,7 +32,7 @@ from coordination import audit, notifications
 from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
 from coordination.permissions.markings import Marking
-from coordination.web.validators import validate_fields
+from coordination.validators import validate_fields
 
 from .access import access_for
 from .catalogue import DEFAULT_ROLE_TEMPLATES

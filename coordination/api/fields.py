@@ -15,7 +15,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from coordination.web.validators import (
+from coordination.validators import (
     ControlCharacterValidator,
     DayRangeValidator,
     line_validators,
@@ -30,7 +30,7 @@ DATE_TIME = re.compile(
 
 class Text(serializers.CharField):
     """One line of free text (a name, a title), checked as the models check it
-    (coordination.web.validators)."""
+    (coordination.validators)."""
 
     default_validators = line_validators()
 

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from coordination.models import AuditEvent, Notification, User
-from coordination.web.validators import REASON_LENGTH
+from coordination.validators import REASON_LENGTH
 
 from .fields import Prose, StrictManyRelatedField
 from .representation import ReadSerializer

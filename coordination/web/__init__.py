@@ -1,2 +1,3 @@
-"""Page helpers shared by every app: listing and error handling (``pages``), form fields,
-widgets and validators, CSV exports, rate limits on posts, and the context processor."""
+"""Page helpers shared by every app: listing, refusals and error pages (``pages``), form
+fields and widgets, CSV exports (each recorded in the audit trail), rate limits on posts,
+and the context processor every page's navigation reads."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from coordination.web.validators import (
+from coordination.validators import (
     NAME_LENGTH,
     ControlCharacterValidator,
     DayRangeValidator,
@@ -18,7 +18,7 @@ from coordination.web.validators import (
 
 def line_field(*, max_length: int = NAME_LENGTH, **kwargs: Any) -> forms.CharField:
     """One line of free text (a name, a title), checked as the models check it
-    (coordination.web.validators)."""
+    (coordination.validators)."""
     return forms.CharField(max_length=max_length, validators=line_validators(), **kwargs)
 
 

@@ -23,7 +23,7 @@ from coordination.api.serializers import (
 )
 from coordination.models import User
 from coordination.permissions.markings import Marking
-from coordination.web.validators import PROSE_LENGTH, REASON_LENGTH
+from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import (
     Capability,
     Objective,

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from agencies.models import Agency, SharingAgreement
 from coordination.permissions.markings import Marking
-from coordination.web.validators import PROSE_LENGTH, REASON_LENGTH
+from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import Objective, Task, Update
 
 pytestmark = pytest.mark.usefixtures("module_world")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from agencies.models import Agency
-from coordination.web.validators import PROSE_LENGTH, REASON_LENGTH
+from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import Update
 from tests.conftest import build_world
 

@@ -1,6 +1,6 @@
 """Every free-text field and every plan date, wherever input arrives (models, page forms,
 API serializers), refuses control characters, direction overrides in names and titles,
-over-long text and absurd dates (coordination/web/validators.py; docs/input.md).
+over-long text and absurd dates (coordination/validators.py; docs/input.md).
 
 The fields are found by walking the project, not listed by hand: a new model field, form
 field or serializer field without the checks fails here. Fields the portal writes itself
@@ -25,7 +25,7 @@ from django.db import models
 from rest_framework import serializers
 
 from coordination.api.representation import ReadSerializer
-from coordination.web.validators import EARLIEST_DAY, latest_day
+from coordination.validators import EARLIEST_DAY, latest_day
 
 APPS = ("coordination", "agencies", "taskforces")
 

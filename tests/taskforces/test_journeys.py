@@ -202,7 +202,7 @@ def test_setting_an_end_date(as_user, world):
     assert response.status_code == 302
     world.partner_staff_assignment.refresh_from_db()
     assert world.partner_staff_assignment.ends_at.year == next_year
-    # more than ten years ahead is a typo, not a plan (coordination/web/validators.py)
+    # more than ten years ahead is a typo, not a plan (coordination/validators.py)
     response = as_user(world.partner_liaison).post(url, {"until": "2099-01-01T10:00"})
     assert response.status_code == 200 and "until" in response.context["form"].errors
 
