@@ -2,6 +2,9 @@
 
 Request details (IP address, user agent) come from ``AuditContextMiddleware``; the
 actor's agency from a resolver the agencies app registers, so the core imports no app.
+
+Beside it: ``models`` (the event), ``chain`` (its hash), ``policy`` (who reads the trail:
+the core's side), ``views`` and ``urls`` (the audit pages), ``tasks`` (seal, verify, purge).
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ How an event reaches people:
 
 Apps describe their kinds (who receives them, what they say) with :func:`register`; the
 core imports no app.
+
+Beside it: ``mail`` (the mail outbox every e-mail goes through), ``tasks`` (the Celery
+tasks of both), ``forms``, ``views`` and ``urls`` (the notification centre and preferences).
 """
 
 from __future__ import annotations

@@ -412,6 +412,9 @@ if CONCORD_IDEMPOTENCY_KEY_HOURS < 1:
 # The most rows one CSV export of the audit trail may hold (narrow the filters for more).
 CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default=100_000)
 
+# Task names, not module paths: the core's tasks live in coordination/audit/tasks.py,
+# coordination/notifications/tasks.py and coordination/api/tasks.py, each keeping the name
+# "coordination.tasks.<function>" it had before, so queued work and this schedule find it.
 CELERY_BEAT_SCHEDULE.update(
     {
         "seal-audit-chain": {"task": "coordination.tasks.seal_audit_chain", "schedule": 5.0},
