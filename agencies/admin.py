@@ -18,7 +18,7 @@ from coordination.admin import (
     apply_each,
     reason_action,
 )
-from coordination.forms import line_field
+from coordination.web.forms import line_field
 
 from . import services
 from .models import (

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
 
-from coordination.forms import DayField, line_field, prose_field
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from coordination.validators import REASON_LENGTH, line_validators
-from coordination.widgets import DateInput
-from taskforces.models import RoleAssignment
+from coordination.web.forms import DayField, line_field, prose_field
+from coordination.web.widgets import DateInput
 
 from .models import Agency, Membership
 
@@ -139,34 +137,3 @@ class AgreementActionForm(forms.Form):
         required=False,
         help_text="Required to terminate. The other parties will be told it.",
     )
-
-
-class AccessReviewActionForm(forms.Form):
-    """One row's action on the access review: recertify (with an optional note) or end
-    (with a reason). ``assignments`` is what the page lists: an id outside it is an error."""
-
-    RECERTIFY = "recertify"
-    END = "end"
-
-    assignment = forms.ModelChoiceField(queryset=RoleAssignment.objects.none())
-    action = forms.ChoiceField(choices=((RECERTIFY, "Recertify"), (END, "End")))
-    note = line_field(
-        max_length=REASON_LENGTH,
-        required=False,
-        help_text="Optional. Kept in the audit trail with the recertification.",
-    )
-    reason = line_field(
-        max_length=REASON_LENGTH,
-        required=False,
-        help_text="Required to end an assignment. The holder will be told it.",
-    )
-
-    def __init__(self, *args: Any, assignments: QuerySet[RoleAssignment], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["assignment"].queryset = assignments  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("action") == self.END and not data.get("reason", "").strip():
-            self.add_error("reason", "Give a reason; the holder will be told it.")
-        return data

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
+from coordination.permissions.markings import Marking
 from coordination.validators import (
     REASON_LENGTH,
     day_validators,

@@ -1,11 +1,14 @@
-"""Who may see and manage agencies, memberships and sharing agreements."""
+"""Who may see and manage agencies, memberships and sharing agreements; and who reads the
+audit trail (agency administrators read what their agency's people did)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from coordination.audit.policy import AuditTrailPolicy
+from coordination.models import AuditEvent
 from coordination.permissions import Explanation, Policy, Step, register
 
 from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
@@ -224,3 +227,70 @@ def _acting_agency_ids(user: Any) -> QuerySet[Membership, Any]:
         role__in=(Membership.Role.ADMIN, Membership.Role.LIAISON),
         agency__status=Agency.Status.ACTIVE,
     ).values("agency_id")
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+# An agency that has left Concord (or was never admitted) no longer reads its people's trail.
+CLOSED_AGENCY_STATUSES = (Agency.Status.OFFBOARDED, Agency.Status.REJECTED)
+
+
+def administered_agency_ids(user: Any) -> QuerySet[Membership, Any]:
+    """The agencies the person administers now (as a subquery)."""
+    return (
+        Membership.objects.filter(user_id=user.pk, is_active=True, role=Membership.Role.ADMIN)
+        .exclude(agency__status__in=CLOSED_AGENCY_STATUSES)
+        .values("agency_id")
+    )
+
+
+@register(AuditEvent)
+class AuditEventPolicy(AuditTrailPolicy):
+    """Who reads the audit trail, as a permission-core policy (so ``restrict`` and
+    ``explain`` answer for audit events as for everything else).
+
+    * Portal administrators read every event.
+    * An agency administrator reads the events done by people while they belonged to the
+      administrator's agency (the actor's membership covered the moment of the event), so
+      someone who moved agencies is seen by each agency for their own time only.
+    * Nobody else reads the audit trail.
+    """
+
+    def may_read(self, user: Any) -> bool:
+        return bool(user.is_portal_admin) or administered_agency_ids(user).exists()
+
+    def restrict(
+        self, queryset: QuerySet[AuditEvent], user: Any, action: str
+    ) -> QuerySet[AuditEvent]:
+        if user.is_portal_admin:
+            return queryset
+        member_then = Membership.objects.filter(
+            user_id=OuterRef("actor_id"),
+            agency_id__in=administered_agency_ids(user),
+            joined_at__lte=OuterRef("created_at"),
+        ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=OuterRef("created_at")))
+        return queryset.filter(Exists(member_then))
+
+    def explain(self, user: Any, action: str, obj: AuditEvent) -> Explanation:
+        if user.is_portal_admin:
+            return Explanation(True, action, [Step("You are a portal administrator.", True)])
+        if not administered_agency_ids(user).exists():
+            return Explanation(
+                False,
+                action,
+                [
+                    Step(
+                        "Only portal administrators and agency administrators read the audit trail.",
+                        False,
+                    )
+                ],
+            )
+        seen = self.restrict(AuditEvent.objects.filter(pk=obj.pk), user, action).exists()
+        text = (
+            "The person who did this belonged to your agency at the time."
+            if seen
+            else "The person who did this did not belong to your agency at the time."
+        )
+        return Explanation(
+            seen, action, [Step("You are an agency administrator.", True), Step(text, seen)]
+        )

@@ -7,14 +7,14 @@ from typing import Any
 from django.db.models import BigIntegerField, Expression, QuerySet
 from django.utils import timezone
 
-from coordination import request_memory
+from coordination.permissions import request_memory
 
 from .models import Agency, Membership, SharingAgreement
 
 
 def membership_of(user: Any) -> Membership | None:
     """The person's active membership (with its agency), or None; read once per request
-    (until the request writes, ``coordination.request_memory``)."""
+    (until the request writes, ``coordination.permissions.request_memory``)."""
     if user is None or not getattr(user, "pk", None):
         return None
     note = request_memory.remembered("agencies.membership")

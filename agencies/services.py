@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from coordination import audit, mail, notifications
-from coordination.markings import Marking
+from coordination import audit, notifications
 from coordination.models import User
+from coordination.notifications import mail
 from coordination.permissions import PermissionDenied, require
+from coordination.permissions.markings import Marking
 from coordination.validators import validate_fields
 
 from .models import Agency, AgreementAcceptance, Membership, SharingAgreement

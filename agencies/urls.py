@@ -1,5 +1,7 @@
-"""Agency pages: application, directory, agency page, review, status, people, access
-review, agreements; and the one-time link an invited person follows to choose a password."""
+"""Agency pages: application, directory, agency page, review, status, people, agreements;
+and the one-time link an invited person follows to choose a password. (The access review,
+``agencies:access-review``, joins this namespace in the project's URLconf: it is task-force
+work, in ``taskforces/access_review.py``.)"""
 
 from django.urls import path
 from django.views.generic import TemplateView
@@ -18,7 +20,6 @@ urlpatterns = [
     path("agencies/<int:pk>/status/", views.agency_status, name="status"),
     path("agencies/<int:pk>/people/", views.people, name="people"),
     path("agencies/<int:pk>/people/invite/", views.invite, name="invite"),
-    path("agencies/<int:pk>/access-review/", views.access_review, name="access-review"),
     path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),

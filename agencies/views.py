@@ -1,6 +1,7 @@
 """Agency pages: the public application, the directory and agency page, the portal
-administrators' review and status pages, and agency administrators' people, agreement
-and access review pages.
+administrators' review and status pages, and agency administrators' people and agreement
+pages. (The access review, task-force work shown among them, is in
+``taskforces/access_review.py``.)
 
 Each view fetches through the permission core (an agency the person may not act on is
 "not found", whether it exists or not), calls a service, and renders. A service's
@@ -14,33 +15,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
 from django.db import transaction
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from coordination import onetime
+from coordination.accounts import onetime
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
-from coordination.ratelimit import limit_posts
-from coordination.web import paginate, run_service, visible_or_404
-from taskforces import services as taskforce_services
-from taskforces.models import Capability, Participation, RoleAssignment
-from taskforces.permissions import reviewed_agency_ids
+from coordination.web.pages import paginate, run_service, visible_or_404
+from coordination.web.ratelimit import limit_posts
 
 from . import selectors, services
-from .filtersets import AccessReviewFilter, AgencyFilter
+from .filtersets import AgencyFilter
 from .forms import (
-    AccessReviewActionForm,
     AgreementActionForm,
     AgreementForm,
     ApplicationForm,
@@ -123,9 +117,10 @@ def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
     its sharing agreements — each only as far as the viewer may see them."""
     user = request.user
     agency = visible_or_404(Agency.objects.all(), user, pk, "view")
+    # the task forces it takes part in: their app's model, reached by its relation to the
+    # agency (agencies import nothing of taskforces)
     participations = (
-        Participation.objects.restrict(user, "view")
-        .filter(agency=agency)
+        agency.participations.restrict(user, "view")
         .select_related("task_force__lead_agency")
         .order_by("-task_force__created_at", "-pk")
     )
@@ -546,101 +541,11 @@ def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-# --- access review (agency administrators) ----------------------------------------------
-
-# A few words per capability, for the review table (the full labels are on Capability).
-CAPABILITY_WORDS = {
-    Capability.VIEW: "view",
-    Capability.CHANGE: "edit task force",
-    Capability.MANAGE_PARTICIPATION: "invite agencies",
-    Capability.ASSIGN_ROLES: "assign roles",
-    Capability.MANAGE_OBJECTIVES: "objectives",
-    Capability.MANAGE_TASKS: "tasks",
-    Capability.POST_UPDATES: "post updates",
-    Capability.VIEW_RESTRICTED: "TLP:RED",
-}
-
-
-def _review_action(data: dict[str, Any], by: User) -> str:
-    """Carry out one row's action; returns what to tell the administrator."""
-    assignment: RoleAssignment = data["assignment"]
-    what = f"{assignment.person}'s role {assignment.role.name} in {assignment.role.task_force}"
-    if data["action"] == AccessReviewActionForm.END:
-        taskforce_services.end_assignment(assignment=assignment, by=by, reason=data["reason"])
-        return f"{what} has ended."
-    done = taskforce_services.recertify_assignment(
-        actor=by, assignment=assignment, note=data["note"]
-    )
-    return f"{what} is recertified; it is due again on {done.recertification_due_at:%d %b %Y}."
-
-
-@login_required
-@GET_POST
-def access_review(request: HttpRequest, pk: int) -> HttpResponse:
-    """Every open role assignment the agency's people hold, in every task force: since
-    when, made by whom, last recertified when and by whom, and whether it is due; each
-    can be recertified or ended (with a reason). Only the agency's own administrators
-    see it; for everyone else, portal administrators included, it is "not found"."""
-    user = _me(request)
-    agency = visible_or_404(
-        Agency.objects.filter(pk__in=reviewed_agency_ids(user)), user, pk, "manage_members"
-    )
-    now = timezone.now()
-    assignments = RoleAssignment.objects.open(now).filter(agency=agency).restrict(user, "view")
-    form = AccessReviewActionForm(request.POST or None, assignments=assignments)
-    query = _query_without(request, "page")
-    if request.method == "POST" and form.is_valid():
-        done = run_service(form, lambda: _review_action(form.cleaned_data, user))
-        if done is not None:
-            messages.success(request, done)
-            url = reverse("agencies:access-review", args=[agency.pk])
-            return redirect(f"{url}?{query}" if query else url)
-    filterset = AccessReviewFilter(request.GET or None, queryset=assignments, agency=agency)
-    context: dict[str, Any] = {
-        "agency": agency,
-        "filter": filterset,
-        "query": query,
-        "form": form,
-        # the assignment a refused action was about, when the id itself was valid
-        "failed": form.cleaned_data.get("assignment") if form.is_bound and form.errors else None,
-        "recertify_days": settings.CONCORD_RECERTIFY_DAYS,
-    }
-    if filterset.is_bound and not filterset.is_valid():
-        # Bad filter values are named on the form, never silently ignored.
-        return render(request, "agencies/access_review.html", context, status=400)
-    rows = (
-        filterset.qs.select_related("role__task_force", "person", "assigned_by", "recertified_by")
-        .alias(recertify_from=Coalesce("recertified_at", "starts_at"))
-        .order_by("recertify_from", "pk")  # the longest unconfirmed first
-    )
-    page_obj = paginate(request, rows)
-    for assignment in page_obj:
-        assignment.due = assignment.is_due_for_recertification(now)  # type: ignore[attr-defined]
-        assignment.capability_words = [  # type: ignore[attr-defined]
-            CAPABILITY_WORDS.get(c, c) for c in assignment.role.capabilities
-        ]
-    ids = [a.pk for a in page_obj]
-    allowed = {
-        action: set(
-            RoleAssignment.objects.restrict(user, action)
-            .filter(pk__in=ids)
-            .values_list("pk", flat=True)
-        )
-        if ids
-        else set()
-        for action in ("recertify", "end")
-    }
-    context.update(
-        {"page_obj": page_obj, "may_recertify": allowed["recertify"], "may_end": allowed["end"]}
-    )
-    return render(request, "agencies/access_review.html", context)
-
-
 class ChoosePasswordView(auth_views.PasswordResetConfirmView):
     """The invitation's "choose your password" link: Django's reset confirmation, used
     once. The token stays valid until the password changes, so submissions racing each
     other would all pass Django's check; the first to record its use
-    (``coordination.onetime``) sets the password, the others are told the link is used."""
+    (``coordination.accounts.onetime``) sets the password, the others are told the link is used."""
 
     template_name = "agencies/set_password.html"
     success_url = reverse_lazy("agencies:set-password-done")

@@ -29,7 +29,6 @@ from django.template import engines
 from django.template.backends.base import BaseEngine
 from django.template.response import TemplateResponse
 
-from .forms import prose_field
 from .models import (
     ApiToken,
     AuditEvent,
@@ -43,6 +42,7 @@ from .models import (
 )
 from .permissions import PermissionDenied, policy_for, restrict
 from .validators import REASON_LENGTH
+from .web.forms import prose_field
 
 # --- shared machinery ------------------------------------------------------------------
 
@@ -445,7 +445,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
 @admin.register(UsedLink)
 class UsedLinkAdmin(ReadOnlyAdmin):
-    """One-time links already used (``coordination.onetime``): what for, and when. Only a
+    """One-time links already used (``coordination.accounts.onetime``): what for, and when. Only a
     digest of each link is kept."""
 
     description = "One-time links already used. Written when a link is used, never edited."
@@ -459,7 +459,7 @@ class UsedLinkAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(ReadOnlyAdmin):
-    """The mail outbox (``coordination.mail``): what is waiting, what was sent, the last
+    """The mail outbox (``coordination.notifications.mail``): what is waiting, what was sent, the last
     error. The body is not shown: it may hold a one-time link."""
 
     description = (

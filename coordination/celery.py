@@ -1,4 +1,7 @@
-"""The Celery application; configuration comes from Django settings (CELERY_*)."""
+"""The Celery application; configuration comes from Django settings (CELERY_*).
+
+Tasks are found in each installed app's ``tasks`` module and in the core's sub-packages that
+have one (audit, notifications, api)."""
 
 import os
 
@@ -9,3 +12,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coordination.settings.local")
 app = Celery("coordination")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(
+    ["coordination.audit", "coordination.notifications", "coordination.api"], related_name="tasks"
+)
+
+
+@app.task(name="coordination.tasks.noop")
+def noop() -> None:
+    """Does nothing: the benchmark measures Celery's own throughput with it."""

@@ -3,7 +3,7 @@
 Every free-text model field is made by ``line_field`` (one line: names, titles, short
 labels) or ``prose_field`` (several lines: reasons, descriptions, bodies). Their
 validators run in the models' ``full_clean`` (services, admin forms) and the same
-validators are attached to the page forms' fields (``coordination.forms``) and the API's
+validators are attached to the page forms' fields (``coordination.web.forms``) and the API's
 (``coordination.api.fields``), so every way in refuses the same input with the same
 message. ``tests/coordination/test_free_text.py`` walks every model, form and serializer
 and fails for a free-text field or date without them.

@@ -29,7 +29,7 @@ four functions, read from the database when it is needed:
 every kind of object.
 
 Nothing is kept between requests. Within one web request the person's access is
-remembered after its first use (``coordination.request_memory``), so a page that filters
+remembered after its first use (``coordination.permissions.request_memory``), so a page that filters
 ten lists reads it once — until the request itself writes to a table the rule reads
 (``ACCESS_TABLES``).
 """
@@ -49,9 +49,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from agencies.models import Agency
-from coordination import db, request_memory
-from coordination.markings import Marking
-from coordination.permissions import InList
+from coordination import db
+from coordination.permissions import InList, request_memory
+from coordination.permissions.markings import Marking
 
 from .models import (
     Capability,
@@ -152,7 +152,7 @@ _COVERAGE_SQL = (
 
 # Every table the rule reads (found in its SQL), and the tables the coverage rows are kept
 # from by triggers: a request forgets the access it remembered when it writes to one of
-# them (``coordination.request_memory``), and only then.
+# them (``coordination.permissions.request_memory``), and only then.
 ACCESS_TABLES = frozenset(
     re.findall(
         r"\b((?:agencies|taskforces|coordination|auth)_[a-z_]+)\b",

@@ -49,9 +49,9 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from coordination import audit
-from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied, is_signed_in
+from coordination.permissions.markings import Marking
 
 from . import selectors
 from .models import CalendarFeed, Objective, OperationalPeriod, TaskForce

@@ -3,9 +3,9 @@ assignments.
 
 Each export sits beside its page (``.../export.csv``) and builds its rows exactly as the
 page does: the same permission-filtered queryset, the same FilterSet applied the same way
-(``coordination.web.filter_list``), so a filter means the same thing on both and a bad one is the
+(``coordination.web.pages.filter_list``), so a filter means the same thing on both and a bad one is the
 same 400 (before anything is written or audited). It exports every matching row, not one
-page. ``coordination.exports.csv_response`` writes the file, neutralises cells a
+page. ``coordination.web.exports.csv_response`` writes the file, neutralises cells a
 spreadsheet would run as formulas, and records an ``export.csv`` audit event with the
 filters and the row count.
 """
@@ -20,8 +20,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from coordination.exports import csv_response
-from coordination.web import filter_list, visible_or_404
+from coordination.web.exports import csv_response
+from coordination.web.pages import filter_list, visible_or_404
 
 from . import selectors
 from .filtersets import ObjectiveFilter, TaskListFilter

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from agencies.models import Agency
-from coordination.widgets import DateInput
+from coordination.web.widgets import DateInput
 
 from .models import Objective, Task, TaskForce
 from .selectors import mandate_search

@@ -9,11 +9,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency
-from coordination.forms import DayField, PlanMomentField, line_field, prose_field
-from coordination.markings import Marking
 from coordination.models import User
+from coordination.permissions.markings import Marking
 from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
-from coordination.widgets import DateInput, DateTimeInput
+from coordination.web.forms import DayField, PlanMomentField, line_field, prose_field
+from coordination.web.widgets import DateInput, DateTimeInput
 
 from .models import (
     Capability,

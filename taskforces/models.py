@@ -15,8 +15,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from coordination.markings import Marking
 from coordination.permissions import RestrictedQuerySet
+from coordination.permissions.markings import Marking
 from coordination.validators import (
     NOTES_LENGTH,
     PROSE_LENGTH,

@@ -12,9 +12,9 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from agencies.models import Membership
-from coordination.markings import Marking
 from coordination.models import Event, User
 from coordination.notifications import Kind, Message, register
+from coordination.permissions.markings import Marking
 
 from .models import Objective, Participation, RoleAssignment, Task, Update
 from .permissions import acknowledgement_audience, audience, holders

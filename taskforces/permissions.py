@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from agencies.models import Agency, Membership, SharingAgreement
 from agencies.selectors import AgencyOf, membership_of
-from coordination.markings import Marking
 from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
+from coordination.permissions.markings import Marking
 
 from .access import (
     Access,

@@ -29,9 +29,9 @@ from django.utils import timezone
 from agencies.models import Agency, Membership, OffboardingJob
 from agencies.selectors import membership_of
 from coordination import audit, notifications
-from coordination.markings import Marking
 from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
+from coordination.permissions.markings import Marking
 from coordination.validators import validate_fields
 
 from .access import access_for

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from coordination.tasks import RETRY
+from coordination.notifications.tasks import RETRY
 
 from . import services
 

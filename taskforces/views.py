@@ -21,9 +21,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from agencies.models import Agency
 from agencies.selectors import membership_of
-from coordination import onetime
+from coordination.accounts import onetime
 from coordination.permissions import PermissionDenied, can, explain
-from coordination.web import (
+from coordination.web.pages import (
     filter_list,
     paginate,
     query_without_page,
@@ -931,7 +931,7 @@ def acknowledge_by_link(request: HttpRequest, token: str) -> HttpResponse:
         raise BadRequest("This acknowledgement link is not valid.") from None
     already = Acknowledgement.objects.filter(update=update, person=person).exists()
     if request.method == "POST" and not already:
-        # the link works once (coordination.onetime); a second submission racing the
+        # the link works once (coordination.accounts.onetime); a second submission racing the
         # first finds it used and shows the acknowledgement the first one recorded
         with transaction.atomic():
             if onetime.use_once(onetime.ACKNOWLEDGEMENT, token):

@@ -28,7 +28,7 @@ from django.db import transaction
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Role
 
@@ -50,7 +50,7 @@ def _mail_through_the_outbox(django_test_environment: None) -> None:
     CONCORD_EMAIL_TRANSPORT, is the in-memory backend: ``django.core.mail.outbox``)."""
     from django.conf import settings
 
-    settings.EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+    settings.EMAIL_BACKEND = "coordination.notifications.mail.OutboxBackend"
 
 
 def role_named(task_force, slug: str) -> Role:

@@ -20,7 +20,7 @@ from agencies.models import (
 from coordination.api.fields import Choice, Day, Email, Text, Url
 from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import PersonSerializer, VisibleRelatedField
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 
 
 class AgencyRefSerializer(ReadSerializer):

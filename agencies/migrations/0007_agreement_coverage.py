@@ -5,7 +5,7 @@ rows, whoever writes those tables; they lock the agreement's row first, so two c
 one agreement keep its rows one after the other (and changes to different agreements never
 wait for each other). Filled here from the agreements already in force. On SQLite the
 triggers below are installed after every ``migrate`` instead
-(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+(``coordination.db.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
 do not survive). Frozen, as a migration must be."""
 
 import django.db.models.deletion

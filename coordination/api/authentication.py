@@ -13,8 +13,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from coordination import audit
+from coordination.accounts.tokens import authenticate_secret
 from coordination.models import ApiToken, AuditEvent, User
-from coordination.tokens import authenticate_secret
 
 SCHEMES = (b"bearer", b"token")
 

@@ -30,8 +30,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from coordination import audit, web
+from coordination import audit
 from coordination.permissions import PermissionDenied
+from coordination.web import pages
 
 NON_FIELD_KEY = "non_field_errors"
 
@@ -245,7 +246,7 @@ def _page_or_json(
     return handler
 
 
-bad_request = _page_or_json(400, web.bad_request)
+bad_request = _page_or_json(400, pages.bad_request)
 permission_denied = _page_or_json(403, defaults.permission_denied)
 page_not_found = _page_or_json(404, defaults.page_not_found)
 server_error = _page_or_json(500, defaults.server_error)

@@ -15,7 +15,7 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from coordination.forms import MomentField
+from coordination.web.forms import MomentField
 
 from .fields import DATE_TIME
 

@@ -12,7 +12,7 @@ connection); a client that retries would create a second object. With the header
   is a 409 (the first holds a PostgreSQL advisory lock on the key for its transaction:
   the retry tries it without waiting, so it never blocks and never deadlocks);
 * a key lasts ``CONCORD_IDEMPOTENCY_KEY_HOURS`` (24 by default); then it may be used
-  afresh, and ``coordination.tasks.purge_idempotency_keys`` removes it.
+  afresh, and ``coordination.api.tasks.purge_idempotency_keys`` removes it.
 
 Keys belong to the person (whichever token or session they use). Only successful answers
 are stored: a refused create changed nothing, so retrying it is safe anyway. Without the

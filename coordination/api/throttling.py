@@ -15,7 +15,7 @@ Lua script increments the current period's counter and reads the previous one. W
 other cache (a single process, in development and tests) it goes through Django's cache.
 
 When Redis cannot be reached, the request is served uncounted and a warning is logged
-(coordination/cache.py says why): a cache outage must not become an outage of the API.
+(coordination/db/cache.py says why): a cache outage must not become an outage of the API.
 
 Django REST framework's own ``SimpleRateThrottle`` keeps instead the time of every request
 in the period, as one list read and written whole on every request: at 5,000 an hour that
@@ -43,9 +43,9 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from coordination import ratelimit
-from coordination.cache import UNAVAILABLE, degraded
+from coordination.db.cache import UNAVAILABLE, degraded
 from coordination.models import ApiToken
+from coordination.web import ratelimit
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView

@@ -24,10 +24,10 @@ from rest_framework.response import Response
 
 from coordination import audit
 from coordination import permissions as core
+from coordination.audit.policy import may_read_audit_trail
 from coordination.models import AuditEvent, Notification, User
 from coordination.notifications import visible_notifications
 
-from . import policies
 from .conditional import ConditionalMixin
 from .filters import BooleanFilter, FilterBackend, IdFilter, IsoDateTimeFilter, OrderingFilter
 from .serializers import (
@@ -193,7 +193,7 @@ class MayReadAuditTrail(permissions.BasePermission):
     message = "Only portal administrators and agency administrators read the audit trail."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return policies.may_read_audit_trail(request.user)
+        return may_read_audit_trail(request.user)
 
 
 class AuditEventFilter(drf_filters.FilterSet):

@@ -9,7 +9,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from coordination import chain
+from coordination.audit import chain
 
 TRIGGER_SQL = """
 CREATE OR REPLACE FUNCTION concord_audit_append_only() RETURNS trigger AS $$

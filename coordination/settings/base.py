@@ -60,12 +60,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "coordination.accounts.IdleTimeoutMiddleware",
-    "coordination.accounts.RequireMFAMiddleware",
+    "coordination.accounts.signin.IdleTimeoutMiddleware",
+    "coordination.accounts.signin.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
-    "coordination.web.PermissionDeniedMiddleware",
+    "coordination.web.pages.PermissionDeniedMiddleware",
     # What a request computed (a person's access) is remembered for that request only.
-    "coordination.request_memory.RequestMemoryMiddleware",
+    "coordination.permissions.request_memory.RequestMemoryMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -84,7 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "coordination.context_processors.portal",
+                "coordination.web.context_processors.portal",
             ],
         },
     },
@@ -133,7 +133,7 @@ LOGOUT_REDIRECT_URL = "login"
 # off; the embedded demo switches it off so its logins work without an authenticator app.
 CONCORD_REQUIRE_MFA = env.bool("CONCORD_REQUIRE_MFA", default=True)
 # A session ends after this many minutes without a request, and this many hours after
-# signing in however active it is (coordination.accounts.IdleTimeoutMiddleware).
+# signing in however active it is (coordination.accounts.signin.IdleTimeoutMiddleware).
 CONCORD_SESSION_IDLE_MINUTES = env.int("CONCORD_SESSION_IDLE_MINUTES", default=30)
 CONCORD_SESSION_MAX_HOURS = env.int("CONCORD_SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = CONCORD_SESSION_MAX_HOURS * 60 * 60
@@ -143,10 +143,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # django-allauth: sign-in by e-mail address and password, password reset by e-mailed
 # link, TOTP with recovery codes. Accounts are made by agency administrators, who vouch
 # for their staff's addresses, so there is no public sign-up and no address verification.
-ACCOUNT_ADAPTER = "coordination.accounts.AccountAdapter"
+ACCOUNT_ADAPTER = "coordination.accounts.signin.AccountAdapter"
 # a password reset link works once, however many browsers submit it at the same moment
-ACCOUNT_FORMS = {"reset_password_from_key": "coordination.accounts.ResetPasswordOnceForm"}
-MFA_ADAPTER = "coordination.accounts.MFAAdapter"
+ACCOUNT_FORMS = {"reset_password_from_key": "coordination.accounts.signin.ResetPasswordOnceForm"}
+MFA_ADAPTER = "coordination.accounts.signin.MFAAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -177,17 +177,17 @@ MFA_RECOVERY_CODE_COUNT = 10
 
 # django-axes: five failed sign-ins lock that account (not the IP address, so one office
 # behind one address is not locked out together) for ten minutes. allauth passes the
-# address as "email"; coordination.accounts.axes_username reads it (and "username" or
+# address as "email"; coordination.accounts.signin.axes_username reads it (and "username" or
 # the form's "login" field) so every way in counts against the same, lower-cased name.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=10)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_FORM_FIELD = "login"
-AXES_USERNAME_CALLABLE = "coordination.accounts.axes_username"
+AXES_USERNAME_CALLABLE = "coordination.accounts.signin.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout are refused without extending it: the lock lasts ten minutes.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "coordination.accounts.lockout_response"
+AXES_LOCKOUT_CALLABLE = "coordination.accounts.signin.lockout_response"
 # axes.W006 asks for "ip_address" among the lockout parameters. Deliberately not: locking
 # by IP address would lock a whole office behind one address out together, and locking
 # the (account, IP) pair would let an attacker dodge the lock by changing address. The
@@ -237,7 +237,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FILES = 0
 
 # The public agency application form (agencies:apply): submissions per client address,
-# counted in Django's cache (coordination/ratelimit.py). "N/second", "N/minute", "N/hour"
+# counted in Django's cache (coordination/web/ratelimit.py). "N/second", "N/minute", "N/hour"
 # or "N/day"; more answer 429 with when to try again.
 CONCORD_APPLY_RATE = env.str("CONCORD_APPLY_RATE", default="5/hour")
 if not re.fullmatch(r"[1-9]\d*/(second|minute|hour|day)", CONCORD_APPLY_RATE):
@@ -267,10 +267,10 @@ STORAGES = {
 # selects an SMTP server.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
-# Every e-mail goes through the mail outbox (coordination/mail.py): Django's EMAIL_BACKEND
+# Every e-mail goes through the mail outbox (coordination/notifications/mail.py): Django's EMAIL_BACKEND
 # queues it, and the outbox's worker sends it through the transport EMAIL_URL chose.
 CONCORD_EMAIL_TRANSPORT = EMAIL_CONFIG["EMAIL_BACKEND"]
-EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+EMAIL_BACKEND = "coordination.notifications.mail.OutboxBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Concord <concord@localhost>")
 
 # Celery: with REDIS_URL unset, tasks run in-process (eagerly) so one command starts
@@ -347,7 +347,7 @@ SPECTACULAR_SETTINGS = {
         "AgencySectorEnum": "agencies.models.Agency.Sector",
         "MembershipRoleEnum": "agencies.models.Membership.Role",
         "AgreementStatusEnum": "agencies.models.SharingAgreement.Status",
-        "MarkingEnum": "coordination.markings.Marking",
+        "MarkingEnum": "coordination.permissions.markings.Marking",
         "TaskForceStatusEnum": "taskforces.models.TaskForce.Status",
         "ParticipationStatusEnum": "taskforces.models.Participation.Status",
         "CapabilityEnum": "taskforces.models.Capability",
@@ -355,7 +355,7 @@ SPECTACULAR_SETTINGS = {
         "ObjectivePriorityEnum": "taskforces.models.Objective.Priority",
         "TaskStatusEnum": "taskforces.models.Task.Status",
         "UpdateKindEnum": "taskforces.models.Update.Kind",
-        "AuditOutcomeEnum": "coordination.models.AuditEvent.Outcome",
+        "AuditOutcomeEnum": "coordination.audit.models.AuditEvent.Outcome",
     },
     # The documentation page's scripts come from drf-spectacular-sidecar's static files.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -373,7 +373,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
-# Notifications (see coordination/notifications.py and docs/notifications.md).
+# Notifications (see coordination/notifications/__init__.py and docs/notifications.md).
 CONCORD_BASE_URL = env.str("CONCORD_BASE_URL", default="http://127.0.0.1:8000")
 # A claimed e-mail not marked sent after this long is taken back and sent again.
 CONCORD_NOTIFY_STALE_SECONDS = env.int("CONCORD_NOTIFY_STALE_SECONDS", default=300)
@@ -393,7 +393,7 @@ if CONCORD_RECERTIFY_DAYS < 1:
     raise environ.ImproperlyConfigured("CONCORD_RECERTIFY_DAYS must be a whole number, at least 1.")
 
 # The statements run on almost every request (a person's access, an API token) are
-# prepared once per PostgreSQL connection (coordination/db.py). Turn off behind a
+# prepared once per PostgreSQL connection (coordination/db/__init__.py). Turn off behind a
 # connection pooler in transaction mode (PgBouncer's default), which does not keep
 # sessions, so a prepared statement would not be there on the next transaction.
 CONCORD_DB_PREPARED_STATEMENTS = env.bool("CONCORD_DB_PREPARED_STATEMENTS", default=True)
@@ -412,6 +412,9 @@ if CONCORD_IDEMPOTENCY_KEY_HOURS < 1:
 # The most rows one CSV export of the audit trail may hold (narrow the filters for more).
 CONCORD_AUDIT_EXPORT_MAX_ROWS = env.int("CONCORD_AUDIT_EXPORT_MAX_ROWS", default=100_000)
 
+# Task names, not module paths: the core's tasks live in coordination/audit/tasks.py,
+# coordination/notifications/tasks.py and coordination/api/tasks.py, each keeping the name
+# "coordination.tasks.<function>" it had before, so queued work and this schedule find it.
 CELERY_BEAT_SCHEDULE.update(
     {
         "seal-audit-chain": {"task": "coordination.tasks.seal_audit_chain", "schedule": 5.0},

@@ -29,7 +29,7 @@ REST_FRAMEWORK = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "coordination.cache.RedisCache",
+            "BACKEND": "coordination.db.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "concord-bench",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

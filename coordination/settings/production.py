@@ -28,7 +28,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 EMAIL_CONFIG = env.email_url("EMAIL_URL")
 vars().update(EMAIL_CONFIG)
 CONCORD_EMAIL_TRANSPORT = EMAIL_CONFIG["EMAIL_BACKEND"]  # sent by the outbox's worker
-EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+EMAIL_BACKEND = "coordination.notifications.mail.OutboxBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -46,11 +46,11 @@ CSRF_COOKIE_HTTPONLY = True
 # Sign-in limits (allauth's rate limits) and the used-TOTP-code guard live in the cache:
 # every web process must share it, so production keeps it in Redis. While Redis is down
 # the cache answers as an empty one and logs a warning, so requests are still served with
-# their limits uncounted (coordination/cache.py); the timeouts (seconds) keep an
+# their limits uncounted (coordination/db/cache.py); the timeouts (seconds) keep an
 # unreachable Redis from holding each request up.
 CACHES = {
     "default": {
-        "BACKEND": "coordination.cache.RedisCache",
+        "BACKEND": "coordination.db.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "concord",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

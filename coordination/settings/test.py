@@ -9,7 +9,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # E-mail goes through the outbox (Django's test set-up swaps EMAIL_BACKEND for locmem;
 # tests/conftest.py puts the outbox back) and out into django.core.mail.outbox.
-EMAIL_BACKEND = "coordination.mail.OutboxBackend"
+EMAIL_BACKEND = "coordination.notifications.mail.OutboxBackend"
 CONCORD_EMAIL_TRANSPORT = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

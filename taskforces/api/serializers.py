@@ -21,8 +21,8 @@ from coordination.api.serializers import (
     VisiblePeopleField,
     VisibleRelatedField,
 )
-from coordination.markings import Marking
 from coordination.models import User
+from coordination.permissions.markings import Marking
 from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import (
     Capability,

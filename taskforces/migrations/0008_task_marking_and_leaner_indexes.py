@@ -5,7 +5,7 @@ single-column task force indexes of objectives, tasks and updates go, since thei
 (task_force, marking) indexes serve the same lookups (two candidate indexes for one
 condition made PostgreSQL spend more time planning each list than running it). On SQLite the
 triggers below are installed after every ``migrate`` instead
-(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+(``coordination.db.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
 do not survive). Frozen, as a migration must be."""
 
 import django.db.models.deletion

@@ -11,7 +11,7 @@ id order before moving them on, so statements touching several task forces take 
 locks in one order; services lock the task force first anyway (docs/decisions). On SQLite
 they run per row. On SQLite the
 triggers below are installed after every ``migrate`` instead
-(``coordination.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
+(``coordination.db.sqlite_triggers``: SQLite rebuilds tables to alter them, which triggers
 do not survive). Frozen, as a migration must be."""
 
 from django.db import migrations, models

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 
 from ..models import OperationalPeriod, TaskForce
 

@@ -21,7 +21,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 
 from .data import Report, moment
 

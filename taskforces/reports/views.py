@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET, require_safe
 
 from agencies.models import Agency
 from coordination import audit
-from coordination.exports import csv_response
 from coordination.models import User
 from coordination.permissions import can
-from coordination.web import visible_or_404
+from coordination.web.exports import csv_response
+from coordination.web.pages import visible_or_404
 
 from ..models import OperationalPeriod, Role, RoleAssignment, TaskForce
 from .builders import FORMS, FormSpec

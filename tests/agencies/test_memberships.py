@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination.markings import Marking
 from coordination.models import AuditEvent, User
 from coordination.permissions import PermissionDenied, can
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Participation, RoleAssignment
 

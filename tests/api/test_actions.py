@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import AuditEvent, Notification
+from coordination.permissions.markings import Marking
 from taskforces.models import Objective, Participation, RoleAssignment
 
 from ..conftest import role_named

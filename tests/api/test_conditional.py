@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency
 from coordination.api.representation import ReadSerializer
-from coordination.markings import Marking
 from coordination.models import User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Objective, RoleTemplate, TaskForce
 

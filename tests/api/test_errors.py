@@ -11,8 +11,8 @@ from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from coordination.markings import Marking
-from coordination.tokens import create_token
+from coordination.accounts.tokens import create_token
+from coordination.permissions.markings import Marking
 
 ERROR_KEYS = {"status", "code", "message", "fields"}
 

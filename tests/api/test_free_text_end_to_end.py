@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from agencies.models import Agency, SharingAgreement
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from coordination.validators import PROSE_LENGTH, REASON_LENGTH
 from taskforces.models import Objective, Task, Update
 

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from coordination.tokens import create_token
+from coordination.accounts.tokens import create_token
 
 # Requests per operation and persona (valid and invalid ones together).
 MAX_EXAMPLES = 15

@@ -16,8 +16,8 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from coordination.api.tasks import purge_idempotency_keys
 from coordination.models import IdempotencyKey
-from coordination.tasks import purge_idempotency_keys
 from taskforces.models import Update
 
 from ..conftest import role_named

@@ -30,7 +30,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces.models import (
     Objective,
     Participation,

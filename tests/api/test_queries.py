@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from agencies import services as agency_services
 from agencies.models import Agency
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import Notification
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from taskforces import services
 
 from ..conftest import ACCESS_QUERIES, role_named

@@ -20,9 +20,9 @@ from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from coordination.accounts.tokens import create_token
 from coordination.api import throttling
 from coordination.api.throttling import estimate, seconds_until_allowed
-from coordination.tokens import create_token
 
 pytestmark = pytest.mark.usefixtures("module_world", "counters")
 

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from coordination.accounts.tokens import MAX_ACTIVE_TOKENS, create_token, revoke_token
 from coordination.models import ApiToken, AuditEvent
 from coordination.permissions import PermissionDenied
-from coordination.tokens import MAX_ACTIVE_TOKENS, create_token, revoke_token
 
 URL = "/api/v1/task-forces/"
 

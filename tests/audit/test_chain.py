@@ -15,9 +15,10 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.test import override_settings
 
-from coordination import audit, chain
-from coordination.markings import Marking
+from coordination import audit
+from coordination.audit import chain
 from coordination.models import AuditEvent, AuditTrailIsAppendOnly
+from coordination.permissions.markings import Marking
 from tests.factories import AgencyFactory, person
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import AuditEvent
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from tests.coordination.test_sign_in import confirm_password, give_totp, sign_in, totp_code
 from tests.factories import PASSWORD
 

@@ -17,7 +17,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces.models import Task
 from tests.conftest import build_world
 from tests.factories import UserFactory

@@ -257,7 +257,7 @@ PREFILLED: dict[str, tuple[str, Prefilled]] = {
 NOT_PREFILLED: dict[str, str] = {
     "agencies.forms.AgreementForm": "proposes a new agreement; nothing stored to show",
     "taskforces.forms.AssignRoleForm": "makes a new assignment; nothing stored to show",
-    "coordination.audit_views.AuditEventFilter": "a filter: shows the query string back",
+    "coordination.audit.views.AuditEventFilter": "a filter: shows the query string back",
     "taskforces.filtersets.TaskListFilter": "a filter: shows the query string back",
 }
 

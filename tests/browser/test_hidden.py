@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from tests.conftest import build_world
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from tests.reports.conftest import build_report_world
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Acknowledgement, Task, Update
 from tests.conftest import build_world

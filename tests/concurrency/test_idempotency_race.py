@@ -13,8 +13,8 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from coordination.markings import Marking
 from coordination.models import IdempotencyKey
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Update
 

@@ -27,8 +27,8 @@ import functools
 import pytest
 from django.db import connection
 
-from coordination.markings import Marking
 from coordination.models import User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Objective, Participation, Task
 

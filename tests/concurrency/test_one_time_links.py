@@ -5,7 +5,7 @@ Ten browsers each open the link (their own session), then all ten submit at once
 by a barrier, for several rounds: the invitation's "choose your password" link, allauth's
 password reset link and a critical update's acknowledgement link. Exactly one submission
 succeeds; the others are told the link was used; the effect (one password, one
-acknowledgement, one audit event) happens once. Before ``coordination.onetime``, the
+acknowledgement, one audit event) happens once. Before ``coordination.accounts.onetime``, the
 password links succeeded several times in one round (the token stays valid until the
 first password change commits).
 """
@@ -28,9 +28,9 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from coordination import onetime
-from coordination.markings import Marking
+from coordination.accounts import onetime
 from coordination.models import AuditEvent, User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Acknowledgement
 from taskforces.notifications import ACK_SALT

@@ -40,8 +40,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from agencies.models import Agency, Membership
-from coordination.markings import Marking
 from coordination.models import AuditEvent, User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Objective,

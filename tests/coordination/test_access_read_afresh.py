@@ -21,10 +21,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, AgreementCoverage, Membership, SharingAgreement
-from coordination import request_memory
-from coordination.markings import Marking
 from coordination.models import Notification, User
-from coordination.permissions import can
+from coordination.permissions import can, request_memory
+from coordination.permissions.markings import Marking
 from taskforces import access, services
 from taskforces.models import (
     Objective,

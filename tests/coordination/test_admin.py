@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import AuditEvent, Notification, User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Acknowledgement,

@@ -92,7 +92,7 @@ def test_the_search_finds_the_forms_that_carry_dates() -> None:
         "taskforces.forms.PeriodForm.starts_at",
         "taskforces.forms.AssignmentUntilForm.until",
         "agencies.forms.AgreementForm.valid_from",
-        "coordination.audit_views.AuditEventFilter.since",
+        "coordination.audit.views.AuditEventFilter.since",
         "taskforces.filtersets.TaskListFilter.due_before",
     ):
         assert expected in where, f"{expected} not found among {sorted(where)}"

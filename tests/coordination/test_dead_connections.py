@@ -25,7 +25,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from coordination.tokens import create_token
+from coordination.accounts.tokens import create_token
 from tests.factories import AgencyFactory, person
 from tests.notifications.workers import (
     _die_with_parent,

@@ -107,8 +107,8 @@ SYSTEM_WRITTEN |= dict.fromkeys(
 
 # Forms and serializers that take queries or describe answers, not text to keep.
 NOT_INPUT = {
-    "coordination.audit_views.AuditFilterForm": "an audit search (filtersets bound it)",
-    "coordination.accounts.ResetPasswordOnceForm": "allauth's new-password form: passwords only",
+    "coordination.audit.views.AuditFilterForm": "an audit search (filtersets bound it)",
+    "coordination.accounts.signin.ResetPasswordOnceForm": "allauth's new-password form: passwords only",
     "taskforces.reports.views.ReportQuery": "a report's query string (numbers and choices)",
     "taskforces.api.serializers.AcknowledgementSerializer": "an answer, never read",
     "coordination.api.errors.ErrorDetailSerializer": "the error shape, for the schema",

@@ -27,8 +27,9 @@ from rest_framework.test import APIClient
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership
-from coordination import mail, notifications
+from coordination import notifications
 from coordination.models import AuditEvent, Notification, OutboundEmail, User
+from coordination.notifications import mail
 from taskforces import services as tf_services
 
 from ..factories import PASSWORD, person
@@ -262,7 +263,7 @@ def senders_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     def recording(self: LocmemBackend, messages: Any) -> int:
         callers = {(f.frame.f_globals.get("__name__"), f.function) for f in inspect.stack()}
         allowed = {
-            ("coordination.mail", "deliver"),
+            ("coordination.notifications.mail", "deliver"),
             ("coordination.notifications", "send_email"),
             ("coordination.notifications", "deliver_external"),
         }
@@ -311,7 +312,7 @@ def test_every_e_mail_waits_out_a_mail_server_outage_and_then_goes_exactly_once(
 
 
 # The only modules that may open the mail server: the outbox senders.
-SENDING_MODULES = {"coordination/mail.py", "coordination/notifications.py"}
+SENDING_MODULES = {"coordination/notifications/mail.py", "coordination/notifications/__init__.py"}
 # lines that configure the transport rather than send: where, and the line itself
 CONFIGURING = {
     # the fan-out benchmark's worker sends notifications to an in-memory backend
@@ -328,7 +329,7 @@ DIRECT_SEND = re.compile(
 
 
 def test_no_code_outside_the_outbox_sends_e_mail_itself() -> None:
-    """Concord's own code queues e-mail with ``coordination.mail.queue_email``; a new direct
+    """Concord's own code queues e-mail with ``coordination.notifications.mail.queue_email``; a new direct
     send (or a new use of the mail server) anywhere else fails here."""
     offenders = []
     for package in ("coordination", "agencies", "taskforces", "benchmarks"):

@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import can, explain
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Objective,

@@ -18,9 +18,8 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination import request_memory
-from coordination.markings import Marking
-from coordination.permissions import can, policy_for
+from coordination.permissions import can, policy_for, request_memory
+from coordination.permissions.markings import Marking
 from taskforces import access, services
 from taskforces.models import (
     Objective,
@@ -149,7 +148,7 @@ def queries_for(model: type[models.Model], user: Any, action: str) -> int:
 @pytest.fixture
 def in_a_request() -> Iterator[None]:
     """As inside one web request: the person's access, once read, is remembered until the
-    request writes (``coordination.request_memory``)."""
+    request writes (``coordination.permissions.request_memory``)."""
     with request_memory.request_memory():
         yield
 

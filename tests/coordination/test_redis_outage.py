@@ -31,9 +31,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import Event
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from taskforces.models import Update
 from tests.factories import PASSWORD
 from tests.notifications.workers import RedisServer, celery_via
@@ -195,7 +195,7 @@ def test_every_throttle_lets_the_request_through_and_warns_when_redis_is_down(
     request.user, request.auth = world.lead_staff, auth
     throttle = throttle_class()
     assert throttle.get_cache_key(request, None) is not None  # it would count this one
-    with caplog.at_level(logging.WARNING, logger="coordination.cache"):
+    with caplog.at_level(logging.WARNING, logger="coordination.db.cache"):
         assert throttle.allow_request(request, None) is True
     assert any(
         "Redis is unavailable" in r.getMessage() and throttle_class.scope in r.getMessage()
@@ -224,7 +224,7 @@ def test_the_cache_answers_as_an_empty_cache_and_warns_when_redis_is_down(
     from django.core.cache import cache
 
     call, empty = CACHE_CALLS[operation]
-    with caplog.at_level(logging.WARNING, logger="coordination.cache"):
+    with caplog.at_level(logging.WARNING, logger="coordination.db.cache"):
         assert call(cache) == empty
     assert [r.getMessage() for r in caplog.records if "Redis is unavailable" in r.getMessage()]
 
@@ -235,7 +235,7 @@ def test_a_counter_in_an_unreachable_cache_is_one_that_is_not_there(
     """incr and decr say what an empty cache says, which the limits already handle."""
     from django.core.cache import cache
 
-    from coordination import ratelimit
+    from coordination.web import ratelimit
 
     with pytest.raises(ValueError):
         cache.incr("k")

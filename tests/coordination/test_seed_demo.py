@@ -19,8 +19,8 @@ from django.db import transaction
 from django.test import RequestFactory
 
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import AuditEvent, User
+from coordination.permissions.markings import Marking
 from taskforces.management.commands import seed_demo
 from taskforces.management.commands.seed_demo import DEMO_PASSWORD, PORTAL_ADMIN_EMAIL
 from taskforces.models import (

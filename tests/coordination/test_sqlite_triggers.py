@@ -1,13 +1,13 @@
 """On SQLite, the triggers that keep derived rows (agreements' coverage, tasks' markings,
 task forces' content versions) are installed after every migration and survive a later
-migration that rebuilds one of their tables (``coordination.sqlite_triggers``)."""
+migration that rebuilds one of their tables (``coordination.db.sqlite_triggers``)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 
-from coordination import sqlite_triggers
+from coordination.db import sqlite_triggers
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from coordination.markings import Marking
 from coordination.models import AuditEvent
 from coordination.permissions import PermissionDenied
+from coordination.permissions.markings import Marking
 from taskforces import calendar as feeds
 from taskforces import services
 from taskforces.models import CalendarFeed, Role, Task

@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from coordination.markings import Marking
 from coordination.models import AuditEvent
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.exports import ASSIGNMENT_HEADER, OBJECTIVE_HEADER, TASK_HEADER
 from taskforces.models import Objective, Role, Task

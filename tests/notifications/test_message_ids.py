@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from agencies import services as agency_services
 from coordination import notifications
-from coordination.markings import Marking
 from coordination.models import Event, Notification
+from coordination.permissions.markings import Marking
 from taskforces import services
 
 N = Notification.EmailStatus

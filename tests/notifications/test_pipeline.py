@@ -17,9 +17,9 @@ from django.utils import timezone
 from agencies import services as agency_services
 from agencies.models import Membership
 from coordination import notifications
-from coordination.markings import Marking
 from coordination.models import Event, Notification, User
 from coordination.permissions import can
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.permissions import audience
 

@@ -58,9 +58,9 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from agencies.models import Agency, Membership
 from coordination import notifications
 from coordination.celery import app as celery_app
-from coordination.markings import Marking
 from coordination.models import Event, Notification, User
-from coordination.tasks import dispatch_event
+from coordination.notifications.tasks import dispatch_event
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import RoleAssignment, TaskForce, Update
 from taskforces.permissions import audience

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Task, Update
 

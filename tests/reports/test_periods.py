@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from coordination.markings import Marking
 from coordination.models import AuditEvent
 from coordination.permissions import PermissionDenied
+from coordination.permissions.markings import Marking
 from taskforces import selectors, services
 from taskforces.models import Objective, OperationalPeriod, Task, TaskForce
 

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from coordination.markings import Marking
 from coordination.models import AuditEvent
+from coordination.permissions.markings import Marking
 from taskforces import services
 
 from ..conftest import role_named

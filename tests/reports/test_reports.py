@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import RoleAssignment
 from taskforces.reports.builders import build_ics202, build_ics214

@@ -20,9 +20,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agencies.models import Membership
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import AuditEvent, Notification
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from taskforces import access, services
 from taskforces.models import Participation
 

@@ -19,9 +19,9 @@ from django.db import connection, models
 
 from agencies.models import Agency, Membership, SharingAgreement
 from benchmarks.management.commands import seed_scale
-from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import can, explain
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Acknowledgement,

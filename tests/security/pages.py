@@ -28,10 +28,10 @@ from django.utils.http import urlsafe_base64_encode
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import Event, Notification
 from coordination.notifications import dispatch
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.notifications import ACK_SALT
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces.models import Acknowledgement
 from taskforces.notifications import ACK_SALT
 from tests.factories import PASSWORD

@@ -79,7 +79,7 @@ def test_a_session_api_write_needs_the_csrf_token(world) -> None:
 
 
 def test_a_token_api_write_needs_no_csrf_token_because_it_carries_no_cookie(world) -> None:
-    from coordination.tokens import create_token
+    from coordination.accounts.tokens import create_token
 
     _, secret = create_token(owner=world.lead_liaison, name="Dispatch")
     client = APIClient(enforce_csrf_checks=True)

@@ -23,8 +23,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agencies.models import Agency
-from coordination.markings import Marking
 from coordination.models import AuditEvent
+from coordination.permissions.markings import Marking
 
 from ..api.test_permission_matrix import RESOURCE
 

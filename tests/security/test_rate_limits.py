@@ -10,7 +10,7 @@
 * Password reset: 3 requests per address (e-mail) in 5 minutes, 20 a minute per client
   address; 20 uses of reset links a minute per client address.
 * The public application form: ``CONCORD_APPLY_RATE`` (5 an hour) per client address,
-  coordination/ratelimit.py.
+  coordination/web/ratelimit.py.
 * The API: per person and per token (Django REST framework throttles) — tested in
   tests/api/test_errors.py (``test_session_requests_are_limited_per_person``,
   ``test_token_requests_are_limited_per_token``); anonymous API requests are refused with
@@ -30,8 +30,8 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from agencies.models import Agency
-from coordination import ratelimit
 from coordination.settings import base
+from coordination.web import ratelimit
 from tests.factories import PASSWORD
 
 from .conftest import changes, snapshot

@@ -27,10 +27,10 @@ from django.utils.html import escape
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination.markings import Marking
+from coordination.accounts.tokens import create_token
 from coordination.models import Notification
 from coordination.notifications import deliver
-from coordination.tokens import create_token
+from coordination.permissions.markings import Marking
 from taskforces import services
 from tests.factories import AgencyFactory, person
 

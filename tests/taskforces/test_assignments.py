@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from agencies import services as agency_services
 from agencies.models import Membership
-from coordination.markings import Marking
 from coordination.models import AuditEvent
 from coordination.permissions import PermissionDenied, can
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Role, RoleAssignment
 from taskforces.tasks import expire_role_assignments

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import AuditEvent, User
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Acknowledgement,

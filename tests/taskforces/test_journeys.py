@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agencies.models import Membership
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
     Acknowledgement,

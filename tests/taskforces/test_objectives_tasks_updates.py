@@ -11,9 +11,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from agencies.models import Membership
-from coordination.markings import Marking
 from coordination.models import AuditEvent
 from coordination.permissions import PermissionDenied, can
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Acknowledgement, Objective, Task, Update
 from taskforces.selectors import with_progress

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from coordination.markings import Marking
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Role
 

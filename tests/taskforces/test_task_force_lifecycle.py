@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership
-from coordination.markings import Marking
 from coordination.models import AuditEvent
 from coordination.permissions import PermissionDenied, can, explain
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Participation, RoleAssignment, TaskForce
 from taskforces.services import TASK_FORCE_TRANSITIONS

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from coordination.markings import Marking
 from coordination.permissions import PermissionDenied
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.access import access_for
 from taskforces.models import TaskForce

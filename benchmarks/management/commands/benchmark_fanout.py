@@ -15,7 +15,7 @@
 3. (a) Fan-out: the lead's liaison officer posts an update through
    ``taskforces.services.post_update``, timed from its commit until every recipient's
    notification exists and its e-mail is marked sent.
-4. (b) Celery alone: ``--noop-tasks`` tasks of ``coordination.tasks.noop`` (as many as
+4. (b) Celery alone: ``--noop-tasks`` tasks of ``coordination.celery.noop`` (as many as
    recipients by default) through the same broker, queue and worker, timed from the first
    publish until the queue is empty and every task acknowledged.
 5. Prints both and their ratio, then removes the scratch data it may (unless ``--keep``):
@@ -147,7 +147,7 @@ class Command(BaseCommand):
 def build_scratch(prefix: str, recipients: int) -> Scratch:
     from agencies import services as agency_services
     from agencies.models import Agency, Membership
-    from coordination.markings import Marking
+    from coordination.permissions.markings import Marking
     from taskforces import services
     from taskforces.models import Role, RoleAssignment
 
@@ -252,7 +252,7 @@ def serve_worker(queue: str, concurrency: int, email: str) -> None:
     """The worker subprocess: this run's queue only, e-mail kept in memory (or dropped)."""
     from coordination.celery import app
 
-    # notifications are sent through the mail transport (coordination.mail.transport)
+    # notifications are sent through the mail transport (coordination.notifications.mail.transport)
     settings.CONCORD_EMAIL_TRANSPORT = BACKENDS[email]
     app.conf.update(task_always_eager=False, task_default_queue=queue)
     app.worker_main(
@@ -357,14 +357,14 @@ class Bench:
 
     def warm_up(self) -> None:
         """Start-up, pool processes forked, the setup's own few notifications sent."""
-        from coordination.tasks import noop
+        from coordination.celery import noop
 
         for _ in range(self.concurrency * 4):
             noop.apply_async(queue=self.queue)
         self.wait_drained("the worker to start")
 
     def fan_out(self, scratch: Scratch) -> Timing:
-        from coordination.markings import Marking
+        from coordination.permissions.markings import Marking
         from taskforces import services
         from taskforces.permissions import audience
 
@@ -416,7 +416,7 @@ class Bench:
         )
 
     def noops(self, count: int) -> Timing:
-        from coordination.tasks import noop
+        from coordination.celery import noop
 
         started = time.monotonic()
         with self.app.producer_or_acquire() as producer:

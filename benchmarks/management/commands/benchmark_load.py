@@ -56,7 +56,7 @@ database of its own. Without one, each dispatch runs in the request after its co
 embedded default), and the write figures include the fan-out.
 
 It writes nothing but: personal API tokens (made and revoked through
-``coordination.tokens``, so audited), the sessions it signs people in with (deleted at the
+``coordination.accounts.tokens``, so audited), the sessions it signs people in with (deleted at the
 end), the updates the write sections post (with their audit and notification events), and
 rows of the benchmark's own table (``benchmarks_barerow``). Run it on a scratch database.
 """
@@ -100,11 +100,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agencies.models import Agency
-from coordination.accounts import LAST_SEEN_AT, SIGNED_IN_AT
-from coordination.markings import Marking
+from coordination.accounts.signin import LAST_SEEN_AT, SIGNED_IN_AT
+from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 from coordination.permissions import can
-from coordination.tokens import create_token, revoke_token
+from coordination.permissions.markings import Marking
 from taskforces.models import Objective, RoleAssignment, Task, TaskForce, Update
 
 from ...models import BareRow

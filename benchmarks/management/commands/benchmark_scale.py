@@ -60,8 +60,8 @@ from django.urls import NoReverseMatch, reverse
 
 from agencies.api.views import AgencyViewSet, AgreementViewSet, MembershipViewSet
 from agencies.models import Agency, Membership
+from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import User
-from coordination.tokens import create_token, revoke_token
 from taskforces import access
 from taskforces.api.views import (
     ObjectiveViewSet,

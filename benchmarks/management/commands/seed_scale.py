@@ -46,8 +46,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import Notification, User
+from coordination.permissions.markings import Marking
 from taskforces.models import (
     Acknowledgement,
     Objective,

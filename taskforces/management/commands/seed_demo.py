@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from agencies import services as agency_services
 from agencies.models import Agency, Membership
-from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import PermissionDenied
+from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Objective, Role, RoleAssignment, Task, TaskForce, Update
 

@@ -41,11 +41,11 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import models, transaction
 from django.utils import timezone
 
-from .models import OutboundEmail
+from coordination.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
-OUTBOX_BACKEND = "coordination.mail.OutboxBackend"
+OUTBOX_BACKEND = "coordination.notifications.mail.OutboxBackend"
 M = OutboundEmail.Status
 
 
@@ -95,7 +95,7 @@ def queue(message: EmailMessage) -> OutboundEmail:
         headers=headers,
     )
     row.save()
-    from .tasks import deliver_mail
+    from coordination.notifications.tasks import deliver_mail
 
     mail_id = row.pk
     # robust: a broker that is down must not fail the change; the sweeper queues it later
@@ -154,7 +154,7 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
     """Queue again what is unsent: pending e-mails whose task gave up or was lost (queued,
     and last tried, longer than the grace period ago) and stale claims (their worker
     died). Safe to run any number of times: :func:`deliver` claims before it sends."""
-    from .tasks import deliver_mail
+    from coordination.notifications.tasks import deliver_mail
 
     now = now or timezone.now()
     grace = now - datetime.timedelta(seconds=settings.CONCORD_NOTIFY_GRACE_SECONDS)

@@ -17,6 +17,9 @@ How an event reaches people:
 
 Apps describe their kinds (who receives them, what they say) with :func:`register`; the
 core imports no app.
+
+Beside it: ``mail`` (the mail outbox every e-mail goes through), ``tasks`` (the Celery
+tasks of both), ``forms``, ``views`` and ``urls`` (the notification centre and preferences).
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .mail import transport
-from .models import Event, Notification, NotificationPreference, User
+from coordination.models import Event, Notification, NotificationPreference, User
+from coordination.notifications.mail import transport
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +123,7 @@ def emit(
             return None
     else:
         event = Event.objects.create(**values)
-    from .tasks import dispatch_event
+    from coordination.notifications.tasks import dispatch_event
 
     event_id = event.pk
     # robust: if the broker is down, the change is still saved and the sweeper dispatches
@@ -195,7 +198,7 @@ def dispatch(event_id: int) -> int:
         event.save(update_fields=["dispatched_at", "attempts"])
         transaction.on_commit(lambda: queue_deliveries(event_id=event.pk), robust=True)
         if kind is not None and obj is not None and "external" in kind.extra:
-            from .tasks import deliver_external
+            from coordination.notifications.tasks import deliver_external
 
             transaction.on_commit(lambda: deliver_external.delay(event.pk), robust=True)
     return created
@@ -233,7 +236,7 @@ def deliver_external(event_id: int) -> bool:
 
 def queue_deliveries(*, event_id: int | None = None, ids: Iterable[int] | None = None) -> int:
     """Queue e-mail delivery for pending notifications, in chunks."""
-    from .tasks import deliver_emails
+    from coordination.notifications.tasks import deliver_emails
 
     pending = Notification.objects.filter(email_status=N.PENDING)
     if event_id is not None:
@@ -263,7 +266,7 @@ def _claim(queryset: QuerySet[Notification], now: datetime.datetime) -> bool:
 
 def still_visible(notification: Notification, obj: Any = None) -> bool:
     """Does the permission core still let the recipient see what this is about?"""
-    from .permissions import can
+    from coordination.permissions import can
 
     kind = KINDS.get(notification.kind)
     if kind is None or kind.visible_action is None or notification.event is None:
@@ -526,7 +529,7 @@ def _send_bundle(queryset: QuerySet[Notification], *, now: datetime.datetime, ki
 def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
     """Re-queue what a lost task, a dead worker or a broker restart left behind. Safe to run
     any number of times: dispatch and delivery are idempotent."""
-    from .tasks import dispatch_event
+    from coordination.notifications.tasks import dispatch_event
 
     now = now or timezone.now()
     grace = now - datetime.timedelta(seconds=settings.CONCORD_NOTIFY_GRACE_SECONDS)
@@ -558,7 +561,7 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
             kind__in=external_kinds, dispatched_at__lte=grace, external_sent_at__isnull=True
         ).values_list("pk", flat=True)[:1000]
     )
-    from .tasks import deliver_external
+    from coordination.notifications.tasks import deliver_external
 
     for event_id in external:
         deliver_external.delay(event_id)

@@ -20,14 +20,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import onetime
+from coordination.accounts import onetime
 
 # Session keys: when the person signed in, and when they were last seen (Unix seconds).
 SIGNED_IN_AT = "concord.signed_in_at"
@@ -51,7 +50,7 @@ class AccountAdapter(DefaultAccountAdapter):
 class ResetPasswordOnceForm(ResetPasswordKeyForm):
     """allauth's "choose a new password" form behind a reset link, which works once: the
     key stays valid until the password changes, so forms submitted at the same moment
-    would all pass allauth's check; the first to record its use (``coordination.onetime``)
+    would all pass allauth's check; the first to record its use (``coordination.accounts.onetime``)
     is accepted, the others get a form error. The use is recorded at once (its own
     transaction), so a link whose reset then fails must be asked for again."""
 
@@ -106,14 +105,6 @@ def lockout_response(
         "failure_limit": settings.AXES_FAILURE_LIMIT,
     }
     return TemplateResponse(request, "account/locked_out.html", context, status=429).render()
-
-
-@login_required
-def email_managed_by_agency(request: HttpRequest) -> HttpResponse:
-    """Stands in for allauth's e-mail address management: a person's address is their
-    sign-in name, which their agency administrator keeps, so people cannot add or
-    change addresses themselves (an added address could receive password resets)."""
-    return TemplateResponse(request, "account/email.html")
 
 
 def _is_htmx(request: HttpRequest) -> bool:

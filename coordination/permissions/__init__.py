@@ -7,7 +7,8 @@
 * ``explain(user, action, obj)`` — why, as steps a person can read.
 
 Each app registers a :class:`Policy` per model (in its ``permissions.py``); the core holds
-the machinery and depends on no app.
+the machinery and depends on no app. Beside it: ``markings`` (the TLP sensitivity markings)
+and ``request_memory`` (what one request may remember until it writes).
 """
 
 from __future__ import annotations

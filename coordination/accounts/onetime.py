@@ -7,7 +7,7 @@ constraint, in the caller's transaction: a concurrent second use waits for the f
 the index and, once it commits, is refused; if the first rolls back, the link still works.
 Every one-time link goes through it: the invitation's "choose your password" link
 (``agencies.views.ChoosePasswordView``), allauth's password reset link
-(``coordination.accounts.ResetPasswordOnceForm``) and the acknowledgement link of a
+(``coordination.accounts.signin.ResetPasswordOnceForm``) and the acknowledgement link of a
 critical update (``taskforces.views.acknowledge_by_link``).
 """
 
@@ -17,7 +17,7 @@ import hashlib
 
 from django.db import IntegrityError, transaction
 
-from .models import UsedLink
+from coordination.models import UsedLink
 
 INVITATION = "invitation"
 RESET = "reset"  # allauth's password reset link

@@ -1,6 +1,6 @@
 """The audit trail's pages: the list with filters, one event, and the CSV export.
 
-Who reads what is the audit-event policy (coordination/api/policies.py): portal
+Who reads what is the audit-event policy (``agencies.permissions.AuditEventPolicy``): portal
 administrators every event, agency administrators the events of their agency's people
 (while they belonged to it). Everyone else is refused, and the refusal is itself recorded.
 """
@@ -19,12 +19,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .api.policies import may_read_audit_trail
-from .exports import csv_response
-from .models import AuditEvent
-from .permissions import PermissionDenied, restrict
-from .web import filter_list, paginate, query_without_page, visible_or_404
-from .widgets import DateInput
+from coordination.audit.policy import may_read_audit_trail
+from coordination.models import AuditEvent
+from coordination.permissions import PermissionDenied, restrict
+from coordination.web.exports import csv_response
+from coordination.web.pages import filter_list, paginate, query_without_page, visible_or_404
+from coordination.web.widgets import DateInput
 
 REFUSED = "Only portal administrators and agency administrators read the audit trail."
 

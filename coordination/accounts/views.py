@@ -1,5 +1,6 @@
-"""The portal page where a person manages their own API tokens: list, create (the secret
-is shown once, on the answer to the creating request), revoke."""
+"""The account pages Concord adds to allauth's: the page where a person manages their own API
+tokens (list, create: the secret is shown once, on the answer to the creating request;
+revoke), and the stand-in for allauth's e-mail address management."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import line_field
-from .models import ApiToken, User
-from .tokens import create_token, revoke_token
-from .web import run_service
+from coordination.accounts.tokens import create_token, revoke_token
+from coordination.models import ApiToken, User
+from coordination.web.forms import line_field
+from coordination.web.pages import run_service
 
 EXPIRY_CHOICES = [
     ("7", "In 7 days"),
@@ -86,3 +88,11 @@ def revoke(request: HttpRequest, pk: int) -> HttpResponse:
         revoke_token(token=token, by=_person(request))
         messages.success(request, f"The token “{token.name}” was revoked; it no longer works.")
     return redirect("tokens")
+
+
+@login_required
+def email_managed_by_agency(request: HttpRequest) -> HttpResponse:
+    """Stands in for allauth's e-mail address management: a person's address is their
+    sign-in name, which their agency administrator keeps, so people cannot add or
+    change addresses themselves (an added address could receive password resets)."""
+    return TemplateResponse(request, "account/email.html")

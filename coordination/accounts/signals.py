@@ -15,8 +15,8 @@ from allauth.mfa import signals as mfa_signals
 from axes import signals as axes_signals
 from django.contrib.auth import signals as auth_signals
 
-from . import audit
-from .models import AuditEvent
+from coordination import audit
+from coordination.models import AuditEvent
 
 
 def _typed_login(credentials: dict[str, Any] | None) -> str:

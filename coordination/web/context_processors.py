@@ -17,7 +17,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         return user.memberships.select_related("agency").filter(is_active=True).first()
 
     def unread() -> int:
-        from .notifications import visible_notifications
+        from coordination.notifications import visible_notifications
 
         return visible_notifications(user).filter(read_at__isnull=True).count()
 

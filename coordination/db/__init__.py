@@ -8,6 +8,9 @@ executes it by name afterwards; elsewhere, or with ``CONCORD_DB_PREPARED_STATEME
 off (behind a connection pooler in transaction mode, which does not keep sessions), it
 simply runs the SQL. Only which statements a connection has prepared is remembered here,
 never a result.
+
+Beside it: ``sqlite_triggers`` (the SQLite triggers put back after a migration rebuilds a
+table) and ``cache`` (the Redis cache backend that degrades instead of failing).
 """
 
 from __future__ import annotations

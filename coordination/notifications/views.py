@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .forms import PreferencesForm
-from .models import Notification
-from .notifications import preferences_for, set_preferences, visible_notifications
-from .web import paginate, run_service
+from coordination.models import Notification
+from coordination.notifications import preferences_for, set_preferences, visible_notifications
+from coordination.notifications.forms import PreferencesForm
+from coordination.web.pages import paginate, run_service
 
 
 @login_required

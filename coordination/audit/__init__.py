@@ -2,6 +2,9 @@
 
 Request details (IP address, user agent) come from ``AuditContextMiddleware``; the
 actor's agency from a resolver the agencies app registers, so the core imports no app.
+
+Beside it: ``models`` (the event), ``chain`` (its hash), ``policy`` (who reads the trail:
+the core's side), ``views`` and ``urls`` (the audit pages), ``tasks`` (seal, verify, purge).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .markings import Marking
-from .models import AuditEvent
+from coordination.audit.models import AuditEvent
+from coordination.permissions.markings import Marking
 
 _request_context: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
     "concord_audit_request", default=None
@@ -262,7 +265,7 @@ def request_seal() -> None:
         from django.core.cache import cache
 
         if cache.add(SEAL_REQUEST_KEY, 1, timeout=1):
-            from .tasks import seal_audit_chain
+            from coordination.audit.tasks import seal_audit_chain
 
             seal_audit_chain.delay()
     except Exception:  # the outage must not fail the request that already committed

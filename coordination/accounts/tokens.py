@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import audit
-from .models import ApiToken, User
-from .permissions import PermissionDenied
+from coordination import audit
+from coordination.models import ApiToken, User
+from coordination.permissions import PermissionDenied
 
 PREFIX_LENGTH = 8
 # How often, at most, a token's ``last_used_at`` is written: a busy integration would

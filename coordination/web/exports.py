@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import audit
+from coordination import audit
 
 # A leading =, +, -, @ (or tab/carriage return) makes Excel and LibreOffice evaluate the
 # cell as a formula (CSV injection); such values are prefixed with a quote.

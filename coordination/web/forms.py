@@ -1,4 +1,5 @@
-"""Forms of the core's own pages."""
+"""Form fields every app's forms use (one line, prose, days and moments), checked as the
+models check them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from typing import Any
 
 from django import forms
 
-from .models import Notification
-from .notifications import KINDS
-from .validators import (
+from coordination.validators import (
     NAME_LENGTH,
     ControlCharacterValidator,
     DayRangeValidator,
@@ -62,24 +61,3 @@ class PlanMomentField(MomentField):
     portal's range of dates."""
 
     default_validators = [DayRangeValidator()]
-
-
-class PreferencesForm(forms.Form):
-    """One choice per kind of notification; critical kinds are shown but fixed."""
-
-    def __init__(self, *args: Any, current: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, kind in sorted(KINDS.items(), key=lambda item: item[1].label):
-            field = forms.ChoiceField(
-                label=kind.label,
-                choices=Notification.Delivery.choices,
-                initial=current.get(name),
-                help_text="Critical: always e-mailed at once." if kind.critical else "",
-                disabled=kind.critical,
-            )
-            self.fields[name] = field
-
-    def choices(self) -> dict[str, str]:
-        return {
-            name: value for name, value in self.cleaned_data.items() if not KINDS[name].critical
-        }

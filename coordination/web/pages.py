@@ -14,8 +14,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from . import audit
-from .permissions import PermissionDenied
+from coordination import audit
+from coordination.permissions import PermissionDenied
 
 M = TypeVar("M", bound=Model)
 
