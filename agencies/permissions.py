@@ -164,8 +164,8 @@ class SharingAgreementPolicy(Policy[SharingAgreement]):
         if action == "view":
             if user.is_portal_admin:
                 return queryset
-            party_of = parties.filter(agency_id=AgencyOf(user))
-            return queryset.filter(pk__in=party_of.values("sharingagreement_id"))
+            own = parties.filter(agency_id=AgencyOf(user))
+            return queryset.filter(pk__in=own.values("sharingagreement_id"))
         acting = _acting_agency_ids(user)
         party_of = parties.filter(agency_id__in=acting).values("sharingagreement_id")
         if action == "accept":

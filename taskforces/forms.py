@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -83,9 +83,8 @@ class InviteAgencyForm(forms.Form):
             task_force=task_force,
             status__in=(Participation.Status.INVITED, Participation.Status.ACCEPTED),
         ).values("agency_id")
-        self.fields["agency"].queryset = Agency.objects.filter(status=Agency.Status.ACTIVE).exclude(
-            pk__in=busy
-        )  # type: ignore[attr-defined]
+        agency = cast(forms.ModelChoiceField, self.fields["agency"])  # declared so above
+        agency.queryset = Agency.objects.filter(status=Agency.Status.ACTIVE).exclude(pk__in=busy)
 
 
 class RespondForm(forms.Form):

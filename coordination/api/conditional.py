@@ -85,8 +85,6 @@ def not_modified(etag: str) -> Response:
 class ConditionalMixin:
     """``list`` and ``retrieve`` with ETags and 304s, for ``ResourceViewSet``."""
 
-    request: Request
-
     def state_before_query(self) -> str | None:
         """The data's state when it can be known before reading rows; None otherwise."""
         return None

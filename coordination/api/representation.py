@@ -55,6 +55,8 @@ def _nested(field: serializers.BaseSerializer, attr: str) -> Reader:
 
 
 def _many(field: serializers.ListSerializer, attr: str) -> Reader:
+    if field.child is None:  # REST framework's ListSerializer always has one
+        raise TypeError(f"{field!r} has no child serializer")
     child = field.child.to_representation
 
     def read(instance: Any) -> Any:

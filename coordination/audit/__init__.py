@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
@@ -298,7 +298,10 @@ def _seal_once(batch: int) -> int:
         .values_list("seq", "hash")
         .first()
     )
-    seq, previous = head if head is not None else (0, AuditEvent.GENESIS)
+    # the filter keeps sealed events only: their seq is set
+    seq, previous = (
+        (int(cast(int, head[0])), head[1]) if head is not None else (0, AuditEvent.GENESIS)
+    )
     # committed events (and this transaction's own, which stand or fall with it)
     events = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch])
     rows = []
@@ -402,7 +405,8 @@ def chain_head() -> tuple[int, int, str] | None:
         .values_list("id", "seq", "hash")
         .first()
     )
-    return (int(head[0]), int(head[1]), str(head[2])) if head else None
+    # sealed events only: their seq is set
+    return (int(head[0]), int(cast(int, head[1])), str(head[2])) if head else None
 
 
 def purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:

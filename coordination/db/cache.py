@@ -102,5 +102,8 @@ class RedisCache(DjangoRedisCache):
     def delete_many(self, keys: Any, version: Any = None) -> None:
         self._or("delete_many", lambda: super(RedisCache, self).delete_many(keys, version), None)
 
-    def clear(self) -> bool:
-        return self._or("clear", lambda: super(RedisCache, self).clear(), False)
+    # django-stubs types BaseCache.clear as returning None; Django's RedisCache.clear
+    # returns whether Redis flushed, which this keeps (False while Redis is down)
+    def clear(self) -> bool:  # type: ignore[override]
+        flushed: Callable[[], bool] = super(RedisCache, self).clear  # type: ignore[assignment]
+        return self._or("clear", flushed, False)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from coordination.models import Notification
 from coordination.notifications import preferences_for, set_preferences, visible_notifications
 from coordination.notifications.forms import PreferencesForm
-from coordination.web.pages import paginate, run_service
+from coordination.web.pages import AuthenticatedHttpRequest, paginate, run_service
 
 
 @login_required
@@ -26,7 +26,7 @@ def notification_centre(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+def mark_read(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark one of my notifications read. Someone else's is "not found", as if it did not
     exist, and changes nothing."""
     mine = Notification.objects.filter(recipient=request.user, pk=pk)
@@ -38,7 +38,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mark_all_read(request: HttpRequest) -> HttpResponse:
+def mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(
         read_at=timezone.now()
     )

@@ -13,7 +13,7 @@ and ``request_memory`` (what one request may remember until it writes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -172,7 +172,7 @@ class InSubquery(models.Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.lhs, self.rhs]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         self.lhs, self.rhs = exprs
 
     def as_sql(self, compiler: Any, connection: Any, template: str = "{} IN {}") -> Any:
@@ -209,7 +209,7 @@ class InList(models.Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.lhs]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         (self.lhs,) = exprs
 
     def as_sql(self, compiler: Any, connection: Any) -> Any:

@@ -30,6 +30,7 @@ task force named "bench-…", kept: the append-only audit trail refuses its clea
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import platform
@@ -471,7 +472,7 @@ class Command(BaseCommand):
             "  (target: ratio ≤ 2×; below 1 means the person's list is smaller than the whole table)"
         )
         cold = [
-            f"{p.label} {ms(self.time_call(lambda p=p: access.compute(p.user), n)).strip()} ms"
+            f"{p.label} {ms(self.time_call(functools.partial(access.compute, p.user), n)).strip()} ms"
             for p in self.people
         ]
         self.write(
