@@ -34,9 +34,9 @@ from coordination.models import Event, User
 from coordination.permissions import PermissionDenied, can, explain, require
 from coordination.validators import validate_fields
 
-from .access import access_for
-from .catalogue import DEFAULT_ROLE_TEMPLATES
-from .models import (
+from ..access import access_for
+from ..catalogue import DEFAULT_ROLE_TEMPLATES
+from ..models import (
     Acknowledgement,
     Capability,
     Objective,
@@ -50,7 +50,7 @@ from .models import (
     TaskForceGroupObjectPermission,
     Update,
 )
-from .permissions import _ceiling_for
+from ..permissions import _ceiling_for
 
 TF = TaskForce.Status
 P = Participation.Status
@@ -1348,7 +1348,7 @@ def on_agency_status_changed(
         reason=reason,
         total=participations.count() + assignments.count(),
     )
-    from .tasks import run_offboarding as run_offboarding_task
+    from ..tasks import run_offboarding as run_offboarding_task
 
     job_id = job.pk
     # robust: a broker that is down must not undo the offboarding; beat resumes the job
@@ -1444,7 +1444,7 @@ def run_offboarding(job_id: int, *, batch_size: int = OFFBOARD_BATCH) -> Offboar
 def resume_offboarding(*, now: datetime.datetime | None = None) -> int:
     """Queue again the offboarding jobs not finished and not moved for a while (their task
     was lost or their worker died). Returns how many."""
-    from .tasks import run_offboarding as run_offboarding_task
+    from ..tasks import run_offboarding as run_offboarding_task
 
     now = now or timezone.now()
     stale = OffboardingJob.objects.exclude(state=OffboardingJob.State.DONE).filter(
@@ -1535,7 +1535,7 @@ def escalate_unacknowledged(*, now: datetime.datetime | None = None) -> int:
     """Critical updates: remind whoever has not acknowledged after
     CONCORD_ACK_REMIND_HOURS, then tell their agency's liaison officers after
     CONCORD_ACK_ESCALATE_HOURS. Each person is reminded and escalated once per update."""
-    from .permissions import acknowledgement_audience
+    from ..permissions import acknowledgement_audience
 
     now = now or timezone.now()
     remind_after = datetime.timedelta(hours=settings.CONCORD_ACK_REMIND_HOURS)
