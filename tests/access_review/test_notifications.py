@@ -16,7 +16,7 @@ from coordination import notifications
 from coordination.models import Event, Notification
 from taskforces import services, tasks
 from taskforces.models import RoleAssignment
-from taskforces.services import task_forces as periodic
+from taskforces.services import periodic
 
 from ..conftest import role_named
 from ..factories import person

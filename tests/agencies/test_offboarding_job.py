@@ -23,7 +23,7 @@ from coordination.models import AuditEvent
 from coordination.permissions import can
 from taskforces import services
 from taskforces.models import Participation, RoleAssignment
-from taskforces.services import task_forces as agency_changes
+from taskforces.services import agency_changes
 
 J = OffboardingJob.State
 

@@ -35,7 +35,7 @@ from taskforces.models import (
     TaskForceGroupObjectPermission,
     Update,
 )
-from taskforces.services import task_forces as assignments
+from taskforces.services import assignments
 
 from ..conftest import built_once
 

@@ -1,0 +1,32 @@
+"""The task-force lock every write inside a task force starts with
+(docs/decisions/0002-one-lock-order.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+
+from ..models import TaskForce
+
+
+def lock_task_forces(ids: Iterable[int]) -> None:
+    """Lock these task forces' rows, lowest id first, until the transaction ends: the step
+    every write inside a task force starts with (see the package docstring)."""
+    wanted = sorted({int(i) for i in ids})
+    if wanted:
+        list(
+            TaskForce.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk__in=wanted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _lock_task_force_of(model: type[Model], pk: Any, path: str = "task_force_id") -> None:
+    """Lock the task force an object belongs to (``path`` names the column, through the
+    role for an assignment), before locking the object itself."""
+    found = model._default_manager.filter(pk=pk).values_list(path, flat=True).first()
+    if found is not None:
+        lock_task_forces([found])
