@@ -1,6 +1,7 @@
 """Task force pages. Each view: fetch through the permission core, call a service,
 render. A thing the person may not see is "not found", whether it exists or not; a
-thing they may see but not change is refused with the reason (403)."""
+thing they may see but not change is refused with the reason (403, from the permission
+core's ``require``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from agencies.models import Agency
 from agencies.selectors import membership_of
 from coordination import onetime
-from coordination.permissions import PermissionDenied, can, explain
+from coordination.permissions import PermissionDenied, can, explain, require
 from coordination.web import (
     filter_list,
     paginate,
@@ -46,13 +47,6 @@ from .models import (
     TaskForce,
     Update,
 )
-
-
-def _refuse_unless(user: Any, action: str, obj: Any) -> None:
-    """403 with the reason, for people who can see ``obj`` but may not ``action`` it."""
-    if not can(user, action, obj):
-        raise PermissionDenied(explain(user, action, obj), obj=obj)
-
 
 # --- dashboard ------------------------------------------------------------------------
 
@@ -239,7 +233,7 @@ def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "change", task_force)
+    require(request.user, "change", task_force)
     if not selectors.sees_mandate(request.user, task_force):
         raise PermissionDenied(
             f"The mandate is marked {task_force.get_marking_display()}, above what you see "
@@ -275,7 +269,7 @@ def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_force_status(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "change", task_force)
+    require(request.user, "change", task_force)
     form = forms.TaskForceStatusForm(request.POST)
     if form.is_valid() and run_service(
         form,
@@ -297,7 +291,7 @@ def task_force_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def invite_agency(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "manage_participation", task_force)
+    require(request.user, "manage_participation", task_force)
     form = forms.InviteAgencyForm(request.POST or None, task_force=task_force)
     if request.method == "POST" and form.is_valid():
         participation = run_service(
@@ -422,7 +416,7 @@ def organisation(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def role_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "change", task_force)
+    require(request.user, "change", task_force)
     form = forms.RoleForm(request.POST or None, task_force=task_force)
     if request.method == "POST" and form.is_valid():
         role = run_service(
@@ -451,7 +445,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     """A liaison officer assigns one of their own agency's people to a role."""
     role = visible_or_404(Role.objects.select_related("task_force"), request.user, pk)
     membership = membership_of(request.user)
-    _refuse_unless(request.user, "assign_roles", role.task_force)
+    require(request.user, "assign_roles", role.task_force)
     form = forms.AssignRoleForm(
         request.POST or None, agency=membership.agency if membership else None
     )
@@ -482,7 +476,7 @@ def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
         request.user,
         pk,
     )
-    _refuse_unless(request.user, "change", assignment)
+    require(request.user, "change", assignment)
     form = forms.ReasonForm(request.POST or None)
     if (
         request.method == "POST"
@@ -514,7 +508,7 @@ def assignment_until(request: HttpRequest, pk: int) -> HttpResponse:
     assignment = visible_or_404(
         RoleAssignment.objects.select_related("role__task_force", "person"), request.user, pk
     )
-    _refuse_unless(request.user, "change", assignment)
+    require(request.user, "change", assignment)
     form = forms.AssignmentUntilForm(request.POST or None, initial={"until": assignment.ends_at})
     if (
         request.method == "POST"
@@ -580,7 +574,7 @@ def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "manage_objectives", task_force)
+    require(request.user, "manage_objectives", task_force)
     form = forms.ObjectiveForm(request.POST or None, task_force=task_force)
     if request.method == "POST" and form.is_valid():
         objective = run_service(
@@ -634,7 +628,7 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
-    _refuse_unless(request.user, "change", objective)
+    require(request.user, "change", objective)
     initial = {
         "title": objective.title,
         "description": objective.description,
@@ -675,7 +669,7 @@ def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_create(request: HttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
-    _refuse_unless(request.user, "manage_tasks", objective.task_force)
+    require(request.user, "manage_tasks", objective.task_force)
     form = forms.TaskForm(request.POST or None, task_force=objective.task_force)
     if request.method == "POST" and form.is_valid():
         task = run_service(
@@ -750,7 +744,7 @@ def task_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a task's status (its assignee, its role's holders, or task managers). With
     HTMX, answers with the status fragment only."""
     task = visible_or_404(Task.objects.select_related("task_force"), request.user, pk)
-    _refuse_unless(request.user, "change", task)
+    require(request.user, "change", task)
     form = forms.TaskStatusForm(request.POST)
     if form.is_valid() and run_service(
         form,
@@ -778,7 +772,7 @@ def task_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     task = visible_or_404(Task.objects.select_related("task_force", "objective"), request.user, pk)
-    _refuse_unless(request.user, "manage_tasks", task.task_force)
+    require(request.user, "manage_tasks", task.task_force)
     initial = {
         "title": task.title,
         "description": task.description,
@@ -837,7 +831,7 @@ def updates_feed(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def update_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "post_updates", task_force)
+    require(request.user, "post_updates", task_force)
     form = forms.UpdateForm(request.POST or None, task_force=task_force)
     if request.method == "POST" and form.is_valid():
         update = run_service(
@@ -972,7 +966,7 @@ def period_list(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def period_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
-    _refuse_unless(request.user, "manage_objectives", task_force)
+    require(request.user, "manage_objectives", task_force)
     form = forms.PeriodForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         period = run_service(
@@ -1001,7 +995,7 @@ def period_edit(request: HttpRequest, pk: int) -> HttpResponse:
     period = visible_or_404(
         OperationalPeriod.objects.select_related("task_force"), request.user, pk
     )
-    _refuse_unless(request.user, "change", period)
+    require(request.user, "change", period)
     initial = {
         "number": period.number,
         "starts_at": timezone.localtime(period.starts_at),
@@ -1037,7 +1031,7 @@ def period_delete(request: HttpRequest, pk: int) -> HttpResponse:
     period = visible_or_404(
         OperationalPeriod.objects.select_related("task_force"), request.user, pk
     )
-    _refuse_unless(request.user, "change", period)
+    require(request.user, "change", period)
     if request.method == "POST":
         services.delete_period(period=period, by=request.user)
         messages.success(request, f"Operational period {period.number} is removed.")
