@@ -32,10 +32,10 @@ from coordination.web import (
     visible_or_404,
 )
 
-from . import calendar as calendar_feeds
-from . import forms, selectors, services
-from .filtersets import ObjectiveFilter, TaskForceFilter, TaskListFilter
-from .models import (
+from .. import calendar as calendar_feeds
+from .. import forms, selectors, services
+from ..filtersets import ObjectiveFilter, TaskForceFilter, TaskListFilter
+from ..models import (
     Acknowledgement,
     CalendarFeed,
     Objective,
@@ -911,7 +911,7 @@ def acknowledge_by_link(request: HttpRequest, token: str) -> HttpResponse:
     for the person the link was made for, if they still may."""
     from coordination.models import User
 
-    from .notifications import ACK_MAX_AGE, ACK_SALT
+    from ..notifications import ACK_MAX_AGE, ACK_SALT
 
     try:
         data = signing.loads(token, salt=ACK_SALT, max_age=ACK_MAX_AGE)
