@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
@@ -26,6 +29,7 @@ from ..models import (
     Task,
     TaskForce,
 )
+from ._pages import form_page
 
 
 @login_required
@@ -66,22 +70,13 @@ def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
 def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_objectives", task_force)
-    form = forms.ObjectiveForm(request.POST or None, task_force=task_force)
-    if request.method == "POST" and form.is_valid():
-        objective = run_service(
-            form,
-            lambda: services.create_objective(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-        if objective is not None:
-            messages.success(request, "Objective added.")
-            return redirect("taskforces:objective", objective.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.ObjectiveForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.create_objective(task_force=task_force, by=request.user, **data),
+        saved="Objective added.",
+        then=lambda objective: reverse("taskforces:objective", args=[objective.pk]),
+        context={
             "title": f"New objective for {task_force}",
             "submit": "Add objective",
             "task_force": task_force,
@@ -131,25 +126,21 @@ def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "marking": objective.marking,
         "period": objective.period_id,
     }
-    form = forms.ObjectiveForm(
-        request.POST or None, initial=initial, task_force=objective.task_force
-    )
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+
+    def save(data: dict[str, Any]) -> Objective:
+        data = dict(data)
         contributors = data.pop("contributing_agencies")
-        if run_service(
-            form,
-            lambda: services.update_objective(
-                objective=objective, by=request.user, contributing_agencies=contributors, **data
-            ),
-        ):
-            messages.success(request, "Objective saved.")
-            return redirect("taskforces:objective", objective.pk)
-    return render(
+        return services.update_objective(
+            objective=objective, by=request.user, contributing_agencies=contributors, **data
+        )
+
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.ObjectiveForm(request.POST or None, initial=initial, task_force=objective.task_force),
+        save=save,
+        saved="Objective saved.",
+        then=lambda _: reverse("taskforces:objective", args=[objective.pk]),
+        context={
             "title": f"Edit {objective}",
             "submit": "Save",
             "task_force": objective.task_force,
@@ -161,20 +152,13 @@ def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def task_create(request: HttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
     require(request.user, "manage_tasks", objective.task_force)
-    form = forms.TaskForm(request.POST or None, task_force=objective.task_force)
-    if request.method == "POST" and form.is_valid():
-        task = run_service(
-            form,
-            lambda: services.create_task(objective=objective, by=request.user, **form.cleaned_data),
-        )
-        if task is not None:
-            messages.success(request, "Task added.")
-            return redirect("taskforces:objective", objective.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.TaskForm(request.POST or None, task_force=objective.task_force),
+        save=lambda data: services.create_task(objective=objective, by=request.user, **data),
+        saved="Task added.",
+        then=lambda _: reverse("taskforces:objective", args=[objective.pk]),
+        context={
             "title": f"New task under {objective}",
             "submit": "Add task",
             "task_force": objective.task_force,
@@ -273,18 +257,11 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "status": task.status,
         "period": task.period_id,
     }
-    form = forms.TaskForm(request.POST or None, initial=initial, task_force=task.task_force)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form, lambda: services.update_task(task=task, by=request.user, **form.cleaned_data)
-        )
-    ):
-        messages.success(request, "Task saved.")
-        return redirect("taskforces:task", task.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {"form": form, "title": f"Edit {task}", "submit": "Save", "task_force": task.task_force},
+        forms.TaskForm(request.POST or None, initial=initial, task_force=task.task_force),
+        save=lambda data: services.update_task(task=task, by=request.user, **data),
+        saved="Task saved.",
+        then=lambda _: reverse("taskforces:task", args=[task.pk]),
+        context={"title": f"Edit {task}", "submit": "Save", "task_force": task.task_force},
     )

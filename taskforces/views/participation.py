@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from coordination.permissions import require
 from coordination.web import (
@@ -18,30 +19,22 @@ from ..models import (
     Participation,
     TaskForce,
 )
+from ._pages import form_page
 
 
 @login_required
 def invite_agency(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_participation", task_force)
-    form = forms.InviteAgencyForm(request.POST or None, task_force=task_force)
-    if request.method == "POST" and form.is_valid():
-        participation = run_service(
-            form,
-            lambda: services.invite_agency(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-        if participation is not None:
-            messages.success(
-                request, f"{participation.agency} is invited; its liaison officers will be told."
-            )
-            return redirect("taskforces:detail", task_force.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.InviteAgencyForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.invite_agency(task_force=task_force, by=request.user, **data),
+        saved=lambda participation: (
+            f"{participation.agency} is invited; its liaison officers will be told."
+        ),
+        then=lambda _: reverse("taskforces:detail", args=[task_force.pk]),
+        context={
             "title": f"Invite an agency to {task_force}",
             "submit": "Invite",
             "task_force": task_force,
@@ -89,28 +82,15 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     participation = visible_or_404(
         Participation.objects.select_related("task_force", "agency"), request.user, pk
     )
-    form = forms.ReasonForm(request.POST or None)
-    withdrawn = (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form,
-            lambda: services.withdraw_agency(
-                participation=participation, by=request.user, reason=form.cleaned_data["reason"]
-            ),
-        )
-    )
-    if withdrawn:
-        messages.success(
-            request,
-            f"{participation.agency} has withdrawn from {participation.task_force}; its people's roles there have ended.",
-        )
-        return redirect("dashboard")
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.ReasonForm(request.POST or None),
+        save=lambda data: services.withdraw_agency(
+            participation=participation, by=request.user, reason=data["reason"]
+        ),
+        saved=f"{participation.agency} has withdrawn from {participation.task_force}; its people's roles there have ended.",
+        then=lambda _: reverse("dashboard"),
+        context={
             "title": f"Withdraw {participation.agency} from {participation.task_force}",
             "submit": "Withdraw",
             "danger": True,

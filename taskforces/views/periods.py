@@ -6,11 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from coordination.permissions import can, require
 from coordination.web import (
-    run_service,
     visible_or_404,
 )
 
@@ -19,6 +19,7 @@ from ..models import (
     OperationalPeriod,
     TaskForce,
 )
+from ._pages import form_page
 
 
 @login_required
@@ -47,22 +48,13 @@ def period_list(request: HttpRequest, pk: int) -> HttpResponse:
 def period_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_objectives", task_force)
-    form = forms.PeriodForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        period = run_service(
-            form,
-            lambda: services.create_period(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-        if period is not None:
-            messages.success(request, f"Operational period {period.number} is planned.")
-            return redirect("taskforces:periods", task_force.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.PeriodForm(request.POST or None),
+        save=lambda data: services.create_period(task_force=task_force, by=request.user, **data),
+        saved=lambda period: f"Operational period {period.number} is planned.",
+        then=lambda _: reverse("taskforces:periods", args=[task_force.pk]),
+        context={
             "title": f"Plan an operational period for {task_force}",
             "submit": "Add period",
             "task_force": task_force,
@@ -82,22 +74,13 @@ def period_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "ends_at": timezone.localtime(period.ends_at),
         "notes": period.notes,
     }
-    form = forms.PeriodForm(request.POST or None, initial=initial)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form,
-            lambda: services.update_period(period=period, by=request.user, **form.cleaned_data),
-        )
-    ):
-        messages.success(request, "Operational period saved.")
-        return redirect("taskforces:periods", period.task_force_id)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.PeriodForm(request.POST or None, initial=initial),
+        save=lambda data: services.update_period(period=period, by=request.user, **data),
+        saved="Operational period saved.",
+        then=lambda _: reverse("taskforces:periods", args=[period.task_force_id]),
+        context={
             "title": f"Edit operational period {period.number}",
             "submit": "Save",
             "task_force": period.task_force,

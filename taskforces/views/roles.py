@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 
 from agencies.selectors import membership_of
 from coordination.permissions import can, require
 from coordination.web import (
-    run_service,
     visible_or_404,
 )
 
@@ -20,6 +19,7 @@ from ..models import (
     RoleAssignment,
     TaskForce,
 )
+from ._pages import form_page
 
 
 @login_required
@@ -49,22 +49,13 @@ def organisation(request: HttpRequest, pk: int) -> HttpResponse:
 def role_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "change", task_force)
-    form = forms.RoleForm(request.POST or None, task_force=task_force)
-    if request.method == "POST" and form.is_valid():
-        role = run_service(
-            form,
-            lambda: services.create_role(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-        if role is not None:
-            messages.success(request, f"The role {role.name} is added.")
-            return redirect("taskforces:organisation", task_force.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.RoleForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.create_role(task_force=task_force, by=request.user, **data),
+        saved=lambda role: f"The role {role.name} is added.",
+        then=lambda _: reverse("taskforces:organisation", args=[task_force.pk]),
+        context={
             "title": f"Add a role to {task_force}",
             "submit": "Add role",
             "task_force": task_force,
@@ -78,26 +69,18 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     role = visible_or_404(Role.objects.select_related("task_force"), request.user, pk)
     membership = membership_of(request.user)
     require(request.user, "assign_roles", role.task_force)
-    form = forms.AssignRoleForm(
-        request.POST or None, agency=membership.agency if membership else None
-    )
-    if request.method == "POST" and form.is_valid():
-        assignment = run_service(
-            form,
-            lambda: services.assign_role(
-                role=role,
-                person=form.cleaned_data["person"],
-                until=form.cleaned_data["until"],
-                assigned_by=request.user,
-            ),
-        )
-        if assignment is not None:
-            messages.success(request, f"{assignment.person} now holds {role.name}.")
-            return redirect("taskforces:organisation", role.task_force_id)
-    return render(
+    return form_page(
         request,
-        "taskforces/assign.html",
-        {"form": form, "role": role, "task_force": role.task_force},
+        forms.AssignRoleForm(
+            request.POST or None, agency=membership.agency if membership else None
+        ),
+        save=lambda data: services.assign_role(
+            role=role, person=data["person"], until=data["until"], assigned_by=request.user
+        ),
+        saved=lambda assignment: f"{assignment.person} now holds {role.name}.",
+        then=lambda _: reverse("taskforces:organisation", args=[role.task_force_id]),
+        context={"role": role, "task_force": role.task_force},
+        template="taskforces/assign.html",
     )
 
 
@@ -109,24 +92,15 @@ def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
     )
     require(request.user, "change", assignment)
-    form = forms.ReasonForm(request.POST or None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form,
-            lambda: services.end_assignment(
-                assignment=assignment, by=request.user, reason=form.cleaned_data["reason"]
-            ),
-        )
-    ):
-        messages.success(request, f"{assignment.person} no longer holds {assignment.role.name}.")
-        return redirect("taskforces:organisation", assignment.role.task_force_id)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.ReasonForm(request.POST or None),
+        save=lambda data: services.end_assignment(
+            assignment=assignment, by=request.user, reason=data["reason"]
+        ),
+        saved=f"{assignment.person} no longer holds {assignment.role.name}.",
+        then=lambda _: reverse("taskforces:organisation", args=[assignment.role.task_force_id]),
+        context={
             "title": f"End {assignment.person}'s role {assignment.role.name}",
             "submit": "End assignment",
             "danger": True,
@@ -141,24 +115,15 @@ def assignment_until(request: HttpRequest, pk: int) -> HttpResponse:
         RoleAssignment.objects.select_related("role__task_force", "person"), request.user, pk
     )
     require(request.user, "change", assignment)
-    form = forms.AssignmentUntilForm(request.POST or None, initial={"until": assignment.ends_at})
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form,
-            lambda: services.set_assignment_end(
-                assignment=assignment, until=form.cleaned_data["until"], by=request.user
-            ),
-        )
-    ):
-        messages.success(request, "End date saved.")
-        return redirect("taskforces:organisation", assignment.role.task_force_id)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
+        forms.AssignmentUntilForm(request.POST or None, initial={"until": assignment.ends_at}),
+        save=lambda data: services.set_assignment_end(
+            assignment=assignment, until=data["until"], by=request.user
+        ),
+        saved="End date saved.",
+        then=lambda _: reverse("taskforces:organisation", args=[assignment.role.task_force_id]),
+        context={
             "title": f"End date for {assignment.person} as {assignment.role.name}",
             "submit": "Save",
             "task_force": assignment.role.task_force,

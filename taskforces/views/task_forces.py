@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -25,6 +26,7 @@ from ..models import (
     Participation,
     TaskForce,
 )
+from ._pages import form_page
 
 
 @login_required
@@ -53,21 +55,15 @@ def task_force_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def task_force_create(request: HttpRequest) -> HttpResponse:
     """A liaison officer of an active agency forms a task force; their agency leads it."""
-    form = forms.TaskForceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        task_force = run_service(
-            form, lambda: services.form_task_force(by=request.user, **form.cleaned_data)
-        )
-        if task_force is not None:
-            messages.success(
-                request,
-                f"{task_force} is formed. You hold its Commander and Liaison officer roles.",
-            )
-            return redirect("taskforces:detail", task_force.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {"form": form, "title": "Form a task force", "submit": "Form task force"},
+        forms.TaskForceForm(request.POST or None),
+        save=lambda data: services.form_task_force(by=request.user, **data),
+        saved=lambda task_force: (
+            f"{task_force} is formed. You hold its Commander and Liaison officer roles."
+        ),
+        then=lambda task_force: reverse("taskforces:detail", args=[task_force.pk]),
+        context={"title": "Form a task force", "submit": "Form task force"},
     )
 
 
@@ -124,23 +120,15 @@ def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "mandate": task_force.mandate,
         "marking": task_force.marking,
     }
-    form = forms.TaskForceForm(request.POST or None, initial=initial)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and run_service(
-            form,
-            lambda: services.update_task_force(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-    ):
-        messages.success(request, "Saved.")
-        return redirect("taskforces:detail", task_force.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {"form": form, "title": f"Edit {task_force}", "submit": "Save", "task_force": task_force},
+        forms.TaskForceForm(request.POST or None, initial=initial),
+        save=lambda data: services.update_task_force(
+            task_force=task_force, by=request.user, **data
+        ),
+        saved="Saved.",
+        then=lambda _: reverse("taskforces:detail", args=[task_force.pk]),
+        context={"title": f"Edit {task_force}", "submit": "Save", "task_force": task_force},
     )
 
 

@@ -20,7 +20,6 @@ from coordination import onetime
 from coordination.permissions import can, explain, require
 from coordination.web import (
     paginate,
-    run_service,
     visible_or_404,
 )
 
@@ -30,6 +29,7 @@ from ..models import (
     TaskForce,
     Update,
 )
+from ._pages import form_page
 
 
 def _with_acknowledgement_state(updates: QuerySet[Update], user: Any) -> QuerySet[Update]:
@@ -62,26 +62,13 @@ def updates_feed(request: HttpRequest, pk: int) -> HttpResponse:
 def update_create(request: HttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "post_updates", task_force)
-    form = forms.UpdateForm(request.POST or None, task_force=task_force)
-    if request.method == "POST" and form.is_valid():
-        update = run_service(
-            form,
-            lambda: services.post_update(
-                task_force=task_force, by=request.user, **form.cleaned_data
-            ),
-        )
-        if update is not None:
-            messages.success(request, "Update posted.")
-            return redirect("taskforces:update", update.pk)
-    return render(
+    return form_page(
         request,
-        "taskforces/form.html",
-        {
-            "form": form,
-            "title": f"Post to {task_force}",
-            "submit": "Post",
-            "task_force": task_force,
-        },
+        forms.UpdateForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.post_update(task_force=task_force, by=request.user, **data),
+        saved="Update posted.",
+        then=lambda update: reverse("taskforces:update", args=[update.pk]),
+        context={"title": f"Post to {task_force}", "submit": "Post", "task_force": task_force},
     )
 
 
