@@ -15,7 +15,7 @@ from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
 
 from ..models import Participation, TaskForce
-from ..permissions import _ceiling_for
+from ..permissions.items import _ceiling_for
 
 TF = TaskForce.Status
 P = Participation.Status

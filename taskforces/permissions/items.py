@@ -31,7 +31,7 @@ from agencies.selectors import AgencyOf, membership_of
 from coordination.markings import Marking
 from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
 
-from .access import (
+from ..access import (
     Access,
     access_for,
     ceilings,
@@ -40,7 +40,7 @@ from .access import (
     holdings,
     visible_items,
 )
-from .models import (
+from ..models import (
     Capability,
     Objective,
     OperationalPeriod,

@@ -1,0 +1,43 @@
+"""How roles become access inside task forces (placeholder while the module is split)."""
+
+from .items import (
+    ITEM_CHANGE_CAPABILITY,
+    TASK_FORCE_ACTIONS,
+    ItemPolicy,
+    ObjectivePolicy,
+    OperationalPeriodPolicy,
+    ParticipationPolicy,
+    RoleAssignmentPolicy,
+    RolePolicy,
+    TaskForcePolicy,
+    TaskPolicy,
+    UpdatePolicy,
+    acknowledgement_audience,
+    audience,
+    current_assignments,
+    holders,
+    reviewed_agency_ids,
+    roles_in,
+    task_force_ids_with,
+)
+
+__all__ = [
+    "ITEM_CHANGE_CAPABILITY",
+    "TASK_FORCE_ACTIONS",
+    "ItemPolicy",
+    "ObjectivePolicy",
+    "OperationalPeriodPolicy",
+    "ParticipationPolicy",
+    "RoleAssignmentPolicy",
+    "RolePolicy",
+    "TaskForcePolicy",
+    "TaskPolicy",
+    "UpdatePolicy",
+    "acknowledgement_audience",
+    "audience",
+    "current_assignments",
+    "holders",
+    "reviewed_agency_ids",
+    "roles_in",
+    "task_force_ids_with",
+]
