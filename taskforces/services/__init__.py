@@ -58,17 +58,8 @@ from .periodic import (
     flag_unrecertified_assignments,
     send_reminders,
 )
-from .periods import (
-    PERIOD_FIELDS,
-    create_period,
-    delete_period,
-    update_period,
-)
-from .roles import (
-    create_role,
-    ensure_role_templates,
-    update_role,
-)
+from .periods import PERIOD_FIELDS, create_period, delete_period, update_period
+from .roles import create_role, ensure_role_templates, update_role
 from .task_forces import (
     TASK_FORCE_TRANSITIONS,
     form_task_force,
@@ -78,10 +69,7 @@ from .task_forces import (
     update_task_force,
     withdraw_agency,
 )
-from .updates import (
-    acknowledge_update,
-    post_update,
-)
+from .updates import acknowledge_update, post_update
 
 __all__ = [
     "OBJECTIVE_FIELDS",

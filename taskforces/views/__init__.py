@@ -17,11 +17,7 @@ views for those who import them from here:
 - :mod:`.calendars` — calendar subscriptions and feeds.
 """
 
-from .calendars import (
-    calendar,
-    calendar_feed,
-    calendar_revoke,
-)
+from .calendars import calendar, calendar_feed, calendar_revoke
 from .home import dashboard
 from .objectives import (
     objective_create,
@@ -34,24 +30,9 @@ from .objectives import (
     task_list,
     task_status,
 )
-from .participation import (
-    invite_agency,
-    respond,
-    withdraw,
-)
-from .periods import (
-    period_create,
-    period_delete,
-    period_edit,
-    period_list,
-)
-from .roles import (
-    assign,
-    assignment_until,
-    end_assignment,
-    organisation,
-    role_create,
-)
+from .participation import invite_agency, respond, withdraw
+from .periods import period_create, period_delete, period_edit, period_list
+from .roles import assign, assignment_until, end_assignment, organisation, role_create
 from .task_forces import (
     task_force_create,
     task_force_detail,
@@ -59,13 +40,7 @@ from .task_forces import (
     task_force_list,
     task_force_status,
 )
-from .updates import (
-    acknowledge,
-    acknowledge_by_link,
-    update_create,
-    update_detail,
-    updates_feed,
-)
+from .updates import acknowledge, acknowledge_by_link, update_create, update_detail, updates_feed
 
 __all__ = [
     "acknowledge",

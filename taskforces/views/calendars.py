@@ -12,9 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from .. import calendar as calendar_feeds
-from ..models import (
-    CalendarFeed,
-)
+from ..models import CalendarFeed
 
 
 @never_cache

@@ -11,10 +11,7 @@ from django.shortcuts import render
 from agencies.models import Agency
 
 from .. import selectors
-from ..models import (
-    Participation,
-    RoleAssignment,
-)
+from ..models import Participation, RoleAssignment
 
 
 @login_required

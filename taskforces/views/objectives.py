@@ -14,21 +14,11 @@ from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
 from coordination.permissions import can, explain, require
-from coordination.web import (
-    filter_list,
-    paginate,
-    query_without_page,
-    run_service,
-    visible_or_404,
-)
+from coordination.web import filter_list, paginate, query_without_page, run_service, visible_or_404
 
 from .. import forms, selectors, services
 from ..filtersets import ObjectiveFilter, TaskListFilter
-from ..models import (
-    Objective,
-    Task,
-    TaskForce,
-)
+from ..models import Objective, Task, TaskForce
 from ._pages import form_page
 
 

@@ -9,16 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from coordination.permissions import require
-from coordination.web import (
-    run_service,
-    visible_or_404,
-)
+from coordination.web import run_service, visible_or_404
 
 from .. import forms, services
-from ..models import (
-    Participation,
-    TaskForce,
-)
+from ..models import Participation, TaskForce
 from ._pages import form_page
 
 

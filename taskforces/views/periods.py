@@ -10,15 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from coordination.permissions import can, require
-from coordination.web import (
-    visible_or_404,
-)
+from coordination.web import visible_or_404
 
 from .. import forms, services
-from ..models import (
-    OperationalPeriod,
-    TaskForce,
-)
+from ..models import OperationalPeriod, TaskForce
 from ._pages import form_page
 
 

@@ -9,16 +9,10 @@ from django.urls import reverse
 
 from agencies.selectors import membership_of
 from coordination.permissions import can, require
-from coordination.web import (
-    visible_or_404,
-)
+from coordination.web import visible_or_404
 
 from .. import forms, selectors, services
-from ..models import (
-    Role,
-    RoleAssignment,
-    TaskForce,
-)
+from ..models import Role, RoleAssignment, TaskForce
 from ._pages import form_page
 
 

@@ -12,20 +12,11 @@ from django.views.decorators.http import require_POST
 
 from agencies.selectors import membership_of
 from coordination.permissions import PermissionDenied, can, explain, require
-from coordination.web import (
-    filter_list,
-    paginate,
-    query_without_page,
-    run_service,
-    visible_or_404,
-)
+from coordination.web import filter_list, paginate, query_without_page, run_service, visible_or_404
 
 from .. import forms, selectors, services
 from ..filtersets import TaskForceFilter
-from ..models import (
-    Participation,
-    TaskForce,
-)
+from ..models import Participation, TaskForce
 from ._pages import form_page
 
 

@@ -18,17 +18,10 @@ from django.views.decorators.http import require_POST
 
 from coordination import onetime
 from coordination.permissions import can, explain, require
-from coordination.web import (
-    paginate,
-    visible_or_404,
-)
+from coordination.web import paginate, visible_or_404
 
 from .. import forms, selectors, services
-from ..models import (
-    Acknowledgement,
-    TaskForce,
-    Update,
-)
+from ..models import Acknowledgement, TaskForce, Update
 from ._pages import form_page
 
 
