@@ -1,52 +1,23 @@
-"""``manage.py seed_scale``: a national federation's worth of data, in bulk, for measuring.
-
-At ``--factor 1``: 2,000 agencies, 50,000 people, 10,000 task forces (9 catalogue roles
-each, with their role groups and guardian rows), about 500,000 role assignments and
-1,000,000 objectives, tasks and updates (plus agreements, participations, acknowledgements
-and notifications). ``--factor 0.1`` and ``0.01`` make a tenth and a hundredth of it.
-
-The rows are exactly the ones the services write (``form_task_force``, ``invite_agency``,
-``respond_to_invitation``, ``assign_role``, ``create_objective``, ...), written in bulk —
-PostgreSQL ``COPY`` by default (``--insert`` uses Django's ``bulk_create`` instead) — in
-one transaction, so a failed run leaves nothing behind. No constraint or index is
-disabled. What is *not* written: audit events and notification-outbox events (the data
-did not come from people using the services; the audit trail is left as it was).
-
-Distributions: agency sizes are heavy-tailed (a few national agencies with thousands of
-people, most with a few dozen); task forces have 2 to 40 participating agencies, most of
-them few; most people hold 1–5 roles and a few hold hundreds (liaison officers of big
-agencies most of all). One "hub" agency takes part in many task forces, and two of its
-people are made for the benchmark: one with exactly 3 current roles and one with exactly
-300 (fewer at factors too small to have 100 task forces); their addresses are printed.
-
-Run it on a fresh, migrated database (``benchmarks/run_scale.sh`` makes one per size):
-it refuses to run where scale data already exists. SQLite is refused unless
-``--allow-sqlite`` and the factor is at most 0.01 (the tests use that).
-"""
-
-from __future__ import annotations
+"""The seeder: the rows the services would have written, made in bulk in the lock-free order
+of their dependencies (agencies, people, task forces, agreements, roles, assignments,
+items, notifications) and handed to the writer."""
 
 import datetime
-import io
-import json
 import math
 import random
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.core.management.color import no_style
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 from tqdm import tqdm
 
 from agencies.models import Agency, Membership, SharingAgreement
-from coordination.markings import Marking
 from coordination.models import Notification, User
 from taskforces.models import (
     Acknowledgement,
@@ -61,239 +32,32 @@ from taskforces.models import (
     Update,
 )
 
-# the full-size data set (factor 1)
-FULL = {
-    "agencies": 2_000,
-    "people": 50_000,
-    "task_forces": 10_000,
-    "assignments": 500_000,
-    "objectives": 200_000,
-    "tasks": 500_000,
-    "updates": 300_000,
-    "notifications": 500_000,
-}
-DOMAIN = "scale.example"  # every seeded address ends with it: how scale data is recognised
-HEAVY_EMAIL = f"three-hundred-roles@hub.{DOMAIN}"
-LIGHT_EMAIL = f"three-roles@hub.{DOMAIN}"
-ADMIN_EMAIL = f"portal-admin@{DOMAIN}"
-HEAVY_ROLES = 300
-LIGHT_ROLES = 3
-SQLITE_MAX_FACTOR = 0.01
-# roles anyone taking part may hold without a limit, and the limited ones (lead's people)
-OPEN_ROLES = ("member", "observer", "intelligence-analyst")
-LIMITED_ROLES = (
-    "deputy-commander",
-    "operations-lead",
-    "planning-lead",
-    "public-information-officer",
+from .data import (
+    ADMIN_EMAIL,
+    AS,
+    DOMAIN,
+    FIRST,
+    FULL,
+    HEAVY_EMAIL,
+    HEAVY_ROLES,
+    LAST,
+    LEVELS,
+    LIGHT_EMAIL,
+    LIGHT_ROLES,
+    LIMITED_ROLES,
+    OPEN_ROLES,
+    SEC,
+    TF,
+    THEMES,
+    AgencyRow,
+    L,
+    M,
+    P,
+    TaskForceRow,
+    allocate,
+    weighted,
 )
-
-L, SEC, AS = Agency.Level, Agency.Sector, Agency.Status
-P, TF = Participation.Status, TaskForce.Status
-M = Marking
-LEVELS = (
-    (L.NATIONAL, 0.08, 6.0),
-    (L.REGIONAL, 0.17, 2.0),
-    (L.LOCAL, 0.55, 1.0),
-    (L.TRIBAL, 0.05, 0.5),
-    (L.INTERNATIONAL, 0.05, 1.5),
-    (L.NON_GOVERNMENTAL, 0.10, 0.5),
-)  # level, share of agencies, size factor
-THEMES = (
-    "Flood response",
-    "Wildfire coordination",
-    "Pandemic preparedness",
-    "Counter-trafficking",
-    "Port security",
-    "Cyber incident",
-    "Earthquake recovery",
-    "Heatwave resilience",
-    "Organised crime",
-    "Missing persons",
-    "Border surge",
-    "Storm recovery",
-)
-FIRST = ("Alex", "Sam", "Jordan", "Priya", "Chen", "Fatima", "Olu", "Marta", "Ivan", "Aisha")
-LAST = ("Okafor", "Novak", "Raman", "Bennett", "Kim", "Reid", "Petrova", "Blake", "Marsh", "Hayes")
-
-
-def parse_factor(raw: str) -> float:
-    """A factor of the full data set: a number with 0 < factor <= 1."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandError(f"--factor must be a number, not {raw!r}.") from None
-    if not (0 < value <= 1) or math.isnan(value):
-        raise CommandError(f"--factor must be more than 0 and at most 1, not {raw}.")
-    return value
-
-
-def scale_data_exists() -> bool:
-    return User.objects.filter(email__endswith=f".{DOMAIN}").exists() or (
-        User.objects.filter(email=ADMIN_EMAIL).exists()
-    )
-
-
-def weighted(rng: random.Random, options: Sequence[tuple[Any, float]]) -> Any:
-    values, weights = zip(*options, strict=True)
-    return rng.choices(values, weights)[0]
-
-
-def allocate(total: int, weights: Sequence[float]) -> list[int]:
-    """Split ``total`` in proportion to ``weights`` (largest remainders), whole numbers."""
-    whole = sum(weights)
-    if not weights or whole <= 0:
-        return [0] * len(weights)
-    exact = [total * w / whole for w in weights]
-    counts = [int(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: exact[i] - counts[i], reverse=True)
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-# --- writing rows in bulk ------------------------------------------------------------------
-
-
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return r"\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value)
-    return (
-        str(value)
-        .replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-
-
-class Writer:
-    """Writes rows (tuples in the order of ``columns``) into a model's table: PostgreSQL
-    COPY, or Django's bulk_create. Columns not named get the field's default; a column
-    that has neither is refused, so a new required field cannot be silently skipped."""
-
-    def __init__(self, *, use_copy: bool, progress: bool, chunk: int = 20_000) -> None:
-        self.use_copy = use_copy
-        self.progress = progress
-        self.chunk = chunk
-        self.counts: dict[str, int] = defaultdict(int)
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    def write(
-        self,
-        model: type[models.Model],
-        columns: Sequence[str],
-        rows: Iterable[tuple[Any, ...]],
-        *,
-        total: int | None = None,
-    ) -> int:
-        meta = model._meta
-        fields = {f.column: f for f in meta.concrete_fields}
-        unknown = set(columns) - set(fields)
-        if unknown:
-            raise CommandError(f"{meta.db_table} has no columns {sorted(unknown)}.")
-        defaults: list[tuple[str, Any]] = []
-        for column, model_field in fields.items():
-            if column in columns or model_field.primary_key:
-                continue
-            default = model_field.get_default()
-            if default is None and not model_field.null:
-                raise CommandError(f"seed_scale does not fill {meta.db_table}.{column}.")
-            defaults.append((column, default))
-        all_columns = [*columns, *(c for c, _ in defaults)]
-        extra = tuple(v for _, v in defaults)
-        started = time.monotonic()
-        written = 0
-        bar = tqdm(
-            total=total,
-            desc=f"{meta.db_table:<42}",
-            unit=" rows",
-            unit_scale=True,
-            disable=not self.progress,
-            leave=True,
-        )
-        with bar:
-            batch: list[tuple[Any, ...]] = []
-            for row in rows:
-                batch.append(row + extra if extra else row)
-                if len(batch) >= self.chunk:
-                    self._flush(model, all_columns, batch)
-                    written += len(batch)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
-                self._flush(model, all_columns, batch)
-                written += len(batch)
-                bar.update(len(batch))
-        self.counts[meta.db_table] += written
-        self.seconds[meta.db_table] += time.monotonic() - started
-        return written
-
-    def _flush(
-        self, model: type[models.Model], columns: list[str], batch: list[tuple[Any, ...]]
-    ) -> None:
-        if self.use_copy:
-            buffer = io.StringIO()
-            buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in batch)
-            buffer.seek(0)
-            names = ", ".join(connection.ops.quote_name(c) for c in columns)
-            table = connection.ops.quote_name(model._meta.db_table)
-            with connection.cursor() as cursor:
-                cursor.cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
-            return
-        by_column = {f.column: f.attname for f in model._meta.concrete_fields}
-        names = [by_column[c] for c in columns]
-        model._default_manager.bulk_create(
-            [model(**dict(zip(names, row, strict=True))) for row in batch], batch_size=2000
-        )
-
-
-# --- the data ------------------------------------------------------------------------------
-
-
-@dataclass
-class AgencyRow:
-    id: int
-    index: int
-    level: str
-    status: str
-    weight: float
-    people: list[int] = field(default_factory=list)
-    liaisons: list[int] = field(default_factory=list)
-    staff: list[int] = field(default_factory=list)
-    accepted: list[int] = field(default_factory=list)  # task force indexes
-
-
-@dataclass
-class TaskForceRow:
-    id: int
-    index: int
-    lead: int  # agency index
-    founder: int  # person id
-    status: str
-    marking: int
-    created_at: datetime.datetime
-    partners: dict[int, str] = field(default_factory=dict)  # agency index -> status
-    liaison_of: dict[int, int] = field(default_factory=dict)  # agency index -> person id
-    roles: dict[str, tuple[int, int, int | None]] = field(
-        default_factory=dict
-    )  # slug -> role id, group id, max
-    lead_holders: list[int] = field(default_factory=list)  # current holders from the lead agency
-    weight: float = 1.0
-
-    @property
-    def accepted(self) -> list[int]:
-        return [a for a, s in self.partners.items() if s == P.ACCEPTED]
+from .writer import Writer
 
 
 class Seeder:
@@ -1241,95 +1005,3 @@ class Seeder:
         self.seed_items()
         self.seed_notifications()
         self.reset_sequences()
-
-
-class Command(BaseCommand):
-    help = "Seed a national federation's data set (or a factor of it) in bulk, for the scale benchmark."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--factor",
-            type=parse_factor,
-            default=0.01,
-            help="0 < factor <= 1 of the full data set (default 0.01).",
-        )
-        parser.add_argument(
-            "--seed",
-            type=int,
-            default=7,
-            help="Random seed: the same seed and factor give the same data.",
-        )
-        parser.add_argument(
-            "--insert", action="store_true", help="Use bulk_create instead of PostgreSQL COPY."
-        )
-        parser.add_argument(
-            "--allow-sqlite",
-            action="store_true",
-            help=f"Allow SQLite for factors up to {SQLITE_MAX_FACTOR}.",
-        )
-        parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        # checked again here: call_command(factor=...) does not go through the parser
-        factor = parse_factor(str(options["factor"]))
-        vendor = connection.vendor
-        if vendor == "sqlite" and not (options["allow_sqlite"] and factor <= SQLITE_MAX_FACTOR):
-            raise CommandError(
-                "seed_scale needs PostgreSQL (set DATABASE_URL, e.g. "
-                "postgres://postgres@127.0.0.1:5432/concord_scale); --allow-sqlite permits "
-                f"SQLite only for factors up to {SQLITE_MAX_FACTOR}."
-            )
-        if vendor not in ("sqlite", "postgresql"):
-            raise CommandError(
-                f"seed_scale supports PostgreSQL (and small SQLite runs), not {vendor}."
-            )
-        if scale_data_exists():
-            raise CommandError(
-                "Scale data is already in this database (addresses ending in "
-                f"{DOMAIN}). Seed a fresh database: createdb, migrate, then seed_scale."
-            )
-        use_copy = vendor == "postgresql" and not options["insert"]
-        progress = not options["no_progress"] and options["verbosity"] > 0
-        writer = Writer(use_copy=use_copy, progress=progress)
-        seeder = Seeder(factor=factor, seed=options["seed"], writer=writer, out=self.stdout.write)
-        started = time.monotonic()
-        with transaction.atomic():
-            if vendor == "postgresql":
-                with connection.cursor() as cursor:  # this transaction only; durability at commit
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            seeder.run()
-        written = time.monotonic() - started
-        if vendor == "postgresql":
-            # fresh planner statistics and a set visibility map (index-only scans), as a
-            # production database has once autovacuum has been by; VACUUM cannot run
-            # inside a transaction (a test's), where statistics alone are refreshed
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)")
-        total = time.monotonic() - started
-        self.report(seeder, writer, factor, use_copy, written, total)
-
-    def report(
-        self,
-        seeder: Seeder,
-        writer: Writer,
-        factor: float,
-        use_copy: bool,
-        written: float,
-        total: float,
-    ) -> None:
-        out = self.stdout.write
-        out(
-            f"Seeded factor {factor:g} with {'COPY' if use_copy else 'bulk_create'} in {written:.1f} s ({total:.1f} s with VACUUM ANALYZE)."
-        )
-        for table, count in sorted(writer.counts.items(), key=lambda kv: -kv[1]):
-            seconds = writer.seconds[table]
-            rate = count / seconds if seconds else 0
-            out(f"  {table:<46} {count:>10,} rows {seconds:7.1f} s {rate:>10,.0f} rows/s")
-        out(f"  {'total':<46} {sum(writer.counts.values()):>10,} rows")
-        counts = sorted(seeder.role_count.values())
-        if counts:
-            out(
-                f"Current roles per person holding any: median {counts[len(counts) // 2]}, 90th percentile {counts[int(len(counts) * 0.9)]}, most {counts[-1]}."
-            )
-        out(f"Person with {seeder.role_count[seeder.light]} roles: {LIGHT_EMAIL}")
-        out(f"Person with {seeder.role_count[seeder.heavy]} roles: {HEAVY_EMAIL}")

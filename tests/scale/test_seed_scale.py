@@ -18,7 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection, models
 
 from agencies.models import Agency, Membership, SharingAgreement
-from benchmarks.management.commands import seed_scale
+from benchmarks.scale import data as seed_scale
 from coordination.markings import Marking
 from coordination.models import User
 from coordination.permissions import can, explain

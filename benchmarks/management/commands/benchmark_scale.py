@@ -60,6 +60,7 @@ from django.urls import NoReverseMatch, reverse
 
 from agencies.api.views import AgencyViewSet, AgreementViewSet, MembershipViewSet
 from agencies.models import Agency, Membership
+from benchmarks.scale.data import ADMIN_EMAIL, HEAVY_EMAIL, LIGHT_EMAIL
 from coordination.models import User
 from coordination.tokens import create_token, revoke_token
 from taskforces import access
@@ -73,8 +74,6 @@ from taskforces.api.views import (
     UpdateViewSet,
 )
 from taskforces.models import Objective, RoleAssignment, Task, TaskForce, Update
-
-from .seed_scale import ADMIN_EMAIL, HEAVY_EMAIL, LIGHT_EMAIL
 
 API = "/api/v1"
 API_LISTS = (
