@@ -15,7 +15,8 @@ already held.
 One module per section; this package re-exports every public name, so
 ``from taskforces import services; services.assign_role(...)`` is the way in:
 
-- :mod:`.locks` — the task-force lock every write starts with;
+- :mod:`.locks` — the task-force lock every write starts with, and the lock of a row
+  inside a task force after it;
 - :mod:`.roles` — the role catalogue and a task force's roles;
 - :mod:`.task_forces` — task forces and participation;
 - :mod:`.assignments` — role assignments;
@@ -43,7 +44,7 @@ from .assignments import (
     recertify_assignment,
     set_assignment_end,
 )
-from .locks import lock_task_forces
+from .locks import lock_in_task_force, lock_task_forces
 from .objectives import (
     OBJECTIVE_FIELDS,
     TASK_FIELDS,
@@ -94,6 +95,7 @@ __all__ = [
     "flag_unrecertified_assignments",
     "form_task_force",
     "invite_agency",
+    "lock_in_task_force",
     "lock_task_forces",
     "on_agency_status_changed",
     "on_membership_ended",

@@ -10,13 +10,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, OffboardingJob
-from coordination import audit
 from coordination.models import User
 
 from ..models import Participation, RoleAssignment
 from ._common import P
 from .assignments import _end_many
 from .locks import lock_task_forces
+from .task_forces import _move_participation
 
 
 def on_agency_status_changed(
@@ -81,18 +81,12 @@ def _offboard_batch(job: OffboardingJob, size: int) -> int:
             .select_for_update(no_key=True, of=("self",))
             .order_by("pk")
         ):
-            old = participation.status
-            participation.status = P.WITHDRAWN
-            participation.responded_by = job.requested_by
-            participation.responded_at = timezone.now()
-            participation.reason = f"Agency offboarded: {job.reason}"
-            participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
-            audit.record(
-                actor=job.requested_by,
-                action="participation.withdrawn",
-                obj=participation,
-                before={"status": old},
-                after={"status": P.WITHDRAWN, "reason": participation.reason},
+            _move_participation(
+                participation,
+                to=P.WITHDRAWN,
+                by=job.requested_by,
+                reason=f"Agency offboarded: {job.reason}",
+                validate=False,
             )
             done += 1
         done += _end_many(

@@ -19,7 +19,7 @@ from coordination.validators import validate_fields
 
 from ..models import Role, RoleAssignment, TaskForce
 from ._common import _accepted_agency_ids, _liaison_membership
-from .locks import _lock_task_force_of, lock_task_forces
+from .locks import lock_in_task_force, lock_task_forces
 
 
 def _eligible(role: Role, agency: Agency) -> bool:
@@ -175,11 +175,10 @@ def end_assignment(*, assignment: RoleAssignment, by: User, reason: str) -> Role
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason; the holder will be told it."})
-    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
-    assignment = (
-        RoleAssignment.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("person", "role__group")
-        .get(pk=assignment.pk)
+    assignment = lock_in_task_force(
+        RoleAssignment.objects.select_related("person", "role__group"),
+        assignment.pk,
+        path="role__task_force_id",
     )
     if assignment.ended_at is not None:
         raise ValidationError({"assignment": "This assignment has already ended."})
@@ -193,9 +192,8 @@ def set_assignment_end(
 ) -> RoleAssignment:
     """Set or clear the date an assignment expires."""
     require(by, "change", assignment)
-    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
-    assignment = RoleAssignment.objects.select_for_update(no_key=True, of=("self",)).get(
-        pk=assignment.pk
+    assignment = lock_in_task_force(
+        RoleAssignment.objects.all(), assignment.pk, path="role__task_force_id"
     )
     if assignment.ended_at is not None:
         raise ValidationError({"assignment": "This assignment has already ended."})
@@ -233,11 +231,10 @@ def recertify_assignment(
         raise ValidationError(
             {"note": f"Keep the note to {RECERTIFY_NOTE_MAX} characters or fewer."}
         )
-    _lock_task_force_of(RoleAssignment, assignment.pk, "role__task_force_id")
-    assignment = (
-        RoleAssignment.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("role", "person", "agency")
-        .get(pk=assignment.pk)
+    assignment = lock_in_task_force(
+        RoleAssignment.objects.select_related("role", "person", "agency"),
+        assignment.pk,
+        path="role__task_force_id",
     )
     now = timezone.now()
     if assignment.ended_at is not None:

@@ -16,7 +16,7 @@ from coordination.permissions import PermissionDenied, can, require
 
 from ..models import Objective, OperationalPeriod, Role, Task, TaskForce
 from ._common import _apply_changes, _check_agencies, _check_marking, _reread_or_rollback
-from .locks import lock_task_forces
+from .locks import lock_in_task_force, lock_task_forces
 from .periods import _check_period_of
 
 OBJECTIVE_FIELDS = (
@@ -92,11 +92,10 @@ def update_objective(
     unknown = set(changes) - set(OBJECTIVE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
-    lock_task_forces([objective.task_force_id])
-    objective = (
-        Objective.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("task_force")
-        .get(pk=objective.pk)
+    objective = lock_in_task_force(
+        Objective.objects.select_related("task_force"),
+        objective.pk,
+        task_force_id=objective.task_force_id,
     )
     before = audit.snapshot(objective, OBJECTIVE_FIELDS)
     if "marking" in changes:
@@ -202,11 +201,10 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
     unknown = set(changes) - set(TASK_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
-    lock_task_forces([task.task_force_id])
-    task = (
-        Task.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("objective", "task_force")
-        .get(pk=task.pk)
+    task = lock_in_task_force(
+        Task.objects.select_related("objective", "task_force"),
+        task.pk,
+        task_force_id=task.task_force_id,
     )
     if set(changes) - {"status"} and not can(by, "manage_tasks", task.task_force):
         raise PermissionDenied("Only task managers may change more than a task's status.")

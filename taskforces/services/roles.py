@@ -24,7 +24,7 @@ from ..models import (
     TaskForce,
     TaskForceGroupObjectPermission,
 )
-from .locks import lock_task_forces
+from .locks import lock_in_task_force, lock_task_forces
 
 
 def _validate_capabilities(capabilities: Iterable[str]) -> list[str]:
@@ -166,8 +166,7 @@ def update_role(
     """Change a role's responsibilities, capabilities (granted or revoked at once), holder
     limit or eligible agencies."""
     require(by, "change", role.task_force)
-    lock_task_forces([role.task_force_id])
-    role = Role.objects.select_for_update(no_key=True, of=("self",)).get(pk=role.pk)
+    role = lock_in_task_force(Role.objects.all(), role.pk, task_force_id=role.task_force_id)
     before = _role_snapshot(role)
     fields: list[str] = []
     if responsibilities is not None:

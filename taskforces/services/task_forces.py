@@ -18,7 +18,7 @@ from ..access import access_for
 from ..models import Participation, Role, RoleAssignment, RoleTemplate, TaskForce
 from ._common import TF, P, _apply_changes, _check_marking, _liaison_membership
 from .assignments import _create_assignment, _eligible, _end_many
-from .locks import _lock_task_force_of, lock_task_forces
+from .locks import lock_in_task_force, lock_task_forces
 from .roles import _new_role, ensure_role_templates
 
 TASK_FORCE_TRANSITIONS = {
@@ -204,28 +204,15 @@ def respond_to_invitation(
     """A liaison officer accepts or declines their agency's invitation. Accepting gives them
     their agency's Liaison officer role in the task force, so they can assign their people."""
     require(by, "respond", participation)
-    _lock_task_force_of(Participation, participation.pk)
-    participation = Participation.objects.select_for_update(no_key=True, of=("self",)).get(
-        pk=participation.pk
-    )
+    participation = lock_in_task_force(Participation.objects.all(), participation.pk)
     if participation.status != P.INVITED:
         raise ValidationError(
             {
                 "status": f"This invitation is {participation.get_status_display().lower()}, not open."
             }
         )
-    participation.status = P.ACCEPTED if accept else P.DECLINED
-    participation.responded_by = by
-    participation.responded_at = timezone.now()
-    participation.reason = reason.strip()
-    validate_fields(participation, {"reason": "reason"})
-    participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
-    audit.record(
-        actor=by,
-        action=f"participation.{participation.status}",
-        obj=participation,
-        before={"status": P.INVITED},
-        after={"status": participation.status, "reason": participation.reason},
+    _move_participation(
+        participation, to=P.ACCEPTED if accept else P.DECLINED, by=by, reason=reason.strip()
     )
     notifications.emit(
         f"participation.{participation.status}",
@@ -257,11 +244,8 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason."})
-    _lock_task_force_of(Participation, participation.pk)
-    participation = (
-        Participation.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("task_force")
-        .get(pk=participation.pk)
+    participation = lock_in_task_force(
+        Participation.objects.select_related("task_force"), participation.pk
     )
     if participation.agency_id == participation.task_force.lead_agency_id:
         raise ValidationError(
@@ -269,19 +253,7 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
         )
     if participation.status != P.ACCEPTED:
         raise ValidationError({"status": "Only an agency that accepted can withdraw."})
-    participation.status = P.WITHDRAWN
-    participation.responded_by = by
-    participation.responded_at = timezone.now()
-    participation.reason = reason
-    validate_fields(participation, {"reason": "reason"})
-    participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
-    audit.record(
-        actor=by,
-        action="participation.withdrawn",
-        obj=participation,
-        before={"status": P.ACCEPTED},
-        after={"status": P.WITHDRAWN, "reason": reason},
-    )
+    _move_participation(participation, to=P.WITHDRAWN, by=by, reason=reason)
     notifications.emit("participation.withdrawn", participation, actor=by, data={"reason": reason})
     _end_many(
         RoleAssignment.objects.open().filter(
@@ -291,3 +263,27 @@ def withdraw_agency(*, participation: Participation, by: User, reason: str) -> P
         reason=f"{participation.agency} withdrew from the task force: {reason}",
     )
     return participation
+
+
+def _move_participation(
+    participation: Participation, *, to: str, by: User | None, reason: str, validate: bool = True
+) -> None:
+    """Move a participation, locked by the caller and its status checked, to ``to``: who
+    answered, when and why are saved with it, and the move is audited as
+    ``participation.<to>`` with the status before and after. ``validate`` checks the
+    reason as a form would (a person's words; the offboarding job writes its own)."""
+    old = participation.status
+    participation.status = to
+    participation.responded_by = by
+    participation.responded_at = timezone.now()
+    participation.reason = reason
+    if validate:
+        validate_fields(participation, {"reason": "reason"})
+    participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
+    audit.record(
+        actor=by,
+        action=f"participation.{to}",
+        obj=participation,
+        before={"status": old},
+        after={"status": to, "reason": reason},
+    )
