@@ -105,5 +105,5 @@ class RedisCache(DjangoRedisCache):
     # django-stubs types BaseCache.clear as returning None; Django's RedisCache.clear
     # returns whether Redis flushed, which this keeps (False while Redis is down)
     def clear(self) -> bool:  # type: ignore[override]
-        flushed: Callable[[], bool] = super(RedisCache, self).clear  # type: ignore[assignment]
+        flushed: Callable[[], bool] = super().clear  # type: ignore[assignment]
         return self._or("clear", flushed, False)

@@ -16,6 +16,7 @@ from coordination import notifications
 from coordination.models import Event, Notification
 from taskforces import services, tasks
 from taskforces.models import RoleAssignment
+from taskforces.services import periodic
 
 from ..conftest import role_named
 from ..factories import person
@@ -144,7 +145,7 @@ def test_an_assignment_recertified_or_ended_before_the_fan_out_tells_nobody(worl
 
 
 def test_many_due_assignments_are_flagged_in_batches(world, committed, monkeypatch):
-    monkeypatch.setattr(services, "RECERTIFY_BATCH", 2)
+    monkeypatch.setattr(periodic, "RECERTIFY_BATCH", 2)
     for _ in range(3):
         services.assign_role(
             role=role_named(world.tf, "observer"),

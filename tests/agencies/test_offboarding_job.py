@@ -23,6 +23,7 @@ from coordination.models import AuditEvent
 from coordination.permissions import can
 from taskforces import services
 from taskforces.models import Participation, RoleAssignment
+from taskforces.services import agency_changes
 
 J = OffboardingJob.State
 
@@ -98,7 +99,7 @@ def test_a_job_whose_worker_died_part_way_is_resumed_and_ends_each_thing_once(
     job = OffboardingJob.objects.get(agency=world.partner)
     # a worker did one batch and died
     OffboardingJob.objects.filter(pk=job.pk).update(state=J.RUNNING)
-    assert services._offboard_batch(job, 1) == 1
+    assert agency_changes._offboard_batch(job, 1) == 1
     job.refresh_from_db()
     assert (job.state, job.done) == (J.RUNNING, 1)
 

@@ -124,6 +124,6 @@ def test_a_forbidden_page_is_the_portal_s_403(client, world, no_debug) -> None:
 def test_a_server_error_is_the_portal_s_500(client, world, no_debug) -> None:
     client.raise_request_exception = False
     client.force_login(world.lead_staff)
-    with mock.patch("taskforces.views.render", side_effect=RuntimeError("boom")):
+    with mock.patch("taskforces.views.home.render", side_effect=RuntimeError("boom")):
         response = client.get(reverse("dashboard"))
     _portal_page(response, 500, "Something went wrong on our side")

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from benchmarks.management.commands import seed_scale
+from benchmarks.scale import data as seed_scale
 
 from ..conftest import built_once
 

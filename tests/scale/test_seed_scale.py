@@ -18,7 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection, models
 
 from agencies.models import Agency, Membership, SharingAgreement
-from benchmarks.management.commands import seed_scale
+from benchmarks.scale import data as seed_scale
 from coordination.models import User
 from coordination.permissions import can, explain
 from coordination.permissions.markings import Marking
@@ -35,6 +35,7 @@ from taskforces.models import (
     TaskForceGroupObjectPermission,
     Update,
 )
+from taskforces.services import assignments
 
 from ..conftest import built_once
 
@@ -267,7 +268,7 @@ def test_the_services_work_on_seeded_data(db):
     assert newcomer.groups.filter(pk=member.group_id).exists()
     commander = Role.objects.get(task_force=tf, template__slug="commander")
     with pytest.raises(ValidationError, match="limit"):
-        services._create_assignment(
+        assignments._create_assignment(
             role=commander, person=newcomer, agency=hub, assigned_by=liaison
         )
 

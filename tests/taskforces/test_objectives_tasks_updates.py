@@ -17,6 +17,8 @@ from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Acknowledgement, Objective, Task, Update
 from taskforces.selectors import with_progress
+from taskforces.services import objectives as objective_services
+from taskforces.services import updates as update_services
 
 from ..conftest import role_named
 from ..factories import person
@@ -468,7 +470,8 @@ def test_marking_above_what_the_writer_may_see_is_refused(world, operations_lead
 def marking_check_bypassed(monkeypatch):
     """The marking check normally refuses such writes before anything is saved; with it
     bypassed, the re-read after the write is the last guard, and it must undo everything."""
-    monkeypatch.setattr(services, "_check_marking", lambda *args, **kwargs: None)
+    for module in (objective_services, update_services):
+        monkeypatch.setattr(module, "_check_marking", lambda *args, **kwargs: None)
 
 
 def test_an_objective_the_writer_could_not_see_is_rolled_back(

@@ -100,6 +100,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agencies.models import Agency
+from benchmarks.scale.data import HEAVY_EMAIL, LIGHT_EMAIL
 from coordination.accounts.signin import LAST_SEEN_AT, SIGNED_IN_AT
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
@@ -108,7 +109,6 @@ from coordination.permissions.markings import Marking
 from taskforces.models import Objective, RoleAssignment, Task, TaskForce, Update
 
 from ...models import BareRow
-from .seed_scale import HEAVY_EMAIL, LIGHT_EMAIL
 
 SECTIONS = ("lists", "pages", "conditional", "writes", "concurrent", "mixed")
 API = "/api/v1"

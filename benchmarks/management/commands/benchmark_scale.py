@@ -61,6 +61,7 @@ from django.urls import NoReverseMatch, reverse
 
 from agencies.api.views import AgencyViewSet, AgreementViewSet, MembershipViewSet
 from agencies.models import Agency, Membership
+from benchmarks.scale.data import ADMIN_EMAIL, HEAVY_EMAIL, LIGHT_EMAIL
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import User
 from taskforces import access
@@ -74,8 +75,6 @@ from taskforces.api.views import (
     UpdateViewSet,
 )
 from taskforces.models import Objective, RoleAssignment, Task, TaskForce, Update
-
-from .seed_scale import ADMIN_EMAIL, HEAVY_EMAIL, LIGHT_EMAIL
 
 API = "/api/v1"
 API_LISTS = (

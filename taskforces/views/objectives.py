@@ -1,0 +1,263 @@
+"""Objectives and their tasks: the board, the task list, their pages and forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency
+from coordination.permissions import can, explain, require
+from coordination.web.pages import (
+    filter_list,
+    paginate,
+    query_without_page,
+    run_service,
+    visible_or_404,
+)
+
+from .. import forms, selectors, services
+from ..filtersets import ObjectiveFilter, TaskListFilter
+from ..models import Objective, Task, TaskForce
+from ._pages import form_page
+
+
+@login_required
+def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    user = request.user
+    base = selectors.visible_objectives(user, task_force).prefetch_related(
+        "contributing_agencies",
+        Prefetch(
+            "tasks",
+            queryset=Task.objects.restrict(user, "view").select_related(
+                "assignee", "assigned_role"
+            ),
+            to_attr="visible_tasks",
+        ),
+    )
+    filterset = ObjectiveFilter(request.GET or None, queryset=base)
+    # owners to choose from: this task force's agencies, not every agency in the portal
+    # (thousands of options made the page grow with the federation)
+    filterset.filters["owner_agency"].queryset = Agency.objects.filter(
+        status=Agency.Status.ACTIVE, participations__task_force=task_force
+    ).order_by("name")
+    queryset = filter_list(request, filterset)
+    return render(
+        request,
+        "taskforces/objectives_board.html",
+        {
+            "task_force": task_force,
+            "filter": filterset,
+            "page_obj": paginate(request, queryset, per_page=20),
+            "query": query_without_page(request),
+            "may_manage": can(user, "manage_objectives", task_force),
+        },
+    )
+
+
+@login_required
+def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    require(request.user, "manage_objectives", task_force)
+    return form_page(
+        request,
+        forms.ObjectiveForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.create_objective(task_force=task_force, by=request.user, **data),
+        saved="Objective added.",
+        then=lambda objective: reverse("taskforces:objective", args=[objective.pk]),
+        context={
+            "title": f"New objective for {task_force}",
+            "submit": "Add objective",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(
+        Objective.objects.select_related("task_force", "owner_agency"), request.user, pk
+    )
+    user = request.user
+    tasks = (
+        Task.objects.restrict(user, "view")
+        .filter(objective=objective)
+        .select_related("assignee", "assigned_role")
+    )
+    return render(
+        request,
+        "taskforces/objective_detail.html",
+        {
+            "objective": objective,
+            "task_force": objective.task_force,
+            "progress": selectors.objective_progress(objective),
+            "contributors": objective.contributing_agencies.all(),
+            "tasks": tasks,
+            "why": explain(user, "view", objective),
+            "may_change": can(user, "change", objective),
+            "may_add_task": can(user, "manage_tasks", objective.task_force),
+        },
+    )
+
+
+@login_required
+def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
+    require(request.user, "change", objective)
+    initial = {
+        "title": objective.title,
+        "description": objective.description,
+        "owner_agency": objective.owner_agency_id,
+        "contributing_agencies": list(objective.contributing_agencies.all()),
+        "status": objective.status,
+        "priority": objective.priority,
+        "target_date": objective.target_date,
+        "marking": objective.marking,
+        "period": objective.period_id,
+    }
+
+    def save(data: dict[str, Any]) -> Objective:
+        data = dict(data)
+        contributors = data.pop("contributing_agencies")
+        return services.update_objective(
+            objective=objective, by=request.user, contributing_agencies=contributors, **data
+        )
+
+    return form_page(
+        request,
+        forms.ObjectiveForm(request.POST or None, initial=initial, task_force=objective.task_force),
+        save=save,
+        saved="Objective saved.",
+        then=lambda _: reverse("taskforces:objective", args=[objective.pk]),
+        context={
+            "title": f"Edit {objective}",
+            "submit": "Save",
+            "task_force": objective.task_force,
+        },
+    )
+
+
+@login_required
+def task_create(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
+    require(request.user, "manage_tasks", objective.task_force)
+    return form_page(
+        request,
+        forms.TaskForm(request.POST or None, task_force=objective.task_force),
+        save=lambda data: services.create_task(objective=objective, by=request.user, **data),
+        saved="Task added.",
+        then=lambda _: reverse("taskforces:objective", args=[objective.pk]),
+        context={
+            "title": f"New task under {objective}",
+            "submit": "Add task",
+            "task_force": objective.task_force,
+        },
+    )
+
+
+@login_required
+def task_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tasks of a task force the person may see, filtered (and exported) like the
+    objectives board."""
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    filterset = TaskListFilter(
+        request.GET or None,
+        queryset=selectors.visible_tasks(request.user, task_force),
+        objectives=Objective.objects.restrict(request.user, "view")
+        .filter(task_force=task_force)
+        .order_by("title", "id"),
+    )
+    return render(
+        request,
+        "taskforces/task_list.html",
+        {
+            "task_force": task_force,
+            "filter": filterset,
+            "page_obj": paginate(request, filter_list(request, filterset), per_page=50),
+            "query": query_without_page(request),
+        },
+    )
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_or_404(
+        Task.objects.select_related("objective", "task_force", "assignee", "assigned_role"),
+        request.user,
+        pk,
+    )
+    may_change = can(request.user, "change", task)
+    return render(
+        request,
+        "taskforces/task_detail.html",
+        {
+            "task": task,
+            "task_force": task.task_force,
+            "why": explain(request.user, "view", task),
+            "may_change": may_change,
+            "may_edit": can(request.user, "manage_tasks", task.task_force)
+            and not task.task_force.is_closed,
+            "status_form": forms.TaskStatusForm(initial={"status": task.status}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a task's status (its assignee, its role's holders, or task managers). With
+    HTMX, answers with the status fragment only."""
+    task = visible_or_404(Task.objects.select_related("task_force"), request.user, pk)
+    require(request.user, "change", task)
+    form = forms.TaskStatusForm(request.POST)
+    if form.is_valid() and run_service(
+        form,
+        lambda: services.update_task(
+            task=task, by=request.user, status=form.cleaned_data["status"]
+        ),
+    ):
+        task.refresh_from_db()
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.success(request, f"Task is now {task.get_status_display().lower()}.")
+    context = {
+        "task": task,
+        "status_form": form
+        if form.errors
+        else forms.TaskStatusForm(initial={"status": task.status}),
+        "may_change": True,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(
+            request, "taskforces/_task_status.html", context, status=400 if form.errors else 200
+        )
+    return redirect("taskforces:task", task.pk)
+
+
+@login_required
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_or_404(Task.objects.select_related("task_force", "objective"), request.user, pk)
+    require(request.user, "manage_tasks", task.task_force)
+    initial = {
+        "title": task.title,
+        "description": task.description,
+        "assignee": task.assignee_id,
+        "assigned_role": task.assigned_role_id,
+        "due_date": task.due_date,
+        "status": task.status,
+        "period": task.period_id,
+    }
+    return form_page(
+        request,
+        forms.TaskForm(request.POST or None, initial=initial, task_force=task.task_force),
+        save=lambda data: services.update_task(task=task, by=request.user, **data),
+        saved="Task saved.",
+        then=lambda _: reverse("taskforces:task", args=[task.pk]),
+        context={"title": f"Edit {task}", "submit": "Save", "task_force": task.task_force},
+    )

@@ -1,0 +1,125 @@
+"""The organisation chart (ICS 203), roles, and assigning people to them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from agencies.selectors import membership_of
+from coordination.permissions import can, require
+from coordination.web.pages import visible_or_404
+
+from .. import forms, selectors, services
+from ..models import Role, RoleAssignment, TaskForce
+from ._pages import form_page
+
+
+@login_required
+def organisation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The organisation chart (ICS 203): roles, responsibilities, holders and agencies."""
+    task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
+    membership = membership_of(request.user)
+    may_assign = (
+        membership is not None
+        and membership.role == "liaison"
+        and can(request.user, "assign_roles", task_force)
+    )
+    return render(
+        request,
+        "taskforces/organisation.html",
+        {
+            "task_force": task_force,
+            "roles": selectors.organisation_chart(task_force),
+            "may_assign": may_assign,
+            "my_agency_id": membership.agency_id if membership else None,
+            "may_change": can(request.user, "change", task_force),
+        },
+    )
+
+
+@login_required
+def role_create(request: HttpRequest, pk: int) -> HttpResponse:
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    require(request.user, "change", task_force)
+    return form_page(
+        request,
+        forms.RoleForm(request.POST or None, task_force=task_force),
+        save=lambda data: services.create_role(task_force=task_force, by=request.user, **data),
+        saved=lambda role: f"The role {role.name} is added.",
+        then=lambda _: reverse("taskforces:organisation", args=[task_force.pk]),
+        context={
+            "title": f"Add a role to {task_force}",
+            "submit": "Add role",
+            "task_force": task_force,
+        },
+    )
+
+
+@login_required
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """A liaison officer assigns one of their own agency's people to a role."""
+    role = visible_or_404(Role.objects.select_related("task_force"), request.user, pk)
+    membership = membership_of(request.user)
+    require(request.user, "assign_roles", role.task_force)
+    return form_page(
+        request,
+        forms.AssignRoleForm(
+            request.POST or None, agency=membership.agency if membership else None
+        ),
+        save=lambda data: services.assign_role(
+            role=role, person=data["person"], until=data["until"], assigned_by=request.user
+        ),
+        saved=lambda assignment: f"{assignment.person} now holds {role.name}.",
+        then=lambda _: reverse("taskforces:organisation", args=[role.task_force_id]),
+        context={"role": role, "task_force": role.task_force},
+        template="taskforces/assign.html",
+    )
+
+
+@login_required
+def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = visible_or_404(
+        RoleAssignment.objects.select_related("role__task_force", "person", "agency"),
+        request.user,
+        pk,
+    )
+    require(request.user, "change", assignment)
+    return form_page(
+        request,
+        forms.ReasonForm(request.POST or None),
+        save=lambda data: services.end_assignment(
+            assignment=assignment, by=request.user, reason=data["reason"]
+        ),
+        saved=f"{assignment.person} no longer holds {assignment.role.name}.",
+        then=lambda _: reverse("taskforces:organisation", args=[assignment.role.task_force_id]),
+        context={
+            "title": f"End {assignment.person}'s role {assignment.role.name}",
+            "submit": "End assignment",
+            "danger": True,
+            "task_force": assignment.role.task_force,
+        },
+    )
+
+
+@login_required
+def assignment_until(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = visible_or_404(
+        RoleAssignment.objects.select_related("role__task_force", "person"), request.user, pk
+    )
+    require(request.user, "change", assignment)
+    return form_page(
+        request,
+        forms.AssignmentUntilForm(request.POST or None, initial={"until": assignment.ends_at}),
+        save=lambda data: services.set_assignment_end(
+            assignment=assignment, until=data["until"], by=request.user
+        ),
+        saved="End date saved.",
+        then=lambda _: reverse("taskforces:organisation", args=[assignment.role.task_force_id]),
+        context={
+            "title": f"End date for {assignment.person} as {assignment.role.name}",
+            "submit": "Save",
+            "task_force": assignment.role.task_force,
+        },
+    )
