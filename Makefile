@@ -18,7 +18,7 @@ HOST_PORT := 127.0.0.1:8000
 help:
 	@echo "make run               virtualenv, install, migrate, demo data, serve http://$(HOST_PORT)/"
 	@echo "make test              the whole test suite (PYTEST_ARGS='-k name' to narrow it)"
-	@echo "make lint              ruff check, ruff format --check and the import contracts"
+	@echo "make lint              ruff check, ruff format --check, the import contracts and mypy"
 	@echo "make security          bandit on the code, pip-audit on the installed packages"
 	@echo "make check-migrations  fail if a model change has no migration"
 	@echo "make worker / beat     Celery worker / beat (need REDIS_URL)"
@@ -54,6 +54,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
 # known vulnerabilities in the installed packages (.ci/pip_audit.py; see docs/security.md).

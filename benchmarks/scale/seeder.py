@@ -100,7 +100,8 @@ class Seeder:
     def seed_agencies(self) -> None:
         rng, count = self.rng, self.n["agencies"]
         ids = self.ids(Agency, count)
-        sectors = list(SEC.values)
+        sectors: list[str] = list(SEC.values)
+        sector: str
         rows = []
         for index, agency_id in enumerate(ids):
             level, size = weighted(rng, [((lv, sz), share) for lv, share, sz in LEVELS])
@@ -383,7 +384,8 @@ class Seeder:
                     specific.append((tf.index, tf.lead, partner, marking, True))
         real = [(pair, m, live) for pair, (m, live) in general.items() if m >= 0]
         ids = self.ids(SharingAgreement, len(real) + len(specific))
-        rows, parties = [], []
+        rows: list[tuple[Any, ...]] = []
+        parties: list[tuple[int, int]] = []
         for agreement_id, ((a, b), marking, live) in zip(ids, real, strict=False):
             status = (
                 SharingAgreement.Status.ACTIVE
@@ -610,7 +612,7 @@ class Seeder:
         people = [(p, a) for a in self.agencies for p in a.staff + a.liaisons if a.accepted]
         budget = max(0, self.n["assignments"] - len(rows) - HEAVY_ROLES - LIGHT_ROLES)
         wanted: dict[int, int] = {}
-        for person, agency in people:
+        for person, member_of in people:
             if person in (self.heavy, self.light):
                 continue
             kind = rng.random()
@@ -623,7 +625,7 @@ class Seeder:
                 if kind < 0.97
                 else int(math.exp(rng.uniform(math.log(41), math.log(500))))
             )
-            wanted[person] = min(k, 3 * len(agency.accepted))
+            wanted[person] = min(k, 3 * len(member_of.accepted))
         scale = budget / max(1, sum(wanted.values()))
         if scale < 1:  # small factors: fewer roles for everyone rather than a broken tail
             wanted = {p: max(1, round(k * scale)) if k else 0 for p, k in wanted.items()}
@@ -652,8 +654,8 @@ class Seeder:
         )
         with bar:
             for person, k in wanted.items():
-                agency = self.agencies[self.person_agency[person]]
-                choices = agency.accepted
+                home = self.agencies[self.person_agency[person]]
+                choices = home.accepted
                 tfs = rng.sample(choices, min(k, len(choices)))
                 per_tf = [1] * len(tfs)
                 for i in range(k - len(tfs)):
@@ -662,7 +664,7 @@ class Seeder:
                     tf = self.task_forces[tf_index]
                     slugs = list(OPEN_ROLES)
                     rng.shuffle(slugs)
-                    if agency.index == tf.lead and rng.random() < 0.15 and person not in exact:
+                    if home.index == tf.lead and rng.random() < 0.15 and person not in exact:
                         slugs.insert(0, rng.choice(LIMITED_ROLES))
                     placed = 0
                     for slug in slugs:

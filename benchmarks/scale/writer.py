@@ -111,7 +111,7 @@ class Writer:
                 cursor.cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
             return
         by_column = {f.column: f.attname for f in model._meta.concrete_fields}
-        names = [by_column[c] for c in columns]
+        fields = [by_column[c] for c in columns]
         model._default_manager.bulk_create(
-            [model(**dict(zip(names, row, strict=True))) for row in batch], batch_size=2000
+            [model(**dict(zip(fields, row, strict=True))) for row in batch], batch_size=2000
         )

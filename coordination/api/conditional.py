@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Model
 from django.utils.http import parse_etags, quote_etag
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from .pagination import PageNumberPagination
 
 
 def _raw(obj: Any, seen: set[int]) -> Any:
@@ -82,7 +84,13 @@ def not_modified(etag: str) -> Response:
     return response
 
 
-class ConditionalMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker
+    from rest_framework.generics import GenericAPIView as _MixedInto
+else:
+    _MixedInto = object
+
+
+class ConditionalMixin(_MixedInto):
     """``list`` and ``retrieve`` with ETags and 304s, for ``ResourceViewSet``."""
 
     def state_before_query(self) -> str | None:
@@ -96,24 +104,26 @@ class ConditionalMixin:
         early = self.state_before_query()
         # the query's filters and ordering are checked first (building the queryset reads
         # no row): a malformed query is a 400 even when If-None-Match would match
-        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        queryset = self.filter_queryset(self.get_queryset())
         if early is not None:
             etag = etag_for(request, early)
             if matches(request, etag):
-                paginator = self.paginator  # type: ignore[attr-defined]
+                paginator = self.paginator
                 if paginator is not None and hasattr(paginator, "check_params"):
                     paginator.check_params(request)
                 return not_modified(etag)
-        page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        page = self.paginate_queryset(queryset)
         objects = list(page if page is not None else queryset)
         if early is None:
-            count = self.paginator.page.paginator.count if page is not None else len(objects)  # type: ignore[attr-defined]
+            # a page came back: the paginator is ours (coordination.api.pagination)
+            current = cast(PageNumberPagination, self.paginator).page if page is not None else None
+            count = current.paginator.count if current is not None else len(objects)
             etag = etag_for(request, self.state_of_objects(objects, count))
             if matches(request, etag):
                 return not_modified(etag)
-        data = self.get_serializer(objects, many=True).data  # type: ignore[attr-defined]
+        data = self.get_serializer(objects, many=True).data
         response: Response = (
-            self.get_paginated_response(data) if page is not None else Response(data)  # type: ignore[attr-defined]
+            self.get_paginated_response(data) if page is not None else Response(data)
         )
         response["ETag"] = etag
         return response
@@ -125,13 +135,13 @@ class ConditionalMixin:
             if matches(request, etag):
                 # only for an object the person may see: a hidden or missing one is a 404
                 # whatever the header says
-                self.get_object()  # type: ignore[attr-defined]
+                self.get_object()
                 return not_modified(etag)
-        instance = self.get_object()  # type: ignore[attr-defined]
+        instance = self.get_object()
         if early is None:
             etag = etag_for(request, self.state_of_objects([instance], None))
             if matches(request, etag):
                 return not_modified(etag)
-        response = Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
+        response = Response(self.get_serializer(instance).data)
         response["ETag"] = etag
         return response

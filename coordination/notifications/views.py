@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -16,9 +16,9 @@ from coordination.web.pages import AuthenticatedHttpRequest, paginate, run_servi
 
 
 @login_required
-def notification_centre(request: HttpRequest) -> HttpResponse:
+def notification_centre(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My notifications, newest first; unread ones stand out."""
-    notifications = visible_notifications(request.user)  # type: ignore[arg-type]
+    notifications = visible_notifications(request.user)
     return render(
         request, "notifications/centre.html", {"page_obj": paginate(request, notifications)}
     )
@@ -46,7 +46,7 @@ def mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How I want to hear about each kind of event."""
     user = request.user
     form = PreferencesForm(request.POST or None, current=preferences_for(user))  # type: ignore[arg-type]

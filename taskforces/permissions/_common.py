@@ -39,6 +39,8 @@ def current_assignments(
     condition (validity window, active account, membership and agency, participation
     accepted) — defined there once."""
     held = access_for(user, now)
+    if held.agency_id is None:  # no active agency: nothing is held
+        return RoleAssignment.objects.none()
     return RoleAssignment.objects.current(now).filter(
         InList("role_id", sorted(held.role_ids)), person_id=user.pk, agency_id=held.agency_id
     )

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from coordination.web.pages import AuthenticatedHttpRequest
+
 from .. import calendar as calendar_feeds
 from ..models import CalendarFeed
 
@@ -18,7 +20,7 @@ from ..models import CalendarFeed
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def calendar(request: HttpRequest) -> HttpResponse:
+def calendar(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My calendar feed: make one (or a new one, which replaces the old address) and
     revoke it. A new address is shown once, on the answer to the request that made it."""
     secret = None
@@ -47,7 +49,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def calendar_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def calendar_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Revoke my calendar feed. Someone else's feed is "not found", as if it did not exist."""
     feed = CalendarFeed.objects.filter(owner_id=request.user.pk, pk=pk).first()
     if feed is None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from agencies.models import Agency
+from coordination.web.pages import AuthenticatedHttpRequest
 
 from .. import selectors
 from ..models import Participation, RoleAssignment
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My task forces and roles, my tasks by due date, updates waiting for my
     acknowledgement, my agency's pending invitations (liaisons), pending applications
     (portal administrators), my agency's role assignments due for recertification

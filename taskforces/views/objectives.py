@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from agencies.models import Agency
 from coordination.permissions import can, explain, require
 from coordination.web.pages import (
+    AuthenticatedHttpRequest,
     filter_list,
     paginate,
     query_without_page,
@@ -29,7 +30,7 @@ from ._pages import form_page
 
 
 @login_required
-def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
+def objectives_board(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     user = request.user
     base = selectors.visible_objectives(user, task_force).prefetch_related(
@@ -63,7 +64,7 @@ def objectives_board(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
+def objective_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_objectives", task_force)
     return form_page(
@@ -81,7 +82,7 @@ def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def objective_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(
         Objective.objects.select_related("task_force", "owner_agency"), request.user, pk
     )
@@ -108,7 +109,7 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def objective_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
     require(request.user, "change", objective)
     initial = {
@@ -145,7 +146,7 @@ def objective_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def task_create(request: HttpRequest, pk: int) -> HttpResponse:
+def task_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
     require(request.user, "manage_tasks", objective.task_force)
     return form_page(
@@ -163,7 +164,7 @@ def task_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def task_list(request: HttpRequest, pk: int) -> HttpResponse:
+def task_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The tasks of a task force the person may see, filtered (and exported) like the
     objectives board."""
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
@@ -187,7 +188,7 @@ def task_list(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = visible_or_404(
         Task.objects.select_related("objective", "task_force", "assignee", "assigned_role"),
         request.user,
@@ -211,7 +212,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def task_status(request: HttpRequest, pk: int) -> HttpResponse:
+def task_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Change a task's status (its assignee, its role's holders, or task managers). With
     HTMX, answers with the status fragment only."""
     task = visible_or_404(Task.objects.select_related("task_force"), request.user, pk)
@@ -241,7 +242,7 @@ def task_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def task_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = visible_or_404(Task.objects.select_related("task_force", "objective"), request.user, pk)
     require(request.user, "manage_tasks", task.task_force)
     initial = {

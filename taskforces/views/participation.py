@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from coordination.permissions import require
-from coordination.web.pages import run_service, visible_or_404
+from coordination.web.pages import AuthenticatedHttpRequest, run_service, visible_or_404
 
 from .. import forms, services
 from ..models import Participation, TaskForce
@@ -17,7 +17,7 @@ from ._pages import form_page
 
 
 @login_required
-def invite_agency(request: HttpRequest, pk: int) -> HttpResponse:
+def invite_agency(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_participation", task_force)
     return form_page(
@@ -37,7 +37,7 @@ def invite_agency(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def respond(request: HttpRequest, pk: int) -> HttpResponse:
+def respond(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A liaison officer accepts or declines their agency's invitation."""
     participation = visible_or_404(
         Participation.objects.select_related("task_force__lead_agency", "agency"),
@@ -72,7 +72,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     participation = visible_or_404(
         Participation.objects.select_related("task_force", "agency"), request.user, pk
     )

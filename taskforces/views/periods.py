@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from coordination.permissions import can, require
-from coordination.web.pages import visible_or_404
+from coordination.web.pages import AuthenticatedHttpRequest, visible_or_404
 
 from .. import forms, services
 from ..models import OperationalPeriod, TaskForce
@@ -18,7 +18,7 @@ from ._pages import form_page
 
 
 @login_required
-def period_list(request: HttpRequest, pk: int) -> HttpResponse:
+def period_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task force's operational periods, the running one marked."""
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     periods = list(
@@ -40,7 +40,7 @@ def period_list(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def period_create(request: HttpRequest, pk: int) -> HttpResponse:
+def period_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "manage_objectives", task_force)
     return form_page(
@@ -58,7 +58,7 @@ def period_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def period_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def period_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     period = visible_or_404(
         OperationalPeriod.objects.select_related("task_force"), request.user, pk
     )
@@ -84,7 +84,7 @@ def period_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def period_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def period_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Remove a period after a confirmation; its objectives and tasks stay, untied."""
     period = visible_or_404(
         OperationalPeriod.objects.select_related("task_force"), request.user, pk

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from agencies.selectors import membership_of
 from coordination.permissions import can, require
-from coordination.web.pages import visible_or_404
+from coordination.web.pages import AuthenticatedHttpRequest, visible_or_404
 
 from .. import forms, selectors, services
 from ..models import Role, RoleAssignment, TaskForce
@@ -17,7 +17,7 @@ from ._pages import form_page
 
 
 @login_required
-def organisation(request: HttpRequest, pk: int) -> HttpResponse:
+def organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The organisation chart (ICS 203): roles, responsibilities, holders and agencies."""
     task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
     membership = membership_of(request.user)
@@ -40,7 +40,7 @@ def organisation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def role_create(request: HttpRequest, pk: int) -> HttpResponse:
+def role_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "change", task_force)
     return form_page(
@@ -58,7 +58,7 @@ def role_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def assign(request: HttpRequest, pk: int) -> HttpResponse:
+def assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A liaison officer assigns one of their own agency's people to a role."""
     role = visible_or_404(Role.objects.select_related("task_force"), request.user, pk)
     membership = membership_of(request.user)
@@ -79,7 +79,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
+def end_assignment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     assignment = visible_or_404(
         RoleAssignment.objects.select_related("role__task_force", "person", "agency"),
         request.user,
@@ -104,7 +104,7 @@ def end_assignment(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def assignment_until(request: HttpRequest, pk: int) -> HttpResponse:
+def assignment_until(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     assignment = visible_or_404(
         RoleAssignment.objects.select_related("role__task_force", "person"), request.user, pk
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from agencies.selectors import membership_of
 from coordination.permissions import PermissionDenied, can, explain, require
 from coordination.web.pages import (
+    AuthenticatedHttpRequest,
     filter_list,
     paginate,
     query_without_page,
@@ -27,7 +28,7 @@ from ._pages import form_page
 
 
 @login_required
-def task_force_list(request: HttpRequest) -> HttpResponse:
+def task_force_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filterset = TaskForceFilter(
         request.GET or None,
         queryset=selectors.task_forces_for(request.user).order_by("name"),
@@ -50,7 +51,7 @@ def task_force_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def task_force_create(request: HttpRequest) -> HttpResponse:
+def task_force_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A liaison officer of an active agency forms a task force; their agency leads it."""
     return form_page(
         request,
@@ -65,7 +66,7 @@ def task_force_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
     user = request.user
     participations = (
@@ -103,7 +104,7 @@ def task_force_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def task_force_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "change", task_force)
     if not selectors.sees_mandate(request.user, task_force):
@@ -131,7 +132,7 @@ def task_force_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def task_force_status(request: HttpRequest, pk: int) -> HttpResponse:
+def task_force_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "change", task_force)
     form = forms.TaskForceStatusForm(request.POST)
@@ -148,5 +149,5 @@ def task_force_status(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("taskforces:detail", task_force.pk)

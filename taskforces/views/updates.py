@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from coordination.accounts import onetime
 from coordination.permissions import can, explain, require
-from coordination.web.pages import paginate, visible_or_404
+from coordination.web.pages import AuthenticatedHttpRequest, paginate, visible_or_404
 
 from .. import forms, selectors, services
 from ..models import Acknowledgement, TaskForce, Update
@@ -35,7 +35,7 @@ def _with_acknowledgement_state(updates: QuerySet[Update], user: Any) -> QuerySe
 
 
 @login_required
-def updates_feed(request: HttpRequest, pk: int) -> HttpResponse:
+def updates_feed(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     updates = _with_acknowledgement_state(
         selectors.visible_updates(request.user, task_force), request.user
@@ -52,7 +52,7 @@ def updates_feed(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def update_create(request: HttpRequest, pk: int) -> HttpResponse:
+def update_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     require(request.user, "post_updates", task_force)
     return form_page(
@@ -66,7 +66,7 @@ def update_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def update_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def update_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     queryset = _with_acknowledgement_state(
         Update.objects.select_related("task_force", "author", "author_agency"), request.user
     )
@@ -85,7 +85,7 @@ def update_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     update = visible_or_404(Update.objects.all(), request.user, pk)
     services.acknowledge_update(update=update, by=request.user)
     if request.htmx and request.htmx.target == "ack-area":  # type: ignore[attr-defined]
@@ -100,7 +100,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "taskforces/_acknowledged.html", {"update": update})
     messages.success(request, "Acknowledged.")
     return redirect(
-        request.POST.get("next")
+        request.POST["next"]
         if _safe_next(request)
         else reverse("taskforces:update", args=[update.pk])
     )
