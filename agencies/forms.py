@@ -8,7 +8,7 @@ from django import forms
 
 from coordination.permissions.markings import Marking
 from coordination.validators import REASON_LENGTH, line_validators
-from coordination.web.forms import DayField, line_field, prose_field
+from coordination.web.forms import DayField, line_field, model_choice, prose_field
 from coordination.web.widgets import DateInput
 
 from .models import Agency, Membership
@@ -118,7 +118,7 @@ class AgreementForm(forms.Form):
 
     def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parties"].queryset = Agency.objects.filter(  # type: ignore[attr-defined]
+        model_choice(self, "parties").queryset = Agency.objects.filter(
             status=Agency.Status.ACTIVE
         ).exclude(pk=agency.pk)
         self.fields["parties"].widget.attrs["size"] = 8

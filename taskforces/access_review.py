@@ -28,7 +28,7 @@ from django.views.decorators.http import require_http_methods
 from agencies.models import Agency
 from coordination.models import User
 from coordination.validators import REASON_LENGTH
-from coordination.web.forms import line_field
+from coordination.web.forms import line_field, model_choice
 from coordination.web.pages import paginate, query_without_page, run_service, visible_or_404
 
 from . import services
@@ -60,7 +60,7 @@ class AccessReviewActionForm(forms.Form):
 
     def __init__(self, *args: Any, assignments: QuerySet[RoleAssignment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignment"].queryset = assignments  # type: ignore[attr-defined]
+        model_choice(self, "assignment").queryset = assignments
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -98,10 +98,10 @@ class AccessReviewFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.filters["person"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+        self.filters["person"].queryset = User.objects.filter(
             memberships__agency=agency, memberships__is_active=True
         ).order_by("last_name", "first_name", "email")
-        self.filters["task_force"].queryset = TaskForce.objects.filter(  # type: ignore[attr-defined]
+        self.filters["task_force"].queryset = TaskForce.objects.filter(
             pk__in=self.queryset.values("role__task_force_id")
         ).order_by("name", "pk")
 
@@ -177,8 +177,8 @@ def access_review(request: HttpRequest, pk: int) -> HttpResponse:
     )
     page_obj = paginate(request, rows)
     for assignment in page_obj:
-        assignment.due = assignment.is_due_for_recertification(now)  # type: ignore[attr-defined]
-        assignment.capability_words = [  # type: ignore[attr-defined]
+        assignment.due = assignment.is_due_for_recertification(now)
+        assignment.capability_words = [
             CAPABILITY_WORDS.get(c, c) for c in assignment.role.capabilities
         ]
     ids = [a.pk for a in page_obj]

@@ -12,7 +12,7 @@ from agencies.models import Agency
 from coordination.models import User
 from coordination.permissions.markings import Marking
 from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
-from coordination.web.forms import DayField, PlanMomentField, line_field, prose_field
+from coordination.web.forms import DayField, PlanMomentField, line_field, model_choice, prose_field
 from coordination.web.widgets import DateInput, DateTimeInput
 
 from .models import (
@@ -129,7 +129,7 @@ class AssignRoleForm(forms.Form):
                 memberships__agency=agency,
                 memberships__is_active=True,
             ).order_by("last_name", "first_name")
-        self.fields["person"].queryset = people  # type: ignore[attr-defined]
+        model_choice(self, "person").queryset = people
 
     def clean_until(self) -> Any:
         until = self.cleaned_data.get("until")
@@ -169,7 +169,7 @@ class RoleForm(forms.Form):
 
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["eligible_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
+        model_choice(self, "eligible_agencies").queryset = participating_agencies(task_force)
 
 
 def _role_name(role: Role) -> str:
@@ -203,10 +203,10 @@ class ObjectiveForm(forms.Form):
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         agencies = participating_agencies(task_force)
-        self.fields["owner_agency"].queryset = agencies  # type: ignore[attr-defined]
-        self.fields["contributing_agencies"].queryset = agencies  # type: ignore[attr-defined]
+        model_choice(self, "owner_agency").queryset = agencies
+        model_choice(self, "contributing_agencies").queryset = agencies
         self.fields["marking"].initial = task_force.marking
-        self.fields["period"].queryset = task_force.operational_periods.order_by("number")  # type: ignore[attr-defined]
+        model_choice(self, "period").queryset = task_force.operational_periods.order_by("number")
 
 
 class TaskForm(forms.Form):
@@ -227,10 +227,10 @@ class TaskForm(forms.Form):
 
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = current_holders(task_force)  # type: ignore[attr-defined]
-        self.fields["assigned_role"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
-        self.fields["assigned_role"].label_from_instance = _role_name  # type: ignore[attr-defined]
-        self.fields["period"].queryset = task_force.operational_periods.order_by("number")  # type: ignore[attr-defined]
+        model_choice(self, "assignee").queryset = current_holders(task_force)
+        model_choice(self, "assigned_role").queryset = task_force.roles.all()
+        model_choice(self, "assigned_role").label_from_instance = _role_name  # type: ignore[method-assign,assignment]  # a per-field label function, as Django reads it; the stubs allow only the method
+        model_choice(self, "period").queryset = task_force.operational_periods.order_by("number")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -268,9 +268,9 @@ class UpdateForm(forms.Form):
     def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["marking"].initial = task_force.marking
-        self.fields["ack_roles"].queryset = task_force.roles.all()  # type: ignore[attr-defined]
-        self.fields["ack_roles"].label_from_instance = _role_name  # type: ignore[attr-defined]
-        self.fields["ack_agencies"].queryset = participating_agencies(task_force)  # type: ignore[attr-defined]
+        model_choice(self, "ack_roles").queryset = task_force.roles.all()
+        model_choice(self, "ack_roles").label_from_instance = _role_name  # type: ignore[method-assign,assignment]  # as above
+        model_choice(self, "ack_agencies").queryset = participating_agencies(task_force)
 
 
 class PeriodForm(forms.Form):

@@ -303,7 +303,7 @@ class RoleAssignment(models.Model):
     def recertification_due_at(self) -> datetime.datetime:
         """When the assignment falls due for recertification (its last recertification, or
         its start, plus CONCORD_RECERTIFY_DAYS)."""
-        return (self.recertified_at or self.starts_at) + recertification_period()  # type: ignore[operator]
+        return (self.recertified_at or self.starts_at) + recertification_period()
 
     def is_due_for_recertification(self, at: object = None) -> bool:
         """The per-object form of ``RoleAssignment.objects.due_for_recertification``."""

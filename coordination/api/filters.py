@@ -31,7 +31,7 @@ class IdFilter(django_filters.NumberFilter):
     would answer "no such choice" for ids the person may not see, and so tell them which
     ids exist."""
 
-    field_class = forms.IntegerField  # type: ignore[assignment]
+    field_class = forms.IntegerField
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
@@ -51,7 +51,7 @@ class _StrictBooleanField(forms.Field):
 class BooleanFilter(django_filters.BooleanFilter):
     """``true`` or ``false``; anything else is a 400 (django-filter's own ignores it)."""
 
-    field_class = _StrictBooleanField  # type: ignore[assignment]
+    field_class = _StrictBooleanField
 
 
 class _StrictDateTimeField(MomentField):
@@ -70,7 +70,7 @@ class _StrictDateTimeField(MomentField):
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """An RFC 3339 date and time, zone included."""
 
-    field_class = _StrictDateTimeField  # type: ignore[assignment]
+    field_class = _StrictDateTimeField
 
 
 class FilterBackend(drf_filters.DjangoFilterBackend):

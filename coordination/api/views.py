@@ -38,7 +38,7 @@ from .serializers import (
 )
 
 
-class ResourceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ResourceViewSet(viewsets.GenericViewSet):
     """A resource read through the permission core and changed only through services.
 
     Subclasses name ``model``, the output ``serializer_class``, an ``ordering_fields``

@@ -49,9 +49,9 @@ def mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
 def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How I want to hear about each kind of event."""
     user = request.user
-    form = PreferencesForm(request.POST or None, current=preferences_for(user))  # type: ignore[arg-type]
+    form = PreferencesForm(request.POST or None, current=preferences_for(user))
     if request.method == "POST" and form.is_valid():
-        run_service(form, lambda: set_preferences(user=user, choices=form.choices()))  # type: ignore[arg-type]
+        run_service(form, lambda: set_preferences(user=user, choices=form.choices()))
         if not form.errors:
             messages.success(request, "Your notification preferences are saved.")
             return redirect("notifications:preferences")

@@ -4,7 +4,7 @@ models check them."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -61,3 +61,9 @@ class PlanMomentField(MomentField):
     portal's range of dates."""
 
     default_validators = [DayRangeValidator()]
+
+
+def model_choice(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """The form's model-choice field ``name``, typed as one (``Form.fields`` holds plain
+    ``Field``s): for setting its queryset or labels per request."""
+    return cast(forms.ModelChoiceField, form.fields[name])

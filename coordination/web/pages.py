@@ -18,6 +18,8 @@ from coordination import audit
 from coordination.permissions import PermissionDenied
 
 if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
+
     from coordination.models import User
 
 M = TypeVar("M", bound=Model)
@@ -31,6 +33,7 @@ class AuthenticatedHttpRequest(HttpRequest):
     the same class): annotate such views with it instead of casting ``request.user``."""
 
     user: User
+    htmx: HtmxDetails  # django-htmx's middleware sets it on every request
 
 
 def paginate(

@@ -112,7 +112,7 @@ def build_ics202(*, viewer: Any, task_force: TaskForce, period: OperationalPerio
                 str(objective.owner_agency),
                 ", ".join(a.acronym or a.name for a in objective.contributing_agencies.all()),
                 objective.get_status_display(),
-                f"{objective.progress}%",  # type: ignore[attr-defined]
+                f"{objective.progress}%",
                 day(objective.target_date),
             ),
             int(objective.marking),

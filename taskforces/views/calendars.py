@@ -24,10 +24,10 @@ def calendar(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My calendar feed: make one (or a new one, which replaces the old address) and
     revoke it. A new address is shown once, on the answer to the request that made it."""
     secret = None
-    feed = calendar_feeds.live_feed(request.user)  # type: ignore[arg-type]
+    feed = calendar_feeds.live_feed(request.user)
     replaced = request.method == "POST" and feed is not None
     if request.method == "POST":
-        feed, secret = calendar_feeds.create_feed(actor=request.user)  # type: ignore[arg-type]
+        feed, secret = calendar_feeds.create_feed(actor=request.user)
     feed_url = (
         request.build_absolute_uri(reverse("taskforces:calendar-feed", args=[secret]))
         if secret
@@ -55,7 +55,7 @@ def calendar_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if feed is None:
         raise Http404("Not found.")
     if feed.revoked_at is None:
-        calendar_feeds.revoke_feed(actor=request.user, feed=feed)  # type: ignore[arg-type]
+        calendar_feeds.revoke_feed(actor=request.user, feed=feed)
         messages.success(request, "Your calendar address was revoked; it no longer works.")
     return redirect("taskforces:calendar")
 

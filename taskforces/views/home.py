@@ -37,7 +37,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         .select_related("task_force__lead_agency", "agency")[:20],
         "due_for_recertification": due_for_recertification,
     }
-    if user.is_portal_admin:  # type: ignore[union-attr]
+    if user.is_portal_admin:
         context["applications"] = (
             Agency.objects.restrict(user, "review")
             .filter(status__in=(Agency.Status.APPLIED, Agency.Status.UNDER_REVIEW))

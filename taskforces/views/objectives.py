@@ -225,7 +225,7 @@ def task_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         ),
     ):
         task.refresh_from_db()
-        if not request.htmx:  # type: ignore[attr-defined]
+        if not request.htmx:
             messages.success(request, f"Task is now {task.get_status_display().lower()}.")
     context = {
         "task": task,
@@ -234,7 +234,7 @@ def task_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         else forms.TaskStatusForm(initial={"status": task.status}),
         "may_change": True,
     }
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(
             request, "taskforces/_task_status.html", context, status=400 if form.errors else 200
         )

@@ -88,7 +88,7 @@ def update_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     update = visible_or_404(Update.objects.all(), request.user, pk)
     services.acknowledge_update(update=update, by=request.user)
-    if request.htmx and request.htmx.target == "ack-area":  # type: ignore[attr-defined]
+    if request.htmx and request.htmx.target == "ack-area":
         # the update's own page: answer with the count and the state together
         update = _with_acknowledgement_state(Update.objects.all(), request.user).get(pk=update.pk)
         return render(
@@ -96,7 +96,7 @@ def acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "taskforces/_ack_area.html",
             {"update": update, "acknowledgement_count": update.acknowledgements.count()},
         )
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "taskforces/_acknowledged.html", {"update": update})
     messages.success(request, "Acknowledged.")
     return redirect(
