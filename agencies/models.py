@@ -92,6 +92,9 @@ class Membership(models.Model):
         LIAISON = "liaison", "Liaison officer"
         ADMIN = "admin", "Agency administrator"
 
+    # the roles that act for their agency in sharing agreements (propose, accept, terminate)
+    AGREEMENT_ROLES = (Role.ADMIN, Role.LIAISON)
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )

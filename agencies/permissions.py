@@ -192,7 +192,7 @@ class SharingAgreementPolicy(Policy[SharingAgreement]):
         acts = (
             party
             and mine is not None
-            and mine.role in (Membership.Role.ADMIN, Membership.Role.LIAISON)
+            and mine.role in Membership.AGREEMENT_ROLES
             and mine.agency.status == Agency.Status.ACTIVE
         )
         steps = [
@@ -224,7 +224,7 @@ def _acting_agency_ids(user: Any) -> QuerySet[Membership, Any]:
     return Membership.objects.filter(
         user_id=user.pk,
         is_active=True,
-        role__in=(Membership.Role.ADMIN, Membership.Role.LIAISON),
+        role__in=Membership.AGREEMENT_ROLES,
         agency__status=Agency.Status.ACTIVE,
     ).values("agency_id")
 

@@ -352,7 +352,7 @@ def end_membership(*, membership: Membership, by: User, reason: str) -> Membersh
 # --- sharing agreements: proposed by one party, in force once every party accepts ----------
 
 # who may act for a party: its administrators and liaison officers
-AGREEMENT_ROLES = (Membership.Role.ADMIN, Membership.Role.LIAISON)
+AGREEMENT_ROLES = Membership.AGREEMENT_ROLES
 
 
 def _acting_party(by: User, agreement: SharingAgreement | None = None) -> Agency:
