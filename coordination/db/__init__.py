@@ -43,11 +43,14 @@ def _numbered(sql: str) -> tuple[str, int]:
     return _PLACEHOLDER.sub(number, sql), count
 
 
-def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run a read-only statement (``%s`` placeholders) and return its rows."""
+def fetch_all(sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[tuple[Any, ...]]:
+    """Run a read-only statement (``%s`` placeholders) and return its rows; prepared once
+    per connection unless ``prepare`` is false (SQL that varies from call to call)."""
     with connection.cursor() as cursor:
-        prepare = connection.vendor == "postgresql" and getattr(
-            settings, "CONCORD_DB_PREPARED_STATEMENTS", True
+        prepare = (
+            prepare
+            and connection.vendor == "postgresql"
+            and getattr(settings, "CONCORD_DB_PREPARED_STATEMENTS", True)
         )
         if not prepare:
             cursor.execute(sql, params)

@@ -35,6 +35,7 @@ from taskforces.models import (
     Update,
 )
 
+from .lean import lean_answer
 from .serializers import (
     AcknowledgementSerializer,
     AssignmentEndDateSerializer,
@@ -61,7 +62,18 @@ from .serializers import (
 )
 
 
-class TaskForceContentViewSet(ReadOnlyResourceViewSet):
+class LeanListMixin(ReadOnlyResourceViewSet):
+    """A list that polling clients ask often: asked with nothing but a page, it is answered
+    by one prepared statement (``taskforces.api.lean``, named by ``lean_list``); otherwise
+    through the general path."""
+
+    lean_list: str | None = None
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return lean_answer(self, request) or super().list(request, *args, **kwargs)
+
+
+class TaskForceContentViewSet(LeanListMixin):
     """Content seen only through the asker's access inside task forces: its state is that
     access with each task force's content version (``taskforces.access``), known before
     any row is read, so a conditional GET that matches costs no query of its own."""
@@ -105,6 +117,7 @@ class TaskForceViewSet(TaskForceContentViewSet):
     model = TaskForce
     serializer_class = TaskForceSerializer
     filterset_class = TaskForceApiFilter
+    lean_list = "task-forces"
     ordering_fields = ("name", "status", "created_at", "id")
     ordering = ("-created_at", "-id")
 
@@ -340,10 +353,11 @@ class RoleAssignmentFilter(drf_filters.FilterSet):
     ),
     retrieve=extend_schema(summary="One role assignment"),
 )
-class RoleAssignmentViewSet(ReadOnlyResourceViewSet):
+class RoleAssignmentViewSet(LeanListMixin):
     """People holding roles. Made with ``POST /roles/{id}/assign/``."""
 
     model = RoleAssignment
+    lean_list = "role-assignments"
     serializer_class = RoleAssignmentSerializer
     filterset_class = RoleAssignmentFilter
     ordering_fields = ("starts_at", "ends_at", "ended_at", "id")
@@ -430,6 +444,7 @@ class ObjectiveViewSet(TaskForceContentViewSet):
 
     model = Objective
     serializer_class = ObjectiveSerializer
+    lean_list = "objectives"
     filterset_class = ObjectiveApiFilter
     ordering_fields = (
         "priority",
@@ -494,6 +509,7 @@ class TaskViewSet(TaskForceContentViewSet):
 
     model = Task
     serializer_class = TaskSerializer
+    lean_list = "tasks"
     filterset_class = TaskApiFilter
     ordering_fields = ("due_date", "status", "created_at", "updated_at", "id")
     ordering = ("due_date", "id")
@@ -541,6 +557,7 @@ class UpdateViewSet(TaskForceContentViewSet):
 
     model = Update
     serializer_class = UpdateSerializer
+    lean_list = "updates"
     filterset_class = UpdateFilter
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")

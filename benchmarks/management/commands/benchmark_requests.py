@@ -1,0 +1,188 @@
+"""In-process milliseconds per request for the API's hot paths, beside the bare views.
+
+``benchmark_load`` measures throughput under gunicorn, which on a shared machine moves
+with every other process. This command is the quick, steadier companion used while
+making those paths faster: it sends each request through Django's whole stack (the
+test ``Client``: middleware, authentication, throttling, the view, rendering) in this
+process, alternating with the bare view (``/bench/bare/``, or ``/bench/bare-insert/``
+for writes), and prints the median milliseconds of each and their ratio. Nothing is
+kept between requests, as under gunicorn.
+
+``--profile LABEL`` runs that request under cProfile instead and prints where its time
+goes (``--profile-sort``, ``--profile-lines``). ``--sql`` prints the statements one
+request of each kind runs.
+
+Run it on a seeded scale database under ``coordination.settings.benchmark``, e.g.::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concord_scale_100 \\
+    DJANGO_SETTINGS_MODULE=coordination.settings.benchmark \\
+    .venv/bin/python manage.py benchmark_requests --requests 40
+
+It writes API tokens (revoked at the end) and, for the write, updates with their audit
+and outbox events and rows of ``benchmarks_barerow``: run it on a scratch database.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from benchmarks.scale.data import HEAVY_EMAIL, LIGHT_EMAIL
+from coordination.accounts.tokens import create_token, revoke_token
+from coordination.models import ApiToken, User
+
+from .benchmark_load import API, API_LISTS, BARE, BARE_INSERT, TOKEN_NAME
+from .benchmark_load import Command as Load
+
+
+@dataclass
+class Probe:
+    """One kind of request and the status it must answer."""
+
+    label: str
+    send: Callable[[Client], Any]
+    expect: int
+    write: bool = False
+
+
+class Command(BaseCommand):
+    help = "Milliseconds per request, in process, for the API's hot paths beside the bare views."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--requests", type=int, default=30, help="Per kind (median of).")
+        parser.add_argument("--only", action="append", default=[], help="Labels containing.")
+        parser.add_argument("--profile", default="", help="Profile the first label containing.")
+        parser.add_argument("--profile-sort", default="cumulative")
+        parser.add_argument("--profile-lines", type=int, default=45)
+        parser.add_argument("--sql", action="store_true", help="Print each kind's SQL once.")
+        parser.add_argument("--no-writes", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.tokens: list[tuple[ApiToken, User]] = []
+        try:
+            self.run(options)
+        finally:
+            for token, user in self.tokens:
+                revoke_token(token=token, by=user)
+
+    def token(self, user: User) -> str:
+        token, secret = create_token(owner=user, name=TOKEN_NAME)
+        self.tokens.append((token, user))
+        return secret
+
+    def probes(self, *, writes: bool) -> list[Probe]:
+        probes: list[Probe] = []
+        for label, email in (("3 roles", LIGHT_EMAIL), ("300 roles", HEAVY_EMAIL)):
+            user = User.objects.get(email=email)
+            bearer = f"Bearer {self.token(user)}"
+            for name in API_LISTS:
+                path = f"{API}/{name}/"
+                probes.append(
+                    Probe(
+                        f"API {name}, {label}",
+                        lambda c, p=path, b=bearer: c.get(p, HTTP_AUTHORIZATION=b),  # type: ignore[misc]
+                        200,
+                    )
+                )
+            first = Client().get(f"{API}/objectives/", HTTP_AUTHORIZATION=bearer)
+            etag = first["ETag"]
+            probes.append(
+                Probe(
+                    f"API objectives 304, {label}",
+                    lambda c, b=bearer, e=etag: c.get(  # type: ignore[misc]
+                        f"{API}/objectives/", HTTP_AUTHORIZATION=b, HTTP_IF_NONE_MATCH=e
+                    ),
+                    304,
+                )
+            )
+        if writes:
+            loader = Load()
+            loader.random = __import__("random").Random(1)
+            loader.tokens = self.tokens
+            writer = loader.writers(1)[0]
+            body = json.dumps(
+                {
+                    "task_force": writer.task_force.pk,
+                    "title": "benchmark_requests update",
+                    "body": "Posted in process to time writes.",
+                }
+            )
+            bearer = f"Bearer {writer.token}"
+            probes.append(
+                Probe(
+                    f"POST update by {writer.user.pk} in {writer.task_force.pk}",
+                    lambda c: c.post(
+                        f"{API}/updates/",
+                        body,
+                        content_type="application/json",
+                        HTTP_AUTHORIZATION=bearer,
+                    ),
+                    201,
+                    write=True,
+                )
+            )
+        return probes
+
+    def run(self, options: dict[str, Any]) -> None:
+        client = Client()
+        bare = Probe("bare view", lambda c: c.get(BARE), 200)
+        bare_insert = Probe("bare insert", lambda c: c.post(BARE_INSERT), 201, write=True)
+        probes = self.probes(writes=not options["no_writes"])
+        if options["only"]:
+            probes = [p for p in probes if any(o in p.label for o in options["only"])]
+        for probe in [bare, bare_insert, *probes]:  # one each, checked, before timing
+            status = probe.send(client).status_code
+            if status != probe.expect:
+                raise SystemExit(f"{probe.label}: {status}, expected {probe.expect}")
+        if options["profile"]:
+            chosen = next(p for p in probes if options["profile"] in p.label)
+            self.profile(client, chosen, options)
+            return
+        if options["sql"]:
+            for probe in [bare, *probes]:
+                with CaptureQueriesContext(connection) as captured:
+                    probe.send(client)
+                self.stdout.write(f"-- {probe.label}: {len(captured)} queries")
+                for query in captured:
+                    self.stdout.write(f"   {query['time']}s {query['sql'][:400]}")
+            return
+        n = options["requests"]
+        self.stdout.write(f"{'request':<44} {'ms':>7} {'bare ms':>8} {'÷ bare':>7}")
+        for probe in probes:
+            yardstick = bare_insert if probe.write else bare
+            own, theirs = [], []
+            for _ in range(n):
+                theirs.append(self.timed(client, yardstick))
+                own.append(self.timed(client, probe))
+            mine, base = statistics.median(own), statistics.median(theirs)
+            self.stdout.write(f"{probe.label:<44} {mine:7.2f} {base:8.2f} {base / mine:7.2f}")
+
+    def timed(self, client: Client, probe: Probe) -> float:
+        reset_queries()
+        start = time.perf_counter()
+        response = probe.send(client)
+        elapsed = (time.perf_counter() - start) * 1000
+        if response.status_code != probe.expect:
+            raise SystemExit(f"{probe.label}: {response.status_code}, expected {probe.expect}")
+        return elapsed
+
+    def profile(self, client: Client, probe: Probe, options: dict[str, Any]) -> None:
+        profiler = cProfile.Profile()
+        for _ in range(options["requests"]):
+            profiler.enable()
+            probe.send(client)
+            profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.strip_dirs().sort_stats(options["profile_sort"]).print_stats(options["profile_lines"])
