@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Count, Window
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -264,9 +265,7 @@ def task_force(access: Access) -> Callable[[Sequence[Any]], dict[str, Any]]:
 
 
 ROLE_ASSIGNMENTS = (
-    "WITH page AS (SELECT x.id, count(*) OVER () AS total "
-    "FROM taskforces_roleassignment x WHERE x.id IN ({visible}) "
-    "ORDER BY x.starts_at DESC, x.id DESC LIMIT %s OFFSET %s) "
+    "WITH page (id, total) AS ({page}) "  # noqa: S608 - our SQL, no input
     "SELECT ra.id, r.id, r.name, r.task_force_id, p.id, p.first_name, p.last_name, p.email, "
     "a.id, a.name, a.acronym, b.id, b.first_name, b.last_name, b.email, "
     "ra.starts_at, ra.ends_at, ra.ended_at, ra.end_reason, ra.recertified_at, page.total "
@@ -325,34 +324,38 @@ class _Counted(Sequence[Any]):
 
 @dataclass(frozen=True)
 class Statement:
-    """One lean list: its SQL (``%s`` placeholders), the parameters it takes before the
-    page's size and offset, the ones after, and how a row becomes what the list shows."""
+    """One lean list's page: its SQL (``%s`` placeholders) and parameters, how a row
+    becomes what the list shows, and whether the SQL is the same for everyone (prepared
+    once per connection) or varies with the person (sent as it is)."""
 
     sql: str
-    before: Sequence[Any]
+    params: Sequence[Any]
     build: Callable[[Sequence[Any]], dict[str, Any]]
-    after: Sequence[Any] = ()
+    prepare: bool = True
 
 
-def statement_for(view: Any, user: Any, access: Access) -> Statement:
-    """The lean statement of the view's list, for this person."""
-    kind = getattr(view, "lean_list", None)
+def statement_for(kind: str, user: Any, access: Access, size: int, offset: int) -> Statement:
+    """The lean statement of one page of the list ``kind``, for this person."""
     if kind in ("objectives", "tasks", "updates"):
         ids, tops = seen_task_forces(access)
         sql = {"objectives": OBJECTIVES, "tasks": TASKS, "updates": UPDATES}[kind]
         build = {"objectives": objective, "tasks": task, "updates": update}[kind]
-        return Statement(sql, (ids, tops), build, (user.pk,) if kind == "updates" else ())
+        mine = (user.pk,) if kind == "updates" else ()
+        return Statement(sql, (ids, tops, size, offset, *mine), build)
     if kind == "task-forces":
-        return Statement(TASK_FORCES, (access.task_forces(Capability.VIEW),), task_force(access))
+        ids = access.task_forces(Capability.VIEW)
+        return Statement(TASK_FORCES, (ids, size, offset), task_force(access))
     if kind == "role-assignments":
-        # the policy's condition (the one rule for assignments), as the ORM writes it
-        visible, params = (
+        # the page as the ORM writes it from the policy's condition (the one rule for
+        # assignments): its index conditions stay on the table, where PostgreSQL ORs them
+        page, params = (
             RoleAssignment.objects.restrict(user, "view")
-            .order_by()
-            .values("pk")
+            .order_by("-starts_at", "-id")
+            .annotate(total=Window(Count("*")))
+            .values_list("pk", "total")[offset : offset + size]
             .query.sql_with_params()
         )
-        return Statement(ROLE_ASSIGNMENTS.format(visible=visible), params, role_assignment)
+        return Statement(ROLE_ASSIGNMENTS.format(page=page), params, role_assignment, prepare=False)
     raise LookupError(f"No lean list {kind!r}.")
 
 
@@ -377,14 +380,8 @@ def lean_answer(view: GenericAPIView, request: Request) -> Response | None:
             return not_modified(etag)
     size = paginator.get_page_size(request)
     number = int(request.query_params.get("page") or 1)
-    statement = statement_for(view, user, access)
-    if statement.sql.count("%s") != len(statement.before) + 2 + len(statement.after):
-        raise ValueError("placeholders and parameters differ")
-    params = (*statement.before, size, (number - 1) * size, *statement.after)
-    if content:
-        rows = db.fetch_all(statement.sql, params)
-    else:  # the visibility condition varies with the person: not prepared
-        rows = db.fetch_all(statement.sql, params, prepare=False)
+    statement = statement_for(kind, user, access, size, (number - 1) * size)
+    rows = db.fetch_all(statement.sql, statement.params, prepare=statement.prepare)
     if not rows and number > 1:
         return None  # past the last page: the general path says how many there are
     total = int(rows[0][-1]) if rows else 0
