@@ -265,7 +265,7 @@ def task_force(access: Access) -> Callable[[Sequence[Any]], dict[str, Any]]:
 
 
 ROLE_ASSIGNMENTS = (
-    "WITH page (id, total) AS ({page}) "  # noqa: S608 - our SQL, no input
+    "WITH page (id, total) AS ({page}) "
     "SELECT ra.id, r.id, r.name, r.task_force_id, p.id, p.first_name, p.last_name, p.email, "
     "a.id, a.name, a.acronym, b.id, b.first_name, b.last_name, b.email, "
     "ra.starts_at, ra.ends_at, ra.ended_at, ra.end_reason, ra.recertified_at, page.total "
