@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -107,12 +108,22 @@ def revoke_token(*, token: ApiToken, by: User) -> ApiToken:
     return token
 
 
-def authenticate_secret(secret: str, *, now: datetime.datetime | None = None) -> ApiToken:
+def token_with_owner(key_hash: str) -> ApiToken | None:
+    """The token with this hash, its owner loaded with it (one query)."""
+    return ApiToken.objects.select_related("owner").filter(key_hash=key_hash).first()
+
+
+def authenticate_secret(
+    secret: str,
+    *,
+    now: datetime.datetime | None = None,
+    find: Callable[[str], ApiToken | None] = token_with_owner,
+) -> ApiToken:
     """The working token with this secret, its owner loaded; ``ValidationError`` saying why
     not otherwise. Records the use (at most once a minute, in one conditional update, so
     any number of web processes write it at most once a minute between them)."""
     now = now or timezone.now()
-    token = ApiToken.objects.select_related("owner").filter(key_hash=hash_secret(secret)).first()
+    token = find(hash_secret(secret))
     if token is None:
         raise ValidationError("Invalid token.", code="invalid_token")
     if token.revoked_at is not None:
