@@ -161,7 +161,9 @@ def record(
         object_repr = (f"{obj._meta.verbose_name} #{obj.pk} [TLP:RED]" if red else str(obj))[:300]
     else:
         object_repr = ""
-    with transaction.atomic():
+    # inside a service's transaction the event is one more INSERT of it (no savepoint: a
+    # failed append fails the whole change, as it must); alone, a transaction of its own
+    with transaction.atomic(savepoint=False):
         event = AuditEvent(
             created_at=timezone.now(),
             actor=actor if signed_in else None,

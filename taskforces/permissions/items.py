@@ -32,6 +32,14 @@ class ItemPolicy(Policy[Any]):
             return visible
         return visible.filter(self.change_condition(user, held))
 
+    def decides(self, user: Any, action: str, obj: Any) -> bool | None:
+        """Seeing an item is decided by the person's access alone (``Access.sees``: the
+        same task forces and ceilings ``visible`` filters by) and the item's task force
+        and marking; changing it is asked of the database."""
+        if action != "view":
+            return None
+        return access_for(user).sees(obj.task_force_id, self.marking_of(obj))
+
     def visible(self, queryset: QuerySet[Any], held: Access) -> QuerySet[Any]:
         """Items of task forces the person sees, marked no higher than what they see there
         (their agency's ceiling; TLP:RED also needs the view-restricted capability): one

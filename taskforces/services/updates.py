@@ -58,10 +58,14 @@ def post_update(
         marking=marking,
         requires_acknowledgement=requires_acknowledgement,
     )
-    update.full_clean()
+    # the task force (locked above), the author and their agency are rows in hand: their
+    # existence needs no query of its own (the foreign keys still hold at commit)
+    update.full_clean(exclude=["task_force", "author", "author_agency"])
     update.save()
-    update.ack_roles.set(roles)
-    update.ack_agencies.set(agencies)
+    if roles:  # a new update: nothing to take away, only to add
+        update.ack_roles.add(*roles)
+    if agencies:
+        update.ack_agencies.add(*agencies)
     _reread_or_rollback(update, by)
     audit.record(
         actor=by,
