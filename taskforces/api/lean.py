@@ -109,7 +109,8 @@ _TASK_COUNT = "(SELECT count(*) FROM taskforces_task t WHERE t.objective_id = o.
 OBJECTIVES = (
     "WITH page AS (SELECT x.id, count(*) OVER () AS total "  # noqa: S608 - our SQL, no input
     + _ITEMS.format(table="taskforces_objective")
-    + " ORDER BY x.task_force_id, x.priority DESC, x.target_date, x.id LIMIT %s OFFSET %s) "
+    # (``+ 0``: sorted after the join, not by walking the whole index in task force order)
+    + " ORDER BY x.task_force_id + 0, x.priority DESC, x.target_date, x.id LIMIT %s OFFSET %s) "
     "SELECT o.id, o.task_force_id, tf.name, o.title, o.description, "
     "ow.id, ow.name, ow.acronym, "
     "(SELECT json_agg(json_build_array(a.id, a.name, a.acronym) ORDER BY a.name) "
@@ -184,10 +185,7 @@ def task(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-UPDATES = (
-    "WITH page AS (SELECT x.id, count(*) OVER () AS total "  # noqa: S608 - our SQL, no input
-    + _ITEMS.format(table="taskforces_update")
-    + " ORDER BY x.created_at DESC, x.id DESC LIMIT %s OFFSET %s) "
+UPDATE_ROWS = (
     "SELECT u.id, u.task_force_id, tf.name, p.id, p.first_name, p.last_name, p.email, "
     "a.id, a.name, a.acronym, u.kind, u.title, u.body, u.marking, "
     "u.requires_acknowledgement, "
@@ -207,6 +205,14 @@ UPDATES = (
     "LEFT JOIN agencies_agency a ON a.id = u.author_agency_id "
     "ORDER BY u.created_at DESC, u.id DESC"
 )
+UPDATES = (
+    "WITH page AS (SELECT x.id, count(*) OVER () AS total "
+    + _ITEMS.format(table="taskforces_update")
+    + " ORDER BY x.created_at DESC, x.id DESC LIMIT %s OFFSET %s) "
+    + UPDATE_ROWS
+)
+# one update, as the list shows it (the answer to posting one)
+ONE_UPDATE = "WITH page AS (SELECT %s::bigint AS id, 1 AS total) " + UPDATE_ROWS
 
 
 def update(row: Sequence[Any]) -> dict[str, Any]:
@@ -300,6 +306,15 @@ def role_assignment(row: Sequence[Any]) -> dict[str, Any]:
         "recertified_at": moment(recertified),
         "recertification_due_at": moment(assignment.recertification_due_at),
     }
+
+
+def one_update(pk: int, user: Any) -> dict[str, Any] | None:
+    """One update as the list shows it to ``user`` (whether they see it is the caller's
+    to have checked), or ``None`` where the statement is not PostgreSQL's."""
+    if connection.vendor != "postgresql":
+        return None
+    rows = db.fetch_all(ONE_UPDATE, (pk, user.pk))
+    return update(rows[0]) if rows else None
 
 
 # --- answering ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from taskforces.models import (
     Update,
 )
 
+from . import lean
 from .lean import lean_answer
 from .serializers import (
     AcknowledgementSerializer,
@@ -575,7 +576,13 @@ class UpdateViewSet(TaskForceContentViewSet):
     @idempotent
     def create(self, request: Request) -> Response:
         data = self.validated(UpdateCreateSerializer)
-        return self.respond(services.post_update(by=self.actor, **data), status.HTTP_201_CREATED)
+        posted = services.post_update(by=self.actor, **data)
+        # the service checked that the author sees it (``_reread_or_rollback``): the
+        # answer is the update as the list shows it, in one prepared statement
+        shown = lean.one_update(posted.pk, self.actor)
+        if shown is None:
+            return self.respond(posted, status.HTTP_201_CREATED)
+        return Response(shown, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Acknowledge an update",

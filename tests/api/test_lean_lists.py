@@ -114,3 +114,44 @@ def test_a_conditional_get_of_a_lean_list_answers_304_until_the_content_changes(
         client.get("/api/v1/role-assignments/", HTTP_IF_NONE_MATCH=assignments["ETag"]).status_code
         == 304
     )
+
+
+def test_posting_an_update_answers_it_as_the_general_path_shows_it(world, monkeypatch) -> None:
+    client = APIClient()
+    client.force_authenticate(world.lead_liaison)
+    roles = [role.pk for role in world.tf.roles.all()[:2]]
+    body = {
+        "task_force": world.tf.pk,
+        "title": "Asking",
+        "body": "Confirm, please.",
+        "requires_acknowledgement": True,
+        "ack_roles": roles,
+        "ack_agencies": [world.partner.pk],
+    }
+    posted = client.post("/api/v1/updates/", body, format="json")
+    assert posted.status_code == 201
+    shown = client.get(f"/api/v1/updates/{posted.json()['id']}/")
+    assert posted.content == shown.content
+    # and the general path's answer to posting (the object re-read through the core)
+    monkeypatch.setattr(lean, "one_update", lambda pk, user: None)
+    again = client.post("/api/v1/updates/", {**body, "title": "Asking"}, format="json")
+    assert again.status_code == 201
+    assert again.json() | {"id": 0, "created_at": ""} == posted.json() | {
+        "id": 0,
+        "created_at": "",
+    }
+
+
+@pytest.mark.parametrize("resource", LEAN)
+def test_a_lean_list_is_its_statement_and_the_persons_access(
+    world, resource, django_assert_max_num_queries
+) -> None:
+    """The person's access (membership, holdings, ceilings: at most three statements) and
+    the list's own statement, whatever the page shows; the general path took three to
+    four more (the count, the prefetches)."""
+    client = APIClient()
+    client.force_authenticate(world.lead_liaison)
+    client.get(f"/api/v1/{resource}/")  # statements prepared on this connection
+    with django_assert_max_num_queries(4):
+        response = client.get(f"/api/v1/{resource}/?page_size=200")
+    assert response.status_code == 200 and response.json()["count"] > 0
