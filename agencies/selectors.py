@@ -11,13 +11,18 @@ from coordination.permissions import request_memory
 
 from .models import Agency, Membership, SharingAgreement
 
+# what a membership with its agency is read from: a request forgets the one it remembered
+# when it writes to one of these (not at every write: a service that inserts an update
+# and then its audit event reads the author's agency once)
+MEMBERSHIP_TABLES = frozenset({"agencies_membership", "agencies_agency"})
+
 
 def membership_of(user: Any) -> Membership | None:
     """The person's active membership (with its agency), or None; read once per request
-    (until the request writes, ``coordination.permissions.request_memory``)."""
+    (until the request writes to its tables, ``coordination.permissions.request_memory``)."""
     if user is None or not getattr(user, "pk", None):
         return None
-    note = request_memory.remembered("agencies.membership")
+    note = request_memory.remembered("agencies.membership", MEMBERSHIP_TABLES)
     if note is not None and user.pk in note:
         return note[user.pk]
     found = (

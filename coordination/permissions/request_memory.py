@@ -23,7 +23,9 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 # statements that change nothing: anything else makes a request forget what it remembered
-_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW", "BEGIN", "COMMIT")
+# (``PREPARE`` / ``EXECUTE``: ``coordination.db.fetch_all``'s prepared statements, which are
+# reads only; preparing one names tables, which is no write to them)
+_READS = ("SELECT", "SAVEPOINT", "RELEASE", "SHOW", "BEGIN", "COMMIT", "PREPARE", "EXECUTE")
 
 
 class _Memory:
