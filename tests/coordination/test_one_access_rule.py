@@ -15,10 +15,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from agencies import services as agency_services
 from agencies.models import Membership
+from coordination import db
 from coordination.models import User
 from coordination.permissions import can, explain
 from coordination.permissions.markings import Marking
@@ -215,3 +217,39 @@ def test_answers_given_without_a_query_are_the_databases_answers() -> None:
                 assert answer == in_database, (someone.email, model.__name__, obj.pk, action)
                 decided += 1
     assert decided > 500
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the lean statements are PostgreSQL's"
+)
+def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> None:
+    """The API's lean lists (``taskforces.api.lean``) filter by the person's access turned
+    into arrays, or by the policy's compiled condition: for every person and every kind
+    they list, the rows are exactly the objects ``can`` lets that person see."""
+    from taskforces.access import compute
+    from taskforces.api import lean
+
+    wide_world()
+    kinds = {
+        "objectives": Objective,
+        "tasks": Task,
+        "updates": Update,
+        "task-forces": TaskForce,
+        "role-assignments": RoleAssignment,
+    }
+    compared = 0
+    for someone in User.objects.all():
+        access = compute(someone)
+        for kind, model in kinds.items():
+            statement = lean.statement_for(kind, someone, access, 10_000, 0)
+            rows = db.fetch_all(statement.sql, statement.params, prepare=statement.prepare)
+            listed = [statement.build(row)["id"] for row in rows]
+            may = {obj.pk for obj in model.objects.all() if can(someone, "view", obj)}
+            assert len(listed) == len(set(listed)) and set(listed) == may, (
+                someone.email,
+                kind,
+                set(listed) ^ may,
+            )
+            assert all(row[-1] == len(listed) for row in rows)  # the count
+            compared += 1
+    assert compared == 5 * User.objects.count()
