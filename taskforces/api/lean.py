@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Window
@@ -363,13 +364,16 @@ def statement_for(kind: str, user: Any, access: Access, size: int, offset: int) 
     if kind == "role-assignments":
         # the page as the ORM writes it from the policy's condition (the one rule for
         # assignments): its index conditions stay on the table, where PostgreSQL ORs them
-        page, params = (
-            RoleAssignment.objects.restrict(user, "view")
-            .order_by("-starts_at", "-id")
-            .annotate(total=Window(Count("*")))
-            .values_list("pk", "total")[offset : offset + size]
-            .query.sql_with_params()
-        )
+        try:
+            page, params = (
+                RoleAssignment.objects.restrict(user, "view")
+                .order_by("-starts_at", "-id")
+                .annotate(total=Window(Count("*")))
+                .values_list("pk", "total")[offset : offset + size]
+                .query.sql_with_params()
+            )
+        except EmptyResultSet:  # the condition matches nothing (someone not signed in)
+            page, params = "SELECT NULL::bigint, NULL::bigint WHERE FALSE", ()
         return Statement(ROLE_ASSIGNMENTS.format(page=page), params, role_assignment, prepare=False)
     raise LookupError(f"No lean list {kind!r}.")
 

@@ -151,7 +151,7 @@ def test_a_lean_list_is_its_statement_and_the_persons_access(
     four more (the count, the prefetches)."""
     client = APIClient()
     client.force_authenticate(world.lead_liaison)
-    client.get(f"/api/v1/{resource}/")  # statements prepared on this connection
+    client.get(f"/api/v1/{resource}/")  # anything read once per connection
     with django_assert_max_num_queries(4):
         response = client.get(f"/api/v1/{resource}/?page_size=200")
     assert response.status_code == 200 and response.json()["count"] > 0
