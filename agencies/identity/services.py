@@ -242,7 +242,8 @@ def save_provider(
     app.client_id = client_id
     if client_secret:
         app.secret = client_secret
-    app.settings = {"server_url": issuer}
+    # PKCE as well as the client secret: a stolen authorization code is worth nothing
+    app.settings = {"server_url": issuer, "oauth_pkce_enabled": True}
     app.save()
     provider.social_app = app
     provider.issuer = issuer

@@ -12,7 +12,7 @@ from typing import cast
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -218,6 +218,16 @@ def agency_sign_in(request: HttpRequest) -> HttpResponseBase:
     oidc = provider.social_app.get_provider(request)
     auth_params = oidc.get_auth_params()
     auth_params["login_hint"] = email
-    return oidc.redirect(
+    answer = oidc.redirect(
         request, AuthProcess.LOGIN, next_url=next_url or None, auth_params=auth_params
+    )
+    if not isinstance(answer, HttpResponseRedirect):
+        return answer  # allauth's "could not sign in" page (the provider is unreachable)
+    # Not a redirect: the Content Security Policy's form-action 'self' stops a form's
+    # answer from redirecting to another site. A page that moves on by itself (meta
+    # refresh, with a link for browsers that do not) is a navigation, which it allows.
+    return render(
+        request,
+        "identity/continue.html",
+        {"agency": provider.agency, "authorize_url": answer["Location"]},
     )
