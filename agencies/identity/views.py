@@ -12,6 +12,7 @@ from typing import cast
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -61,6 +62,7 @@ def _page(
     form: ProviderForm,
     *,
     report: services.DiscoveryReport | None = None,
+    errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     provider = _provider_of(agency)
@@ -72,6 +74,7 @@ def _page(
             "provider": provider,
             "form": form,
             "report": report,
+            "errors": errors or [],
             "callback_url": request.build_absolute_uri(
                 reverse(
                     "openid_connect_callback",
@@ -131,16 +134,17 @@ def provider_enable(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = request.POST.get("enabled")
     form = ProviderForm(initial=_initial(provider))
     if wanted not in ("0", "1"):
-        form.add_error(None, "Say whether to enable (1) or disable (0) the identity provider.")
-        return _page(request, agency, form, status=400)
-    if (
-        run_service(
+        return _page(
+            request,
+            agency,
             form,
-            lambda: services.set_enabled(provider=provider, by=_me(request), enabled=wanted == "1"),
+            errors=["Say whether to enable (1) or disable (0) the identity provider."],
+            status=400,
         )
-        is None
-    ):
-        return _page(request, agency, form, status=400)
+    try:
+        services.set_enabled(provider=provider, by=_me(request), enabled=wanted == "1")
+    except ValidationError as error:
+        return _page(request, agency, form, errors=error.messages, status=400)
     messages.success(
         request,
         f"{agency}'s identity provider is {'enabled' if wanted == '1' else 'disabled'}.",
