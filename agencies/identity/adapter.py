@@ -27,6 +27,8 @@ from typing import Any
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.providers.base import AuthProcess
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -146,6 +148,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         provider = self._provider(request, sociallogin)
         agency = provider.agency
         claims = claims_of(sociallogin)
+        if sociallogin.state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
+            # allauth's "connect another account to mine" (and its redirect process): the
+            # link between an account and its agency's provider is made here, on sign-in
+            # only, by the rules below, never by a signed-in person's choice
+            raise self._refuse(
+                request,
+                provider,
+                claims,
+                "not_a_sign_in",
+                "Your agency's identity provider is linked to your account when you sign in "
+                "through it; it cannot be connected from here.",
+            )
         if not claims.email or not email_verified(sociallogin):
             raise self._refuse(
                 request,
@@ -221,6 +235,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             action="identity.signed_in_through_provider",
             obj=provider,
             after={"agency": agency.pk, "email": claims.email, "mfa_by_idp": vouched},
+        )
+
+    def validate_disconnect(self, account: Any, accounts: Any) -> None:
+        """Nobody unlinks their account from their agency's provider themselves: the
+        agency disables its provider, or its administrator ends the membership."""
+        raise ValidationError(
+            "Your account's link to your agency's identity provider is managed by your agency."
         )
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:

@@ -387,7 +387,9 @@ def test_approving_never_moves_a_person_from_another_agency(river, river_admin):
 # --- the adapter's refusals -------------------------------------------------------------------
 
 
-def _sign_in_through(provider: IdentityProvider, email: str, **claims: object):
+def _sign_in_through(
+    provider: IdentityProvider, email: str, process: str = "login", **claims: object
+):
     request = RequestFactory().get("/accounts/oidc/callback/")
     SessionMiddleware(lambda r: None).process_request(request)  # type: ignore[arg-type]
     request.user = AnonymousUser()
@@ -398,6 +400,7 @@ def _sign_in_through(provider: IdentityProvider, email: str, **claims: object):
         extra_data={"userinfo": userinfo, "id_token": {"sub": userinfo["sub"], "amr": ["pwd"]}},
     )
     login = SocialLogin(account=account, user=User(email=email))
+    login.state = {"process": process}
     with context.request_context(request):  # as allauth's middleware sets it
         SocialAccountAdapter().pre_social_login(request, login)
     return login
@@ -448,3 +451,22 @@ def test_a_provider_not_in_service_signs_nobody_in(river, river_admin, state):
     with pytest.raises(ImmediateHttpResponse):
         _sign_in_through(provider, "ops@river.example")
     assert not SocialAccount.objects.exists()
+
+
+def test_a_provider_is_never_connected_to_an_account_by_its_holders_choice(river, river_admin):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    person(river, email="ops@river.example")
+    with pytest.raises(ImmediateHttpResponse):
+        _sign_in_through(provider, "ops@river.example", process="connect")
+    assert not SocialAccount.objects.exists()
+    assert AuditEvent.objects.get(action="identity.refused").after["reason"] == "not_a_sign_in"
+
+
+def test_nobody_unlinks_their_account_from_the_agencys_provider(client, river, river_admin):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    staff = person(river, email="ops@river.example")
+    _sign_in_through(provider, "ops@river.example")
+    linked = SocialAccount.objects.get(user=staff)
+    client.force_login(staff)
+    client.post(reverse("socialaccount_connections"), {"account": linked.pk})
+    assert SocialAccount.objects.filter(pk=linked.pk).exists()
