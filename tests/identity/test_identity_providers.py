@@ -321,6 +321,23 @@ def test_continue_with_an_address_no_provider_vouches_for(client, river, river_a
     assert "does not sign its people in" in page.content.decode()
 
 
+def test_continue_with_your_agency_needs_the_csrf_token(river, river_admin):
+    from django.test import Client
+
+    enable_untested(register(river, river_admin, domains=["river.example"]))
+    strict = Client(enforce_csrf_checks=True)
+    answer = strict.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert answer.status_code == 403
+    strict.get(reverse("account_login"))
+    token = strict.cookies["csrftoken"].value
+    answer = strict.post(
+        reverse("agencies:agency-sign-in"),
+        {"login": "nobody@elsewhere.example"},
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.status_code == 302
+
+
 def test_continue_with_a_bad_address(client):
     answer = client.post(reverse("agencies:agency-sign-in"), {"login": "not an address"})
     assert answer.status_code == 302 and answer["Location"] == reverse("account_login")

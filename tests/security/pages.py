@@ -572,9 +572,6 @@ PAGES: dict[str, Page] = {
         intruders=refused(waiting_request, "lead_staff", "partner_liaison", "outsider"),
         data=lambda w: {"decision": "decline"},
     ),
-    "agencies:agency-sign-in": Page(
-        anonymous(), get=False, data=lambda w: {"login": "someone@unknown.example"}
-    ),
     "agencies:set-password": Page(
         lambda w: Visit(None, welcome_link(w)),
         no_intruder="A one-time link signed for one person (Django's password-reset token); "
@@ -789,6 +786,9 @@ NOT_PAGES: dict[str, str] = {
     "agencies:identity-provider-test": "fetches the issuer's discovery document over the "
     "network: tests/identity/test_identity_providers.py opens it against a real provider "
     "and refuses it to staff, liaison officers and other agencies' administrators",
+    "agencies:agency-sign-in": "the sign-in page's 'Continue with your agency': it changes "
+    "nothing stored (it sends a person on, or back); tests/identity/test_identity_providers.py "
+    "checks it refuses a POST without the CSRF token and drives it in Chromium",
     "openid_connect_login": "allauth's start of a sign-in through an agency's provider: "
     "reached from 'Continue with your agency', driven in Chromium by tests/identity",
     "openid_connect_callback": "allauth's return from an agency's provider: driven in "
@@ -805,7 +805,9 @@ NOT_PAGES: dict[str, str] = {
 # tests/api/test_permission_matrix.py and fuzzed by tests/api/test_fuzz.py; its HTML
 # documentation page is checked by test_csp.py on its own) and the Django admin (Django's
 # own pages, for portal administrators who are superusers; test_csp.py checks a sample).
-NOT_PAGE_PREFIXES = ("api/", "admin/")
+# And allauth's unnamed permanent redirects from its social accounts' old addresses
+# (accounts/social/...) to the named pages under accounts/3rdparty/, listed in NOT_PAGES.
+NOT_PAGE_PREFIXES = ("api/", "admin/", "accounts/social/")
 
 
 # --- walking the URLconf ------------------------------------------------------------------------

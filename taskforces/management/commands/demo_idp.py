@@ -130,7 +130,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _wait_ready(process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None  # noqa: S101 (set by Popen above)
+        if process.stdout is None:  # never: Popen above pipes it
+            raise CommandError("The demo identity provider's output is not readable.")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             line = process.stdout.readline()
