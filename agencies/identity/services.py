@@ -21,7 +21,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from coordination import audit
+from coordination import audit, notifications
 from coordination.models import AuditEvent, User
 from coordination.permissions import require
 
@@ -425,6 +425,10 @@ def request_access(*, provider: IdentityProvider, claims: Claims) -> SignInReque
             action="identity.access_requested",
             obj=request,
             after={"agency": agency.pk, "email": claims.email},
+        )
+        # the agency's administrators hear of it (once per request, not per sign-in)
+        notifications.emit(
+            "identity.access_requested", agency, data={"email": claims.email, "request": request.pk}
         )
     return request
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from agencies.models import IdentityProvider, Membership, SignInRequest
-from coordination.models import AuditEvent, User
+from coordination.models import AuditEvent, Notification, User
 from tests.browser.conftest import _fresh_cache, browser, fresh_totp_code, give_totp  # noqa: F401
 from tests.factories import AgencyFactory, person
 
@@ -91,6 +91,8 @@ def test_new_people_wait_for_an_administrator_where_the_agency_says_so(idp_a, co
     from playwright.sync_api import expect
 
     agency = AgencyFactory(name="Coast Guard")
+    admin = person(agency, Membership.Role.ADMIN)
+    person(AgencyFactory(), Membership.Role.ADMIN)  # another agency's: never told
     connect(idp_a, agency, domains=["coast.example"])  # new people: a request (the default)
     idp_a.add_person("lin", email="lin@coast.example", given_name="Lin", family_name="Wu")
     page = page_for(idp_a)
@@ -100,6 +102,15 @@ def test_new_people_wait_for_an_administrator_where_the_agency_says_so(idp_a, co
     assert not User.objects.filter(email="lin@coast.example").exists()
     request = SignInRequest.objects.get(email="lin@coast.example")
     assert (request.agency, request.status) == (agency, SignInRequest.Status.PENDING)
+    # the agency's administrator is told, once, and nobody else
+    told = Notification.objects.filter(kind="identity.access_requested")
+    assert list(told.values_list("recipient", flat=True)) == [admin.pk]
+    # signing in again refreshes the request: no second one, no second notification
+    page = page_for(idp_a)
+    through_agency(page, "lin@coast.example", "lin")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your request is with Coast Guard")
+    assert SignInRequest.objects.filter(email="lin@coast.example").count() == 1
+    assert told.count() == 1
 
 
 def test_a_second_agencys_provider_cannot_sign_in_an_address_of_the_first(
