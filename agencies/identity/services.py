@@ -227,6 +227,18 @@ def save_provider(
         .first()
     )
     before = _snapshot(provider) if provider is not None else None
+    wanted = {
+        "issuer": issuer,
+        "client_id": client_id,
+        "domains": sorted(domains),
+        "mfa_enforced": mfa_enforced,
+        "mfa_acr_values": " ".join(mfa_acr_values.split()),
+        "new_people": new_people,
+        "password_sign_in": password_sign_in,
+        "is_enabled": provider.is_enabled if provider is not None else False,
+    }
+    if provider is not None and before == wanted and not client_secret:
+        return provider  # saved unchanged: nothing to write, nothing to record
     if provider is None:
         if not client_secret:
             raise ValidationError({"client_secret": "Enter the client secret."})

@@ -107,6 +107,18 @@ def test_the_agencys_administrator_registers_its_provider(client, river, river_a
     assert SECRET not in client.get(url).content.decode()
 
 
+def test_saving_it_unchanged_writes_and_records_nothing(client, river, river_admin):
+    client.force_login(river_admin)
+    url = reverse("agencies:identity-provider", args=[river.pk])
+    client.post(url, form_data())
+    provider = IdentityProvider.objects.get(agency=river)
+    events = AuditEvent.objects.count()
+    assert client.post(url, form_data(client_secret="")).status_code == 302
+    again = IdentityProvider.objects.get(agency=river)
+    assert again.updated_at == provider.updated_at
+    assert AuditEvent.objects.count() == events
+
+
 def test_saving_again_without_a_secret_keeps_it(client, river, river_admin):
     client.force_login(river_admin)
     url = reverse("agencies:identity-provider", args=[river.pk])
