@@ -499,3 +499,30 @@ def test_nobody_unlinks_their_account_from_the_agencys_provider(client, river, r
     client.force_login(staff)
     client.post(reverse("socialaccount_connections"), {"account": linked.pk})
     assert SocialAccount.objects.filter(pk=linked.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("mfa_enforced", "acr_values", "id_token", "vouched"),
+    [
+        (True, "", {"amr": ["pwd", "mfa"]}, True),
+        (True, "", {"amr": ["HWK"]}, True),
+        (True, "", {"amr": ["otp"]}, True),
+        (True, "", {"amr": ["pwd"]}, False),
+        (True, "", {"amr": "mfa"}, False),  # not a list: not RFC 8176
+        (True, "", {}, False),
+        (True, "urn:agency:loa:2 phr", {"acr": "phr"}, True),
+        (True, "urn:agency:loa:2", {"acr": "urn:agency:loa:1"}, False),
+        (True, "", {"acr": "phr"}, False),  # no acr values accepted
+        (False, "phr", {"amr": ["mfa"], "acr": "phr"}, False),  # the agency does not trust it
+    ],
+)
+def test_which_claims_count_as_the_second_factor(
+    river, river_admin, mfa_enforced, acr_values, id_token, vouched
+):
+    from agencies.identity.adapter import mfa_vouched
+
+    provider = register(river, river_admin, mfa_enforced=mfa_enforced, mfa_acr_values=acr_values)
+    account = SocialAccount(
+        provider=provider.provider_id, uid="1", extra_data={"id_token": id_token}
+    )
+    assert mfa_vouched(provider, SocialLogin(account=account)) is vouched
