@@ -13,10 +13,11 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help venv run test lint security check-migrations worker beat require-redis
+.PHONY: help venv run idp test lint security check-migrations worker beat require-redis
 
 help:
 	@echo "make run               virtualenv, install, migrate, demo data, serve http://$(HOST_PORT)/"
+	@echo "make idp               the demo agency's identity provider (after make run, in a second terminal)"
 	@echo "make test              the whole test suite (PYTEST_ARGS='-k name' to narrow it)"
 	@echo "make lint              ruff check, ruff format --check, the import contracts and mypy"
 	@echo "make security          bandit on the code, pip-audit on the installed packages"
@@ -46,6 +47,11 @@ run: venv
 	@echo "Concord is starting at http://$(HOST_PORT)/  (demo logins above; Ctrl-C stops it)"
 	@echo
 	exec $(PY) manage.py runserver $(HOST_PORT)
+
+# The National Flood Agency's own identity provider on 127.0.0.1:8001 (docs/identity.md):
+# started, tested from Concord and enabled; sign in as ops or newcomer with the demo password.
+idp: venv
+	exec $(PY) manage.py demo_idp
 
 test: venv
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)

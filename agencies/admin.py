@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django import forms
 from django.contrib import admin
 from django.db import models
@@ -25,9 +26,12 @@ from .models import (
     Agency,
     AgreementAcceptance,
     AgreementCoverage,
+    IdentityDomain,
+    IdentityProvider,
     Membership,
     OffboardingJob,
     SharingAgreement,
+    SignInRequest,
 )
 
 # --- agencies --------------------------------------------------------------------------
@@ -309,6 +313,57 @@ class OffboardingJobAdmin(ReadOnlyAdmin):
     description = "Offboarding in the background: assignments ended and participations withdrawn."
     list_display = ("agency", "state", "done", "total", "created_at", "finished_at")
     fields = (*list_display, "started_at", "error")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+# --- agencies' identity providers --------------------------------------------------------------
+
+# allauth registers its own admin for social apps (which hold each agency's client secret),
+# social accounts and tokens: changing them there would skip the rules and the audit trail
+# of agencies.identity.services, and show the secret. Each agency's provider page does it.
+for _model in (SocialApp, SocialAccount, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(ReadOnlyAdmin):
+    """Agencies' identity providers, for portal administrators to look at; registered and
+    changed on each agency's identity provider page (never here, never with the secret)."""
+
+    description = (
+        "Each agency's OpenID Connect identity provider. Register, test, enable and "
+        "disable it on the agency's page (Sign-in through your identity provider)."
+    )
+    list_display = ("agency", "issuer", "is_enabled", "password_sign_in", "new_people")
+    fields = (*list_display, "mfa_enforced", "mfa_acr_values", "tested_at", "updated_at")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+@admin.register(SignInRequest)
+class SignInRequestAdmin(ReadOnlyAdmin):
+    """People an agency's identity provider signed in for the first time, waiting for the
+    agency's administrators (who decide on the agency's sign-in requests page)."""
+
+    description = "Decided by the agency's administrators on its sign-in requests page."
+    list_display = ("email", "agency", "status", "requested_at", "decided_by", "decided_at")
+    fields = (*list_display, "first_name", "last_name", "job_title")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+@admin.register(IdentityDomain)
+class IdentityDomainAdmin(ReadOnlyAdmin):
+    """Which agency's identity provider vouches for which e-mail domain (one each)."""
+
+    description = "Set on the agency's identity provider page."
+    list_display = ("domain", "provider")
+    fields = list_display
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset if user.is_portal_admin else queryset.none()

@@ -291,3 +291,120 @@ class OffboardingJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+
+class IdentityProvider(models.Model):
+    """An agency's own OpenID Connect identity provider, through which its people sign in.
+
+    It vouches only for the e-mail domains listed for it (``IdentityDomain``; a domain
+    belongs to one agency's provider at most) and only ever signs people into accounts of
+    its own agency (``agencies.identity.adapter``). The client id and secret live in
+    allauth's ``SocialApp`` row (``social_app``, provider ``openid_connect``, provider id
+    ``agency-<agency id>``), the one place allauth reads them from; no audit event, log line
+    or page ever shows the secret.
+    """
+
+    class NewPeople(models.TextChoices):
+        ACCOUNT = "account", "Get an account as staff at once"
+        REQUEST = "request", "Ask; an agency administrator approves"
+
+    agency = models.OneToOneField(
+        Agency, on_delete=models.CASCADE, related_name="identity_provider"
+    )
+    social_app = models.OneToOneField(
+        "socialaccount.SocialApp", on_delete=models.PROTECT, related_name="+"
+    )
+    issuer = models.URLField("issuer URL", max_length=500, validators=line_validators())
+    mfa_enforced = models.BooleanField(
+        "the identity provider enforces multi-factor authentication",
+        default=False,
+        help_text="Then a sign-in whose amr claim names a second factor (mfa, hwk, otp) or "
+        "whose acr is one listed below needs no Concord authenticator code.",
+    )
+    mfa_acr_values = line_field(
+        "acr values that mean multi-factor",
+        max_length=500,
+        blank=True,
+        help_text="Space-separated, as your identity provider sends them (optional).",
+    )
+    new_people = models.CharField(
+        "people without an account yet",
+        max_length=10,
+        choices=NewPeople.choices,
+        default=NewPeople.REQUEST,
+    )
+    password_sign_in = models.BooleanField(
+        "people of the agency may still sign in with a Concord password", default=True
+    )
+    is_enabled = models.BooleanField("enabled", default=False)
+    # the issuer the last successful "Test connection" reached: enabling needs it to be
+    # the issuer configured now
+    tested_issuer = models.URLField(max_length=500, blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("agency__name",)
+
+    def __str__(self) -> str:
+        return f"Identity provider of {self.agency}"
+
+    @property
+    def provider_id(self) -> str:
+        return self.social_app.provider_id
+
+    @property
+    def is_tested(self) -> bool:
+        return bool(self.tested_issuer) and self.tested_issuer == self.issuer
+
+
+class IdentityDomain(models.Model):
+    """An e-mail domain an agency's identity provider vouches for. Unique across every
+    agency: an address belongs to one agency's provider at most, which the database holds
+    even when two administrators claim the same domain at once."""
+
+    provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ("domain",)
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SignInRequest(models.Model):
+    """A person whom their agency's identity provider signed in for the first time, where
+    the agency asks its administrators to approve new people: nothing is created for them
+    until an administrator approves (``agencies.identity.services.approve_request``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an administrator"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="sign_in_requests")
+    email = models.EmailField(validators=line_validators())
+    first_name = line_field(max_length=150, blank=True)
+    last_name = line_field(max_length=150, blank=True)
+    job_title = line_field(max_length=150, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-requested_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(status="pending"),
+                name="one_pending_sign_in_request_per_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} asks to join {self.agency}"

@@ -139,3 +139,17 @@ for _name, _label, _title in (
             critical=_name == "agreement.terminated",
         )
     )
+register(
+    Kind(
+        name="identity.access_requested",
+        label="Someone asks to join your agency through its identity provider",
+        recipients=_agency_admins,
+        message=lambda event, agency: Message(
+            title=f"{event.data.get('email', 'Someone')} asks to join {agency.name}",
+            body="Your agency's identity provider signed them in for the first time. "
+            "Approve or decline the request.",
+            link=reverse("agencies:sign-in-requests", args=[agency.pk]),
+        ),
+        visible_action="manage_members",
+    )
+)

@@ -7,6 +7,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from . import views
+from .identity import views as identity
 
 app_name = "agencies"
 
@@ -20,6 +21,26 @@ urlpatterns = [
     path("agencies/<int:pk>/status/", views.agency_status, name="status"),
     path("agencies/<int:pk>/people/", views.people, name="people"),
     path("agencies/<int:pk>/people/invite/", views.invite, name="invite"),
+    # the agency's own identity provider (agencies/identity/, docs/identity.md)
+    path("agencies/<int:pk>/identity-provider/", identity.provider_page, name="identity-provider"),
+    path(
+        "agencies/<int:pk>/identity-provider/test/",
+        identity.provider_test,
+        name="identity-provider-test",
+    ),
+    path(
+        "agencies/<int:pk>/identity-provider/enable/",
+        identity.provider_enable,
+        name="identity-provider-enable",
+    ),
+    path("agencies/<int:pk>/sign-in-requests/", identity.sign_in_requests, name="sign-in-requests"),
+    path(
+        "sign-in-requests/<int:pk>/decide/",
+        identity.decide_sign_in_request,
+        name="sign-in-request-decide",
+    ),
+    # the sign-in page's "Continue with your agency" (under /accounts/ with allauth's pages)
+    path("accounts/agency/", identity.agency_sign_in, name="agency-sign-in"),
     path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),

@@ -16,6 +16,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import ResetPasswordKeyForm
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from allauth.mfa.stages import AuthenticateStage as AllauthAuthenticateStage
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -35,6 +36,14 @@ LAST_SEEN_AT = "concord.last_seen_at"
 # request; a session may therefore end up to a minute before its idle limit.
 LAST_SEEN_RESOLUTION = 60
 
+# Set in the session of a person whose agency's identity provider vouched for their second
+# factor (its amr/acr claims, where the agency says its provider enforces MFA): Concord then
+# asks neither for its own authenticator code nor for one to be set up. The agencies' social
+# account adapter decides (it knows the agency's settings) and marks the sign-in's state with
+# IDP_MFA_STATE; the login stage below reads that mark and writes this session key.
+MFA_BY_IDP = "concord.mfa_by_idp"
+IDP_MFA_STATE = "concord_mfa_by_idp"
+
 # Paths a person without a second factor may still open: the sign-in, account and MFA
 # pages (allauth's, including sign-out), static files, the health check and the API.
 MFA_EXEMPT_PREFIXES = ("/accounts/", "/healthz/", "/api/")
@@ -45,6 +54,30 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, with its second-factor stage replaced by Concord's, which
+        also accepts a second factor the agency's identity provider vouched for."""
+        allauth_stage = f"{AllauthAuthenticateStage.__module__}.{AllauthAuthenticateStage.__name__}"
+        ours = f"{AuthenticateStage.__module__}.{AuthenticateStage.__name__}"
+        return [ours if stage == allauth_stage else stage for stage in super().get_login_stages()]
+
+
+class AuthenticateStage(AllauthAuthenticateStage):
+    """allauth's "enter your authenticator code" step of signing in, skipped only when the
+    sign-in came through the person's agency's identity provider and the agency's adapter
+    marked it as already multi-factor (``IDP_MFA_STATE``). Records the answer in the session
+    (``MFA_BY_IDP``) for ``RequireMFAMiddleware``, on every sign-in, so a flag never
+    outlives the sign-in it was given for."""
+
+    def handle(self) -> tuple[Any, bool]:
+        sociallogin = (self.login.signal_kwargs or {}).get("sociallogin")
+        vouched = bool(sociallogin is not None and sociallogin.state.get(IDP_MFA_STATE))
+        if vouched:
+            self.request.session[MFA_BY_IDP] = True
+            return None, True
+        self.request.session.pop(MFA_BY_IDP, None)
+        return super().handle()
 
 
 class ResetPasswordOnceForm(ResetPasswordKeyForm):
@@ -198,7 +231,8 @@ class IdleTimeoutMiddleware:
 class RequireMFAMiddleware:
     """While ``CONCORD_REQUIRE_MFA`` is on, a signed-in person without an authenticator
     app is sent to set one up before they can open any page other than the account
-    pages (see ``MFA_EXEMPT_PREFIXES``)."""
+    pages (see ``MFA_EXEMPT_PREFIXES``), unless this session's sign-in came with a second
+    factor their agency's identity provider vouched for (``MFA_BY_IDP``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -208,6 +242,7 @@ class RequireMFAMiddleware:
             settings.CONCORD_REQUIRE_MFA
             and request.user.is_authenticated
             and not self._exempt(request.path_info)
+            and not request.session.get(MFA_BY_IDP)
             and not Authenticator.objects.filter(
                 user_id=request.user.pk, type=Authenticator.Type.TOTP
             ).exists()

@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # agencies' own identity providers (OpenID Connect; agencies/identity/, docs/identity.md)
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "axes",
     "csp",
     "coordination",
@@ -145,7 +148,12 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # for their staff's addresses, so there is no public sign-up and no address verification.
 ACCOUNT_ADAPTER = "coordination.accounts.signin.AccountAdapter"
 # a password reset link works once, however many browsers submit it at the same moment
-ACCOUNT_FORMS = {"reset_password_from_key": "coordination.accounts.signin.ResetPasswordOnceForm"}
+ACCOUNT_FORMS = {
+    "reset_password_from_key": "coordination.accounts.signin.ResetPasswordOnceForm",
+    # refuses a password sign-in where the person's agency signs its people in only
+    # through its identity provider (agencies/identity/)
+    "login": "agencies.identity.forms.LoginForm",
+}
 MFA_ADAPTER = "coordination.accounts.signin.MFAAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -172,6 +180,28 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+
+# Agencies' own identity providers (OpenID Connect, docs/identity.md). Each agency's provider
+# is a SocialApp row made by agencies.identity.services (never in settings); the adapter
+# keeps every identity provider inside its own agency: verified addresses of its domains
+# only, accounts made or linked only in that agency, never a person moved between agencies.
+SOCIALACCOUNT_ADAPTER = "agencies.identity.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True  # the adapter decides who gets an account, not a form
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the IdP's email_verified claim is required instead
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # linking by address is the adapter's, per agency
+SOCIALACCOUNT_STORE_TOKENS = False  # Concord calls no IdP API on a person's behalf
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a sign-in through an IdP starts with a POST (CSRF)
+SOCIALACCOUNT_ONLY = False
+# How long the discovery document fetch ("Test connection") and allauth's calls to an
+# identity provider may take, in seconds.
+CONCORD_IDP_TIMEOUT = env.int("CONCORD_IDP_TIMEOUT", default=10)
+SOCIALACCOUNT_REQUESTS_TIMEOUT = CONCORD_IDP_TIMEOUT
+# Issuers must be https://; plain http:// is accepted only for these hosts (a local test
+# or demo identity provider). Production sets none.
+CONCORD_IDP_INSECURE_HOSTS: list[str] = env.list(
+    "CONCORD_IDP_INSECURE_HOSTS", default=["127.0.0.1", "localhost"]
+)
 MFA_TOTP_ISSUER = "Concord"
 MFA_RECOVERY_CODE_COUNT = 10
 

@@ -57,3 +57,7 @@ CACHES = {
     }
 }
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+# Agencies' identity providers are reached over https:// only in production (base allows
+# http:// for a local test or demo provider on this machine).
+CONCORD_IDP_INSECURE_HOSTS = env.list("CONCORD_IDP_INSECURE_HOSTS", default=[])

@@ -124,6 +124,7 @@ EDIT_FORMS: dict[str, EditForm] = {
     "taskforces:assignment-until": EditForm(_assignment, "Save"),
     "agencies:membership-role": EditForm(pages.lead_staff_membership, "Change role"),
     "notifications:preferences": EditForm(_preferences, "Save preferences"),
+    "agencies:identity-provider": EditForm(pages.lead_identity_provider, "Save"),
 }
 
 # Pages of the catalogue with a form that are not edit forms: they create something, or
@@ -157,6 +158,8 @@ NOT_EDIT_FORMS: dict[str, str] = {
     "taskforces:period-delete": "a confirmation to delete a period",
     "taskforces:calendar": "makes a new calendar feed address",
     "taskforces:calendar-revoke": "an action button (revoke a feed)",
+    "agencies:identity-provider-enable": "an action button (enable or disable)",
+    "agencies:sign-in-request-decide": "a decision on a request (approve, decline)",
 }
 
 

@@ -178,6 +178,18 @@ def test_every_demo_login_works(output: str) -> None:
         validate_password(DEMO_PASSWORD, person)  # the validators accept it for everyone
 
 
+def test_the_flood_agency_registered_its_identity_provider(output: str) -> None:
+    from agencies.models import IdentityProvider
+
+    provider = IdentityProvider.objects.select_related("agency", "social_app").get()
+    assert provider.agency.name == "National Flood Agency"
+    assert provider.issuer == seed_demo.DEMO_IDP_ISSUER
+    assert list(provider.domains.values_list("domain", flat=True)) == ["nfa.example"]
+    # disabled until `make idp` has tested the connection; passwords still work meanwhile
+    assert not provider.is_enabled and provider.password_sign_in
+    assert AuditEvent.objects.filter(action="identity_provider.registered").count() == 1
+
+
 def test_output_lists_the_logins_and_the_password(output: str) -> None:
     for email in User.objects.values_list("email", flat=True):
         assert email in output

@@ -405,6 +405,46 @@ NEWCOMER = {
 }
 
 
+IDENTITY_PROVIDER = {
+    "issuer": "https://login.nfa.example.gov",
+    "client_id": "concord",
+    "client_secret": "not-shown-again",
+    "domains": "nfa.example.gov",
+    "new_people": "request",
+}
+
+
+def lead_identity_provider(w: SimpleNamespace) -> Any:
+    """The lead agency's identity provider, registered, tested and enabled (the test of
+    the connection is marked, not made: tests/identity reaches a real provider)."""
+    from agencies.identity import services as identity_services
+
+    if not hasattr(w, "_idp"):
+        w._idp = identity_services.save_provider(
+            agency=w.lead,
+            by=w.lead_admin,
+            issuer="https://login.nfa.example.gov",
+            client_id="concord",
+            client_secret="not-shown-again",
+            domains=["nfa.example.gov"],
+        )
+        w._idp.tested_issuer = w._idp.issuer
+        w._idp.is_enabled = True
+        w._idp.save()
+    return w._idp
+
+
+def waiting_request(w: SimpleNamespace) -> Any:
+    """Someone the lead agency's identity provider signed in for the first time."""
+    from agencies.models import SignInRequest
+
+    if not hasattr(w, "_waiting"):
+        w._waiting = SignInRequest.objects.create(
+            agency=w.lead, email="first.time@nfa.example.gov", first_name="First", last_name="Time"
+        )
+    return w._waiting
+
+
 def agreement_form(w: SimpleNamespace) -> dict[str, Any]:
     return {
         "title": "NFA–CTA sharing",
@@ -507,6 +547,30 @@ PAGES: dict[str, Page] = {
         get=False,
         intruders=refused(invited_membership, "partner_liaison", "partner_staff", "outsider"),
         data=lambda w: {},
+    ),
+    # the agency's own identity provider (tests/identity/ has the rest: a real provider)
+    "agencies:identity-provider": Page(
+        with_pk("lead_admin", lambda w: w.lead),
+        intruders=refused(
+            lambda w: w.lead, "lead_staff", "lead_liaison", "partner_liaison", "outsider"
+        ),
+        data=lambda w: IDENTITY_PROVIDER,
+    ),
+    "agencies:identity-provider-enable": Page(
+        with_pk("lead_admin", lambda w: lead_identity_provider(w).agency),
+        get=False,
+        intruders=refused(lambda w: w.lead, "lead_staff", "partner_liaison", "outsider"),
+        data=lambda w: {"enabled": "0"},
+    ),
+    "agencies:sign-in-requests": Page(
+        with_pk("lead_admin", lambda w: w.lead),
+        intruders=refused(lambda w: w.lead, "lead_staff", "partner_liaison", "outsider"),
+    ),
+    "agencies:sign-in-request-decide": Page(
+        with_pk("lead_admin", waiting_request),
+        get=False,
+        intruders=refused(waiting_request, "lead_staff", "partner_liaison", "outsider"),
+        data=lambda w: {"decision": "decline"},
     ),
     "agencies:set-password": Page(
         lambda w: Visit(None, welcome_link(w)),
@@ -719,12 +783,31 @@ NOT_PAGES: dict[str, str] = {
     "account_request_reauthentication_code": "allauth's reauthentication by e-mailed code: "
     "not enabled (reauthentication asks for the password)",
     "account_confirm_reauthentication_code": "as account_request_reauthentication_code",
+    "agencies:identity-provider-test": "fetches the issuer's discovery document over the "
+    "network: tests/identity/test_identity_providers.py opens it against a real provider "
+    "and refuses it to staff, liaison officers and other agencies' administrators",
+    "agencies:agency-sign-in": "the sign-in page's 'Continue with your agency': it changes "
+    "nothing stored (it sends a person on, or back); tests/identity/test_identity_providers.py "
+    "checks it refuses a POST without the CSRF token and drives it in Chromium",
+    "openid_connect_login": "allauth's start of a sign-in through an agency's provider: "
+    "reached from 'Continue with your agency', driven in Chromium by tests/identity",
+    "openid_connect_callback": "allauth's return from an agency's provider: driven in "
+    "Chromium against real providers by tests/identity (refusals included)",
+    "socialaccount_login_cancelled": "allauth's 'sign-in cancelled at the provider' page",
+    "socialaccount_login_error": "allauth's 'sign-in through the provider failed' page",
+    "socialaccount_signup": "allauth's sign-up form after a provider's sign-in: never shown "
+    "(the adapter makes the account or a request; SOCIALACCOUNT_AUTO_SIGNUP)",
+    "socialaccount_connections": "allauth's 'connected accounts' page: linking is the "
+    "adapter's on sign-in only; it refuses connecting and disconnecting "
+    "(tests/identity/test_identity_providers.py)",
 }
 # Whole URL prefixes left out: the JSON API (every operation is swept by
 # tests/api/test_permission_matrix.py and fuzzed by tests/api/test_fuzz.py; its HTML
 # documentation page is checked by test_csp.py on its own) and the Django admin (Django's
 # own pages, for portal administrators who are superusers; test_csp.py checks a sample).
-NOT_PAGE_PREFIXES = ("api/", "admin/")
+# And allauth's unnamed permanent redirects from its social accounts' old addresses
+# (accounts/social/...) to the named pages under accounts/3rdparty/, listed in NOT_PAGES.
+NOT_PAGE_PREFIXES = ("api/", "admin/", "accounts/social/")
 
 
 # --- walking the URLconf ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from agencies import services as agency_services
+from agencies.identity import services as identity_services
 from agencies.models import Agency, Membership
 from coordination.models import User
 from coordination.permissions import PermissionDenied
@@ -38,6 +39,14 @@ DEMO_PASSWORD = "concord-demo-2026"
 PORTAL_ADMIN_EMAIL = "admin@concord.example"
 # The demo data is recognised by this agency together with the portal administrator.
 MARKER_AGENCY = "National Flood Agency"
+
+# The demo agency that signs its people in through its own identity provider: the local
+# test provider ``make idp`` starts (manage.py demo_idp; docs/identity.md). Demo values only.
+DEMO_IDP_DOMAIN = "nfa"
+DEMO_IDP_PORT = 8001
+DEMO_IDP_ISSUER = f"http://127.0.0.1:{DEMO_IDP_PORT}/o"
+DEMO_IDP_CLIENT_ID = "concord-demo"
+DEMO_IDP_SECRET = "concord-demo-idp-secret"
 
 FLOOD = "River Severn flood response"
 LANTERN = "Operation Lantern — counter-trafficking"
@@ -355,6 +364,21 @@ PORTAL_ADMIN_HINT = (
 )
 
 
+def register_demo_idp(agency: Agency, by: User) -> None:
+    """Register (or put back) the demo agency's identity provider."""
+    identity_services.save_provider(
+        agency=agency,
+        by=by,
+        issuer=DEMO_IDP_ISSUER,
+        client_id=DEMO_IDP_CLIENT_ID,
+        client_secret=DEMO_IDP_SECRET,
+        domains=[f"{DEMO_IDP_DOMAIN}.example"],
+        mfa_enforced=True,
+        new_people="account",
+        password_sign_in=True,
+    )
+
+
 class Seeder:
     """Builds the demo, one service call at a time, in the caller's transaction."""
 
@@ -382,6 +406,7 @@ class Seeder:
         self.admin = self.portal_admin()
         self.onboard_agencies()
         self.add_people()
+        self.identity_provider()
         self.record_agreements()
         self.flood_response()
         self.operation_lantern()
@@ -435,6 +460,14 @@ class Seeder:
                 if p.role == ADMIN and agency_admin is None:
                     agency_admin = membership.user
                 self.people[membership.user.email] = membership.user
+
+    def identity_provider(self) -> None:
+        """The National Flood Agency's administrator registers its identity provider (the
+        local one ``make idp`` starts): its people may sign in through it or with their
+        password; newcomers get an account at once; its MFA counts. It stays disabled
+        until ``make idp`` has tested the connection and enabled it."""
+        spec = next(s for s in AGENCIES if s.domain == DEMO_IDP_DOMAIN)
+        register_demo_idp(self.agencies[spec.domain], self.person(spec.email("admin")))
 
     def record_agreements(self) -> None:
         """Each lead agency's administrator proposes its agreements with the partners, and

@@ -1,0 +1,89 @@
+"""Reaching an identity provider: its OpenID Connect discovery document ("Test connection").
+
+The answer is a plain report a page can show, never an exception: what was fetched, and
+what is wrong with it (unreachable, not JSON, an issuer that is not the one configured, an
+endpoint missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+# what Concord needs from the provider: where to send people, where to fetch tokens and
+# the person's claims, and the keys the ID token is signed with
+REQUIRED = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+
+
+@dataclass
+class DiscoveryReport:
+    """What "Test connection" found at an issuer."""
+
+    issuer: str
+    ok: bool = False
+    problems: list[str] = field(default_factory=list)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    scopes: list[str] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+
+
+def discovery_url(issuer: str) -> str:
+    return issuer.rstrip("/") + WELL_KNOWN
+
+
+def discover(issuer: str) -> DiscoveryReport:
+    """Fetch ``issuer``'s discovery document and check what Concord relies on."""
+    report = DiscoveryReport(issuer=issuer)
+    url = discovery_url(issuer)
+    try:
+        response = requests.get(
+            url,
+            timeout=settings.CONCORD_IDP_TIMEOUT,
+            headers={"Accept": "application/json"},
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        report.problems.append(f"Could not reach {url}: {type(error).__name__}.")
+        return report
+    if response.status_code != 200:
+        report.problems.append(f"{url} answered HTTP {response.status_code}, not 200.")
+        return report
+    try:
+        document: Any = response.json()
+    except ValueError:
+        report.problems.append(f"{url} did not answer JSON.")
+        return report
+    if not isinstance(document, dict):
+        report.problems.append(f"{url} did not answer a JSON object.")
+        return report
+    announced = document.get("issuer")
+    # OpenID Connect Discovery 1.0, section 4.3: the issuer in the document must be the one
+    # it was fetched for, or tokens would be accepted from someone else's issuer
+    if not isinstance(announced, str) or announced.rstrip("/") != issuer.rstrip("/"):
+        report.problems.append(
+            f"The document names its issuer as {announced!r}, not {issuer!r}. Use exactly "
+            "the issuer URL your identity provider announces."
+        )
+    for name in REQUIRED:
+        value = document.get(name)
+        if isinstance(value, str) and value:
+            report.endpoints[name] = value
+        else:
+            report.problems.append(f"The document has no {name}.")
+    scopes = document.get("scopes_supported")
+    if isinstance(scopes, list):
+        report.scopes = [str(s) for s in scopes][:50]
+        missing = {"openid", "email"} - set(report.scopes)
+        if missing:
+            report.problems.append(
+                "The provider does not offer the scope(s) " + ", ".join(sorted(missing)) + "."
+            )
+    claims = document.get("claims_supported")
+    if isinstance(claims, list):
+        report.claims = [str(c) for c in claims][:100]
+    report.ok = not report.problems
+    return report

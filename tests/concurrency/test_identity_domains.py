@@ -1,0 +1,82 @@
+"""An e-mail domain belongs to one agency's identity provider, even when several agencies'
+administrators claim it at the same moment: on PostgreSQL with real threads, released
+together by a barrier, for several rounds. Exactly one claim wins; every other one is a
+clear refusal (a ValidationError naming the domain), never a database error; one row."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from agencies.identity import services
+from agencies.models import IdentityDomain, IdentityProvider, Membership
+from tests.factories import AgencyFactory, person
+
+AGENCIES = 6
+ROUNDS = 3
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="Needs PostgreSQL (set DATABASE_URL); SQLite serialises writers.",
+    ),
+]
+
+
+def _claim_at_once(admins: list[tuple[Any, Any]], round_: int) -> list[Any]:
+    """Every agency's administrator saves its provider with the round's contested domain
+    (beside one of its own), all released at once; what each call returned or raised."""
+    domain = f"contested{round_}.example"
+    barrier = threading.Barrier(len(admins))
+    results: list[Any] = [None] * len(admins)
+
+    def claim(index: int) -> None:
+        agency, admin = admins[index]
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=30)
+            results[index] = services.save_provider(
+                agency=agency,
+                by=admin,
+                issuer=f"https://login.agency{agency.pk}.example",
+                client_id="concord",
+                client_secret="secret",
+                domains=[domain, f"round{round_}.agency{agency.pk}.example"],
+            )
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(admins))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_one_agency_wins_a_domain_claimed_at_once():
+    admins = []
+    for _ in range(AGENCIES):
+        agency = AgencyFactory()
+        admins.append((agency, person(agency, Membership.Role.ADMIN)))
+    for round_ in range(ROUNDS):
+        results = _claim_at_once(admins, round_)
+        won = [r for r in results if isinstance(r, IdentityProvider)]
+        refused = [r for r in results if isinstance(r, ValidationError)]
+        assert len(won) == 1 and len(refused) == AGENCIES - 1, results
+        for error in refused:
+            assert "domains" in error.message_dict, error
+        holder = IdentityDomain.objects.get(domain=f"contested{round_}.example").provider
+        assert holder.pk == won[0].pk
+        # a refused claim saved nothing of its own either (its own domain included)
+        assert IdentityDomain.objects.filter(domain__startswith=f"round{round_}.").count() == 1

@@ -1,0 +1,528 @@
+"""An agency's identity provider: its page (who may, who may not), what it accepts, the
+test of the connection against a real provider, enabling; the password sign-in of an
+agency that allows only its provider; "Continue with your agency"; sign-in requests; and
+the adapter's refusals that the browser journeys do not reach."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialLogin
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.exceptions import ValidationError
+from django.test import RequestFactory
+from django.urls import reverse
+
+from agencies.identity import services
+from agencies.identity.adapter import SocialAccountAdapter
+from agencies.models import (
+    IdentityDomain,
+    IdentityProvider,
+    Membership,
+    SignInRequest,
+)
+from coordination.models import AuditEvent, User
+from tests.factories import PASSWORD, AgencyFactory, UserFactory, person
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cret-never-shown-again"
+
+
+def form_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "issuer": "https://login.river.example/realms/staff",
+        "client_id": "concord",
+        "client_secret": SECRET,
+        "domains": "river.example\nRIVER-ops.example.",
+        "new_people": "request",
+        "password_sign_in": "on",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def river():
+    return AgencyFactory(name="River Authority")
+
+
+@pytest.fixture
+def river_admin(river):
+    return person(river, Membership.Role.ADMIN, email="admin@river.example")
+
+
+def register(agency, by, **overrides: object) -> IdentityProvider:
+    values: dict[str, object] = {
+        "issuer": "https://login.example.net",
+        "client_id": "concord",
+        "client_secret": SECRET,
+        "domains": [f"agency{agency.pk}.example"],
+    }
+    values.update(overrides)
+    return services.save_provider(agency=agency, by=by, **values)  # type: ignore[arg-type]
+
+
+def enable_untested(provider: IdentityProvider) -> IdentityProvider:
+    """Mark a provider tested and enabled without reaching it (for tests of what happens
+    after; the test of the connection itself is tested against a real provider below)."""
+    provider.tested_issuer = provider.issuer
+    provider.is_enabled = True
+    provider.save()
+    return provider
+
+
+# --- the page: who may, who may not -----------------------------------------------------------
+
+
+def test_the_agencys_administrator_registers_its_provider(client, river, river_admin):
+    client.force_login(river_admin)
+    url = reverse("agencies:identity-provider", args=[river.pk])
+    assert client.get(url).status_code == 200
+    answer = client.post(url, form_data())
+    assert answer.status_code == 302
+    provider = IdentityProvider.objects.get(agency=river)
+    assert provider.issuer == "https://login.river.example/realms/staff"
+    assert not provider.is_enabled
+    assert sorted(provider.domains.values_list("domain", flat=True)) == [
+        "river-ops.example",
+        "river.example",
+    ]
+    app = provider.social_app
+    assert (app.provider, app.provider_id, app.client_id, app.secret) == (
+        "openid_connect",
+        f"agency-{river.pk}",
+        "concord",
+        SECRET,
+    )
+    event = AuditEvent.objects.get(action="identity_provider.registered")
+    assert event.actor == river_admin
+    assert event.after["client_secret_changed"] is True
+    assert SECRET not in str(event.after) and SECRET not in str(event.before)
+    # the page never shows the secret back
+    assert SECRET not in client.get(url).content.decode()
+
+
+def test_saving_it_unchanged_writes_and_records_nothing(client, river, river_admin):
+    client.force_login(river_admin)
+    url = reverse("agencies:identity-provider", args=[river.pk])
+    client.post(url, form_data())
+    provider = IdentityProvider.objects.get(agency=river)
+    events = AuditEvent.objects.count()
+    assert client.post(url, form_data(client_secret="")).status_code == 302
+    again = IdentityProvider.objects.get(agency=river)
+    assert again.updated_at == provider.updated_at
+    assert AuditEvent.objects.count() == events
+
+
+def test_saving_again_without_a_secret_keeps_it(client, river, river_admin):
+    client.force_login(river_admin)
+    url = reverse("agencies:identity-provider", args=[river.pk])
+    client.post(url, form_data())
+    client.post(url, form_data(client_secret="", client_id="concord-2"))
+    app = IdentityProvider.objects.get(agency=river).social_app
+    assert (app.client_id, app.secret) == ("concord-2", SECRET)
+    updated = AuditEvent.objects.get(action="identity_provider.updated")
+    assert updated.before["client_id"] == "concord" and updated.after["client_id"] == "concord-2"
+    assert updated.after["client_secret_changed"] is False
+
+
+@pytest.mark.parametrize("who", ["staff", "liaison", "other_admin"])
+def test_nobody_else_of_any_agency_sees_or_changes_the_page(client, river, river_admin, who):
+    register(river, river_admin)
+    other = AgencyFactory()
+    visitor = {
+        "staff": lambda: person(river),
+        "liaison": lambda: person(river, Membership.Role.LIAISON),
+        "other_admin": lambda: person(other, Membership.Role.ADMIN),
+    }[who]()
+    client.force_login(visitor)
+    for name in ("identity-provider", "identity-provider-test", "identity-provider-enable"):
+        url = reverse(f"agencies:{name}", args=[river.pk])
+        assert client.get(url).status_code in (404, 405)
+        assert client.post(url, form_data(enabled="1")).status_code == 404
+    assert client.get(reverse("agencies:sign-in-requests", args=[river.pk])).status_code == 404
+    provider = IdentityProvider.objects.get(agency=river)
+    assert provider.social_app.client_id == "concord" and not provider.is_enabled
+
+
+def test_a_portal_administrator_registers_it_during_onboarding(client, river):
+    client.force_login(UserFactory(is_portal_admin=True))
+    answer = client.post(reverse("agencies:identity-provider", args=[river.pk]), form_data())
+    assert answer.status_code == 302
+    assert IdentityProvider.objects.filter(agency=river).exists()
+
+
+def test_the_page_reads_a_fixed_number_of_queries(
+    client, river, river_admin, django_assert_max_num_queries
+):
+    provider = register(river, river_admin, domains=[f"d{i}.example" for i in range(30)])
+    for i in range(20):
+        SignInRequest.objects.create(agency=river, email=f"p{i}@d1.example")
+    assert provider.domains.count() == 30
+    client.force_login(river_admin)
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("agencies:identity-provider", args=[river.pk])).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("agencies:sign-in-requests", args=[river.pk])).status_code == 200
+
+
+# --- what it accepts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("domains", "gmail.com", "public e-mail service"),
+        ("domains", "river.example\nOutlook.com", "public e-mail service"),
+        ("domains", "not a domain", "is not a domain name"),
+        ("domains", "localhost", "is not a domain name"),
+        ("domains", "10.0.0.1", "an address, not a domain"),
+        ("domains", "", "This field is required"),
+        ("issuer", "http://login.river.example", "must be an https://"),
+        ("issuer", "https://login.river.example/?tenant=1", "no query"),
+        ("issuer", "ftp://login.river.example", "full URL"),
+        ("client_secret", "", "Enter the client secret"),
+        ("client_id", "", "This field is required"),
+        ("new_people", "everyone", "Select a valid choice"),
+    ],
+)
+def test_bad_settings_are_named_and_change_nothing(
+    client, river, river_admin, field, value, message
+):
+    client.force_login(river_admin)
+    answer = client.post(
+        reverse("agencies:identity-provider", args=[river.pk]), form_data(**{field: value})
+    )
+    assert answer.status_code == 400
+    assert message in answer.content.decode()
+    assert not IdentityProvider.objects.exists() and not SocialApp.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="identity_provider.").exists()
+
+
+def test_a_domain_belongs_to_one_agency_only(client, river, river_admin):
+    other = AgencyFactory()
+    register(other, person(other, Membership.Role.ADMIN), domains=["river.example"])
+    client.force_login(river_admin)
+    answer = client.post(reverse("agencies:identity-provider", args=[river.pk]), form_data())
+    assert answer.status_code == 400
+    assert "river.example is already vouched for by another agency" in answer.content.decode()
+    assert list(IdentityDomain.objects.values_list("domain", flat=True)) == ["river.example"]
+    assert not IdentityProvider.objects.filter(agency=river).exists()
+
+
+def test_enabling_needs_a_passing_test_of_the_current_issuer(client, river, river_admin):
+    provider = register(river, river_admin)
+    client.force_login(river_admin)
+    url = reverse("agencies:identity-provider-enable", args=[river.pk])
+    answer = client.post(url, {"enabled": "1"})
+    assert answer.status_code == 400
+    assert "Test the connection" in answer.content.decode()
+    provider.refresh_from_db()
+    assert not provider.is_enabled
+    assert client.post(url, {"enabled": "maybe"}).status_code == 400
+
+
+def test_changing_the_issuer_disables_the_provider_until_tested_again(river, river_admin):
+    provider = enable_untested(register(river, river_admin))
+    provider = register(river, river_admin, issuer="https://elsewhere.example.net")
+    assert not provider.is_enabled and not provider.is_tested
+
+
+# --- the connection test, against a real provider ---------------------------------------------
+
+
+def test_test_connection_reaches_the_real_provider_then_enabling_works(
+    client, river, river_admin, idp_a
+):
+    register(river, river_admin, issuer=idp_a.issuer)
+    client.force_login(river_admin)
+    answer = client.post(reverse("agencies:identity-provider-test", args=[river.pk]))
+    assert answer.status_code == 200
+    body = answer.content.decode()
+    assert "The connection works" in body and f"{idp_a.issuer}/token/" in body
+    answer = client.post(
+        reverse("agencies:identity-provider-enable", args=[river.pk]), {"enabled": "1"}
+    )
+    assert answer.status_code == 302
+    assert IdentityProvider.objects.get(agency=river).is_enabled
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="identity_provider.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "identity_provider.registered",
+        "identity_provider.tested",
+        "identity_provider.enabled",
+    ]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["closed port", "wrong issuer"])
+def test_test_connection_says_clearly_what_is_wrong(client, river, river_admin, idp_a, where):
+    issuer = (
+        f"http://127.0.0.1:{_closed_port()}/o" if where == "closed port" else idp_a.base
+    )  # the provider's base, not its issuer: no discovery document there
+    register(river, river_admin, issuer=issuer)
+    client.force_login(river_admin)
+    answer = client.post(reverse("agencies:identity-provider-test", args=[river.pk]))
+    assert answer.status_code == 502
+    body = answer.content.decode()
+    assert "The connection does not work" in body
+    assert ("Could not reach" if where == "closed port" else "answered HTTP 404") in body
+    assert not IdentityProvider.objects.get(agency=river).is_tested
+    assert AuditEvent.objects.get(action="identity_provider.tested").outcome == "failure"
+
+
+# --- password sign-in where the agency allows only its provider ------------------------------
+
+
+@pytest.mark.parametrize("password_sign_in", [True, False])
+def test_password_sign_in_follows_the_agencys_choice(client, river, river_admin, password_sign_in):
+    staff = person(river, email="ops@river.example")
+    enable_untested(register(river, river_admin, domains=["river.example"]))
+    IdentityProvider.objects.update(password_sign_in=password_sign_in)
+    answer = client.post(
+        reverse("account_login"), {"login": "ops@river.example", "password": PASSWORD}
+    )
+    signed_in = client.session.get("_auth_user_id") == str(staff.pk)
+    assert signed_in is password_sign_in
+    if not password_sign_in:
+        assert "signs its people in through its own identity provider" in answer.content.decode()
+
+
+def test_an_address_of_another_domain_is_refused_after_its_password(client, river, river_admin):
+    staff = person(river, email="ops@old-river-domain.example")
+    enable_untested(register(river, river_admin, domains=["river.example"]))
+    IdentityProvider.objects.update(password_sign_in=False)
+    answer = client.post(reverse("account_login"), {"login": staff.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert "signs its people in through its own identity provider" in answer.content.decode()
+    # a wrong password says only that, as before: nothing about the agency's choice
+    answer = client.post(reverse("account_login"), {"login": staff.email, "password": "wrong"})
+    assert "identity provider" not in answer.content.decode()
+
+
+def test_a_disabled_provider_refuses_no_password(client, river, river_admin):
+    staff = person(river, email="ops@river.example")
+    register(river, river_admin, domains=["river.example"], password_sign_in=False)
+    client.post(reverse("account_login"), {"login": staff.email, "password": PASSWORD})
+    assert client.session.get("_auth_user_id") == str(staff.pk)
+
+
+# --- "Continue with your agency" ---------------------------------------------------------------
+
+
+def test_continue_with_an_address_no_provider_vouches_for(client, river, river_admin):
+    register(river, river_admin, domains=["river.example"])  # registered, not enabled
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("account_login") + "?email=ops@river.example"
+    page = client.get(answer["Location"])
+    assert 'value="ops@river.example"' in page.content.decode()
+    assert "does not sign its people in" in page.content.decode()
+
+
+def test_continue_with_your_agency_needs_the_csrf_token(river, river_admin):
+    from django.test import Client
+
+    enable_untested(register(river, river_admin, domains=["river.example"]))
+    strict = Client(enforce_csrf_checks=True)
+    answer = strict.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert answer.status_code == 403
+    strict.get(reverse("account_login"))
+    token = strict.cookies["csrftoken"].value
+    answer = strict.post(
+        reverse("agencies:agency-sign-in"),
+        {"login": "nobody@elsewhere.example"},
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.status_code == 302
+
+
+def test_continue_with_a_bad_address(client):
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "not an address"})
+    assert answer.status_code == 302 and answer["Location"] == reverse("account_login")
+    assert client.get(reverse("agencies:agency-sign-in")).status_code == 405
+
+
+def test_continue_with_your_agency_leads_to_its_provider(client, river, river_admin, idp_a):
+    enable_untested(register(river, river_admin, issuer=idp_a.issuer, domains=["river.example"]))
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "Ops@River.example"})
+    assert answer.status_code == 200
+    body = answer.content.decode()
+    assert f'href="{idp_a.issuer}/authorize/?' in body
+    assert "login_hint=ops%40river.example" in body and "code_challenge=" in body
+
+
+# --- sign-in requests -----------------------------------------------------------------------
+
+
+def _request(agency, email: str = "new@river.example") -> SignInRequest:
+    return SignInRequest.objects.create(
+        agency=agency, email=email, first_name="New", last_name="Person", job_title="Analyst"
+    )
+
+
+def test_an_administrator_approves_a_request(client, river, river_admin):
+    waiting = _request(river)
+    client.force_login(river_admin)
+    page = client.get(reverse("agencies:sign-in-requests", args=[river.pk]))
+    assert "new@river.example" in page.content.decode()
+    answer = client.post(
+        reverse("agencies:sign-in-request-decide", args=[waiting.pk]), {"decision": "approve"}
+    )
+    assert answer.status_code == 302
+    membership = Membership.objects.get(user__email="new@river.example")
+    assert (membership.agency, membership.role) == (river, Membership.Role.STAFF)
+    assert membership.user.job_title == "Analyst"
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.decided_by) == (SignInRequest.Status.APPROVED, river_admin)
+    assert AuditEvent.objects.filter(action="identity.access_approved").exists()
+
+
+def test_another_agencys_administrator_cannot_decide(client, river):
+    waiting = _request(river)
+    other = AgencyFactory()
+    client.force_login(person(other, Membership.Role.ADMIN))
+    answer = client.post(
+        reverse("agencies:sign-in-request-decide", args=[waiting.pk]), {"decision": "approve"}
+    )
+    assert answer.status_code == 404
+    waiting.refresh_from_db()
+    assert waiting.status == SignInRequest.Status.PENDING
+    assert not User.objects.filter(email="new@river.example").exists()
+
+
+def test_approving_never_moves_a_person_from_another_agency(river, river_admin):
+    other = AgencyFactory()
+    elsewhere = person(other, email="new@river.example")
+    Membership.objects.filter(user=elsewhere).update(is_active=False)
+    with pytest.raises(ValidationError, match="belonged to another agency"):
+        services.decide_request(request=_request(river), by=river_admin, approve=True)
+    assert not Membership.objects.filter(user=elsewhere, agency=river).exists()
+
+
+# --- the adapter's refusals -------------------------------------------------------------------
+
+
+def _sign_in_through(
+    provider: IdentityProvider, email: str, process: str = "login", **claims: object
+):
+    request = RequestFactory().get("/accounts/oidc/callback/")
+    SessionMiddleware(lambda r: None).process_request(request)  # type: ignore[arg-type]
+    request.user = AnonymousUser()
+    userinfo = {"sub": f"sub-{email}", "email": email, "email_verified": True, **claims}
+    account = SocialAccount(
+        provider=provider.provider_id,
+        uid=userinfo["sub"],
+        extra_data={"userinfo": userinfo, "id_token": {"sub": userinfo["sub"], "amr": ["pwd"]}},
+    )
+    login = SocialLogin(account=account, user=User(email=email))
+    login.state = {"process": process}
+    with context.request_context(request):  # as allauth's middleware sets it
+        SocialAccountAdapter().pre_social_login(request, login)
+    return login
+
+
+@pytest.mark.parametrize(
+    ("whose", "reason"),
+    [
+        ("other agency", "other_agency"),
+        ("portal administrator", "no_membership"),
+        ("ended membership", "no_membership"),
+    ],
+)
+def test_an_existing_account_outside_the_agency_is_never_linked(river, river_admin, whose, reason):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    email = "someone@river.example"
+    if whose == "other agency":
+        user = person(AgencyFactory(), email=email)
+    elif whose == "portal administrator":
+        user = UserFactory(email=email, is_portal_admin=True)
+    else:
+        user = person(river, email=email)
+        Membership.objects.filter(user=user).update(is_active=False)
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        _sign_in_through(provider, email)
+    assert refused.value.response.status_code == 403
+    assert not SocialAccount.objects.filter(user=user).exists()
+    assert AuditEvent.objects.get(action="identity.refused").after["reason"] == reason
+
+
+def test_the_same_agencys_account_is_linked(river, river_admin):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    staff = person(river, email="ops@river.example")
+    _sign_in_through(provider, "ops@river.example")
+    assert SocialAccount.objects.get(user=staff).provider == provider.provider_id
+    assert AuditEvent.objects.filter(action="identity.linked").exists()
+
+
+@pytest.mark.parametrize("state", ["disabled", "agency suspended"])
+def test_a_provider_not_in_service_signs_nobody_in(river, river_admin, state):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    person(river, email="ops@river.example")
+    if state == "disabled":
+        IdentityProvider.objects.update(is_enabled=False)
+    else:
+        type(river).objects.filter(pk=river.pk).update(status="suspended")
+    provider.refresh_from_db()
+    with pytest.raises(ImmediateHttpResponse):
+        _sign_in_through(provider, "ops@river.example")
+    assert not SocialAccount.objects.exists()
+
+
+def test_a_provider_is_never_connected_to_an_account_by_its_holders_choice(river, river_admin):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    person(river, email="ops@river.example")
+    with pytest.raises(ImmediateHttpResponse):
+        _sign_in_through(provider, "ops@river.example", process="connect")
+    assert not SocialAccount.objects.exists()
+    assert AuditEvent.objects.get(action="identity.refused").after["reason"] == "not_a_sign_in"
+
+
+def test_nobody_unlinks_their_account_from_the_agencys_provider(client, river, river_admin):
+    provider = enable_untested(register(river, river_admin, domains=["river.example"]))
+    staff = person(river, email="ops@river.example")
+    _sign_in_through(provider, "ops@river.example")
+    linked = SocialAccount.objects.get(user=staff)
+    client.force_login(staff)
+    client.post(reverse("socialaccount_connections"), {"account": linked.pk})
+    assert SocialAccount.objects.filter(pk=linked.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("mfa_enforced", "acr_values", "id_token", "vouched"),
+    [
+        (True, "", {"amr": ["pwd", "mfa"]}, True),
+        (True, "", {"amr": ["HWK"]}, True),
+        (True, "", {"amr": ["otp"]}, True),
+        (True, "", {"amr": ["pwd"]}, False),
+        (True, "", {"amr": "mfa"}, False),  # not a list: not RFC 8176
+        (True, "", {}, False),
+        (True, "urn:agency:loa:2 phr", {"acr": "phr"}, True),
+        (True, "urn:agency:loa:2", {"acr": "urn:agency:loa:1"}, False),
+        (True, "", {"acr": "phr"}, False),  # no acr values accepted
+        (False, "phr", {"amr": ["mfa"], "acr": "phr"}, False),  # the agency does not trust it
+    ],
+)
+def test_which_claims_count_as_the_second_factor(
+    river, river_admin, mfa_enforced, acr_values, id_token, vouched
+):
+    from agencies.identity.adapter import mfa_vouched
+
+    provider = register(river, river_admin, mfa_enforced=mfa_enforced, mfa_acr_values=acr_values)
+    account = SocialAccount(
+        provider=provider.provider_id, uid="1", extra_data={"id_token": id_token}
+    )
+    assert mfa_vouched(provider, SocialLogin(account=account)) is vouched
