@@ -36,6 +36,8 @@ urlpatterns = [
     path("notifications/", include("coordination.notifications.urls")),
     path("audit/", include("coordination.audit.urls")),
     path("api/", include("coordination.api.urls")),
+    # SCIM 2.0 provisioning by agencies' identity providers (agencies/scim/)
+    path("scim/v2/", include("agencies.scim.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
     # The agencies' pages, and among them the access review: task-force work (it recertifies

@@ -138,6 +138,9 @@ CONCORD_SESSION_IDLE_MINUTES = env.int("CONCORD_SESSION_IDLE_MINUTES", default=3
 CONCORD_SESSION_MAX_HOURS = env.int("CONCORD_SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = CONCORD_SESSION_MAX_HOURS * 60 * 60
 SESSION_SAVE_EVERY_REQUEST = False
+# Django's database store, with the person's id in a column of its own so every session of
+# one person can be ended at once (SCIM deactivation): coordination/accounts/sessions.py.
+SESSION_ENGINE = "coordination.accounts.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # django-allauth: sign-in by e-mail address and password, password reset by e-mailed
