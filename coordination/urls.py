@@ -31,6 +31,7 @@ urlpatterns = [
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", account_views.logout, name="logout"),
     path("accounts/email/", accounts.email_managed_by_agency, name="account_email"),
+    path("accounts/passkey-required/", accounts.passkey_required, name="passkey-required"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notifications.urls")),

@@ -66,6 +66,9 @@ MIDDLEWARE = [
     "coordination.web.pages.PermissionDeniedMiddleware",
     # What a request computed (a person's access) is remembered for that request only.
     "coordination.permissions.request_memory.RequestMemoryMiddleware",
+    # After it, so the person's membership read here serves the rest of the request: a
+    # person whose agency requires a passkey and who signed in without one is stopped.
+    "coordination.accounts.signin.PhishingResistantMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -174,7 +177,13 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "reauthenticate": "10/m/user",
 }
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# WebAuthn: passkeys and security keys, as a second factor after the password or, for a
+# passkey, as the whole sign-in ("Sign in with a passkey"). Agencies may require them
+# (Agency.requires_phishing_resistant_mfa). allauth's WebAuthn script is a static file
+# whose data travels in <script type="application/json"> blocks, which the strict CSP
+# leaves alone (they are never run).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Concord"
 MFA_RECOVERY_CODE_COUNT = 10
 
