@@ -114,4 +114,4 @@ def passkey_required(request: HttpRequest) -> HttpResponse:
     has_key = Authenticator.objects.filter(
         user_id=person.pk, type=Authenticator.Type.WEBAUTHN
     ).exists()
-    return render(request, "account/passkey_required.html", {"has_key": has_key}, status=403)
+    return render(request, "account/passkey_required.html", {"has_key": has_key})
