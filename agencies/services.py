@@ -747,7 +747,13 @@ def _check_email(email: str, *, user: User | None) -> str:
         clash = clash.exclude(pk=user.pk)
     if clash.exists():
         # the same answer whoever holds the address: it says nothing about other agencies
-        raise ValidationError({"userName": "This userName (e-mail address) is already in use."})
+        raise ValidationError(
+            {
+                "userName": ValidationError(
+                    "This userName (e-mail address) is already in use.", code="unique"
+                )
+            }
+        )
     return email
 
 
@@ -815,12 +821,7 @@ def scim_update_person(
     if changes:
         for name, value in changes.items():
             setattr(user, name, value)
-        try:
-            user.full_clean(exclude=["password"], validate_unique=False)
-        except ValidationError as error:
-            raise ValidationError(
-                {_SCIM_NAMES.get(field, field): msgs for field, msgs in error.message_dict.items()}
-            ) from error
+        user.full_clean(exclude=["password"], validate_unique=False)
         user.save(update_fields=list(changes))
         audit.record(
             actor=None,
@@ -836,15 +837,6 @@ def scim_update_person(
         _reactivate(token=token, user=user)
     user.refresh_from_db()
     return user
-
-
-# how SCIM names the fields a validation error is about
-_SCIM_NAMES = {
-    "email": "userName",
-    "first_name": "name.givenName",
-    "last_name": "name.familyName",
-    "job_title": "title",
-}
 
 
 def _reactivate(*, token: ScimToken, user: User) -> None:

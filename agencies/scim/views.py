@@ -41,16 +41,23 @@ def _error_response(error: ScimError) -> Response:
     return Response(error.body(), status=error.status, content_type=CONTENT_TYPE)
 
 
+# how SCIM names the fields of Concord's validation errors
+SCIM_NAMES = {
+    "email": "userName",
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "job_title": "title",
+}
+
+
 def _validation_error(error: ValidationError) -> ScimError:
     if hasattr(error, "error_dict"):
         messages = [
-            f"{field}: {message}"
+            f"{SCIM_NAMES.get(field, field)}: {message}"
             for field, errors in error.message_dict.items()
             for message in errors
         ]
-        unique = "userName" in error.message_dict and any(
-            "already in use" in m for m in error.message_dict["userName"]
-        )
+        unique = any(e.code == "unique" for e in error.error_dict.get("userName", []))
         return ScimError(
             409 if unique else 400, " ".join(messages), "uniqueness" if unique else "invalidValue"
         )

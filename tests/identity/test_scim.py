@@ -237,6 +237,11 @@ def test_create_validates_every_attribute_and_changes_nothing(lead_scim, change,
     assert User.objects.count() == users
 
 
+def test_errors_name_the_scim_attribute(lead_scim):
+    response = lead_scim.call("post", "Users", {**RFC7643_FULL_USER, "title": "x" * 500})
+    assert response.json_body["detail"].startswith("title: ")
+
+
 def test_a_body_that_is_not_json_is_a_scim_error(lead_scim):
     response = lead_scim.client.post("/scim/v2/Users", data="{nope", content_type=SCIM)
     assert response.status_code == 400 and response.json()["scimType"] == "invalidSyntax"
