@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.account.utils import user_pk_to_url_str
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from django.contrib.auth import SESSION_KEY
@@ -83,7 +84,10 @@ def sign_in_with_passkey(client: Client, key: SoftKey, user: User) -> Any:
     """What allauth's passkey script does: fetch the request options, answer them with
     the key, post the answer."""
     options = client.get(reverse("mfa_login_webauthn"), HTTP_ACCEPT="application/json").json()
-    answer = key.assertion(options["request_options"], user_handle=str(user.pk).encode())
+    # the user handle the key stored at registration: allauth's id for the person
+    answer = key.assertion(
+        options["request_options"], user_handle=user_pk_to_url_str(user).encode()
+    )
     return client.post(reverse("mfa_login_webauthn"), {"credential": json.dumps(answer)})
 
 
