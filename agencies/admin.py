@@ -30,6 +30,7 @@ from .models import (
     IdentityProvider,
     Membership,
     OffboardingJob,
+    ScimToken,
     SharingAgreement,
     SignInRequest,
 )
@@ -367,3 +368,18 @@ class IdentityDomainAdmin(ReadOnlyAdmin):
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset if user.is_portal_admin else queryset.none()
+@admin.register(ScimToken)
+class ScimTokenAdmin(ReadOnlyAdmin):
+    """Agencies' SCIM tokens (never a secret: only hashes are stored), for the agencies the
+    viewer manages; issued and revoked on the agency's sign-in and provisioning page."""
+
+    description = (
+        "Tokens agencies' identity providers provision people with (SCIM). Issue and "
+        "revoke them on the agency's “Sign-in and provisioning” page."
+    )
+    list_display = ("name", "agency", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = (*list_display, "created_by", "revoked_by")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        managed = Agency.objects.restrict(user, "manage_members").values("pk")
+        return queryset.filter(agency_id__in=managed)

@@ -17,3 +17,11 @@ class AgenciesConfig(AppConfig):
             return str(membership.agency) if membership else ""
 
         audit.set_agency_label_resolver(agency_label)
+
+        from coordination.accounts import signin
+
+        def requires_phishing_resistant(user: object) -> bool:
+            membership = membership_of(user)
+            return bool(membership and membership.agency.requires_phishing_resistant_mfa)
+
+        signin.set_phishing_resistant_rule(requires_phishing_resistant)

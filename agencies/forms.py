@@ -137,3 +137,27 @@ class AgreementActionForm(forms.Form):
         required=False,
         help_text="Required to terminate. The other parties will be told it.",
     )
+
+
+class PhishingResistantForm(forms.Form):
+    """Whether the agency's people must sign in with a passkey or security key."""
+
+    required = forms.TypedChoiceField(
+        label="Sign-in for the agency's people",
+        choices=[
+            ("yes", "A passkey or security key is required (phishing-resistant)"),
+            ("no", "An authenticator app code or a passkey, as each person chooses"),
+        ],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+
+
+class ScimTokenForm(forms.Form):
+    """A SCIM token for the agency's identity provider."""
+
+    name = line_field(
+        max_length=100,
+        label="Name",
+        help_text="Which identity provider it is for, e.g. “Entra ID (production)”.",
+    )

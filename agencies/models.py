@@ -62,6 +62,14 @@ class Agency(models.Model):
     status_reason = prose_field(max_length=REASON_LENGTH, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(auto_now_add=True)
+    # set by the agency's administrators (agencies.services.set_phishing_resistant_requirement):
+    # its people must sign in with a passkey or security key, never an authenticator code
+    # alone (coordination.accounts.signin.PhishingResistantMiddleware)
+    requires_phishing_resistant_mfa = models.BooleanField(
+        "requires a passkey or security key",
+        default=False,
+        help_text="Its people must sign in with a passkey or security key (WebAuthn).",
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -408,3 +416,42 @@ class SignInRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} asks to join {self.agency}"
+class ScimToken(models.Model):
+    """A bearer token issued to one agency's identity provider for SCIM 2.0 provisioning
+    (``/scim/v2/``, ``agencies.scim``): it creates, updates and deactivates that agency's
+    people, and only theirs.
+
+    Only the SHA-256 hash of the secret is stored; the secret is shown once, when an
+    administrator of the agency issues it. ``prefix`` tells tokens apart in lists and in
+    the audit trail, where what a token did is recorded as done by "SCIM client <prefix>"
+    of its agency."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="scim_tokens")
+    name = line_field(max_length=100)
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def actor_label(self) -> str:
+        """How the audit trail names what this token's client did."""
+        return f"SCIM client {self.prefix}… of {self.agency}"

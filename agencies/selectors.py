@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import BigIntegerField, Expression, QuerySet
+from django.db.models import BigIntegerField, Expression, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from coordination.models import User
 from coordination.permissions import request_memory
 
 from .models import Agency, Membership, SharingAgreement
@@ -106,4 +107,19 @@ def visible_agreements_of(user: Any, agency: Agency) -> QuerySet[SharingAgreemen
         .filter(parties=agency)
         .prefetch_related("parties")
         .order_by("-valid_from", "title", "pk")
+    )
+
+
+def provisioned_people(agency: Agency) -> QuerySet[User]:
+    """The people an agency's identity provider reaches through SCIM: those whose current
+    membership is of that agency, or, for someone with no active membership, whose latest
+    one was. A person who moved on to another agency is that agency's, never this one's;
+    everyone else is out of reach (their ids answer "not found")."""
+    latest = (
+        Membership.objects.filter(user_id=OuterRef("pk"))
+        .order_by("-is_active", "-joined_at", "-pk")
+        .values("agency_id")[:1]
+    )
+    return User.objects.annotate(provisioning_agency=Subquery(latest)).filter(
+        provisioning_agency=agency.pk
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,14 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from coordination import audit, notifications
+from coordination.accounts import deprovision, tokens
 from coordination.models import User
 from coordination.notifications import mail
 from coordination.permissions import PermissionDenied, require
 from coordination.permissions.markings import Marking
 from coordination.validators import validate_fields
 
-from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from .models import Agency, AgreementAcceptance, Membership, ScimToken, SharingAgreement
 from .signals import agency_status_changed, membership_ended
 
 S = Agency.Status
@@ -248,11 +250,14 @@ def add_member(
     role: str = Membership.Role.STAFF,
     job_title: str = "",
     password: str | None = None,
+    actor_label: str = "",
 ) -> Membership:
     """Create a staff account in an agency (or tie an existing person without an agency to it).
 
     ``by`` is None only for the first administrator named when an agency is approved by
-    a management command; otherwise the agency's administrators (or portal admins) act.
+    a management command, and for the agency's own identity provider (SCIM), named by
+    ``actor_label`` in the audit trail; otherwise the agency's administrators (or portal
+    admins) act.
     """
     if by is not None:
         require(by, "manage_members", agency)
@@ -290,6 +295,7 @@ def add_member(
     membership.save()
     audit.record(
         actor=by,
+        actor_label=actor_label,
         action="membership.created",
         obj=membership,
         after={"agency": agency.pk, "role": role, "user": user.pk},
@@ -328,18 +334,28 @@ def end_membership(*, membership: Membership, by: User, reason: str) -> Membersh
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason."})
+    if membership.user_id == by.pk:
+        raise ValidationError({"membership": "You cannot end your own membership."})
+    return _end_membership(membership=membership, by=by, reason=reason)
+
+
+def _end_membership(
+    *, membership: Membership, by: User | None, reason: str, actor_label: str = ""
+) -> Membership:
+    """End a membership (the caller has checked who acts, in its transaction): locked,
+    audited, and announced, so the person's role assignments end with it. ``by`` is None
+    when the agency's identity provider acts (SCIM), named by ``actor_label``."""
     membership = Membership.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=membership.pk
     )
     if not membership.is_active:
         raise ValidationError({"membership": "This membership has already ended."})
-    if membership.user_id == by.pk:
-        raise ValidationError({"membership": "You cannot end your own membership."})
     membership.is_active = False
     membership.ended_at = timezone.now()
     membership.save(update_fields=["is_active", "ended_at"])
     audit.record(
         actor=by,
+        actor_label=actor_label,
         action="membership.ended",
         obj=membership,
         before={"is_active": True},
@@ -610,3 +626,271 @@ def resend_invitation(
         after={"user": membership.user_id, "email": membership.user.email},
     )
     return membership
+
+
+# --- the agency's identity: phishing-resistant sign-in, SCIM tokens -------------------------
+
+
+@transaction.atomic
+def set_phishing_resistant_requirement(*, agency: Agency, required: bool, by: User) -> Agency:
+    """An administrator of the agency (or a portal administrator) decides whether its
+    people must sign in with a passkey or security key. From the next request on, a
+    person of the agency signed in with an authenticator code alone is refused and told
+    what to do (``coordination.accounts.signin.PhishingResistantMiddleware``)."""
+    require(by, "change", agency)
+    agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
+    before = agency.requires_phishing_resistant_mfa
+    if before == required:
+        return agency
+    agency.requires_phishing_resistant_mfa = required
+    agency.save(update_fields=["requires_phishing_resistant_mfa"])
+    audit.record(
+        actor=by,
+        action="agency.phishing_resistant_mfa_set",
+        obj=agency,
+        before={"requires_phishing_resistant_mfa": before},
+        after={"requires_phishing_resistant_mfa": required},
+    )
+    return agency
+
+
+# Enough for an identity provider and its test tenant; a bound keeps a leaked session from
+# minting tokens without end.
+MAX_ACTIVE_SCIM_TOKENS = 5
+
+
+@transaction.atomic
+def issue_scim_token(*, agency: Agency, name: str, by: User) -> tuple[ScimToken, str]:
+    """Issue a SCIM bearer token to the agency's identity provider; returns it and its
+    secret, which is shown once and never stored (only its SHA-256 hash is). Its
+    administrators (or portal administrators) issue them, for an active agency."""
+    require(by, "manage_members", agency)
+    agency = Agency.objects.select_for_update(no_key=True, of=("self",)).get(pk=agency.pk)
+    if agency.status != S.ACTIVE:
+        raise ValidationError(
+            {
+                "agency": f"{agency} is {agency.get_status_display().lower()}: only an active "
+                "agency provisions its people."
+            }
+        )
+    if agency.scim_tokens.filter(revoked_at__isnull=True).count() >= MAX_ACTIVE_SCIM_TOKENS:
+        raise ValidationError(
+            {
+                "name": f"{agency} already has {MAX_ACTIVE_SCIM_TOKENS} SCIM tokens; revoke one first."
+            }
+        )
+    secret = secrets.token_urlsafe(32)
+    token = ScimToken(
+        agency=agency,
+        name=name.strip(),
+        prefix=secret[:8],
+        key_hash=tokens.hash_secret(secret),
+        created_by=by,
+    )
+    token.full_clean()
+    token.save()
+    audit.record(
+        actor=by,
+        action="scim_token.issued",
+        obj=token,
+        after={"agency": agency.pk, "name": token.name, "prefix": token.prefix},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def revoke_scim_token(*, token: ScimToken, by: User) -> ScimToken:
+    """Revoke an agency's SCIM token; its client is refused from the next request on."""
+    require(by, "manage_members", token.agency)
+    token = ScimToken.objects.select_for_update(no_key=True, of=("self",)).get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise ValidationError({"token": "This token has already been revoked."})
+    token.revoked_at = timezone.now()
+    token.revoked_by = by
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    audit.record(
+        actor=by,
+        action="scim_token.revoked",
+        obj=token,
+        before={"revoked_at": None},
+        after={"revoked_at": token.revoked_at.isoformat()},
+    )
+    return token
+
+
+# --- provisioning by the agency's identity provider (SCIM 2.0, agencies/scim/) --------------
+#
+# The identity provider acts through its agency's token: it is not a person, so these
+# services take the token, check nothing about "who" beyond it, and name it in the audit
+# trail ("SCIM client <prefix>… of <agency>"). Which people a token reaches is
+# ``selectors.provisioned_people``: the token's agency's, nobody else's.
+
+PERSON_FIELDS = ("email", "first_name", "last_name", "job_title", "is_active")
+
+
+def _provisioned(token: ScimToken, user_id: int) -> User:
+    """The person, locked, if they are the token's agency's; ``User.DoesNotExist`` (the
+    answer for any other id) otherwise."""
+    from .selectors import provisioned_people
+
+    return (
+        provisioned_people(token.agency)
+        .select_for_update(no_key=True, of=("self",))
+        .get(pk=user_id)
+    )
+
+
+def _check_email(email: str, *, user: User | None) -> str:
+    email = email.strip().lower()
+    clash = User.objects.filter(email__iexact=email)
+    if user is not None:
+        clash = clash.exclude(pk=user.pk)
+    if clash.exists():
+        # the same answer whoever holds the address: it says nothing about other agencies
+        raise ValidationError(
+            {
+                "userName": ValidationError(
+                    "This userName (e-mail address) is already in use.", code="unique"
+                )
+            }
+        )
+    return email
+
+
+@transaction.atomic
+def scim_create_person(
+    *,
+    token: ScimToken,
+    email: str,
+    first_name: str,
+    last_name: str,
+    job_title: str = "",
+    active: bool = True,
+) -> User:
+    """The identity provider creates a person: an account and a staff membership of the
+    token's agency (:func:`add_member`), with no password (they sign in through the
+    agency's identity provider, or choose one by a password reset). Created inactive
+    (``active: false``), they are at once deactivated."""
+    agency = Agency.objects.get(pk=token.agency_id)
+    if agency.status != S.ACTIVE:
+        raise PermissionDenied(f"{agency} is not active and provisions nobody.")
+    email = _check_email(email, user=None)
+    membership = add_member(
+        agency=agency,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        job_title=job_title,
+        by=None,
+        actor_label=token.actor_label,
+    )
+    user = membership.user
+    if not active:
+        scim_deactivate_person(token=token, user=user)
+        user.refresh_from_db()
+    return user
+
+
+@transaction.atomic
+def scim_update_person(
+    *,
+    token: ScimToken,
+    user: User,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    job_title: str | None = None,
+    active: bool | None = None,
+) -> User:
+    """The identity provider changes a person of its agency: name, job title, e-mail
+    address (their sign-in name) and whether they are active. ``None`` leaves a field as
+    it is. Deactivating goes through :func:`scim_deactivate_person`; reactivating gives
+    back an account and a staff membership of the agency, but none of the roles they held."""
+    user = _provisioned(token, user.pk)
+    before = audit.snapshot(user, PERSON_FIELDS)
+    changes: dict[str, str] = {}
+    if email is not None and email.strip().lower() != user.email:
+        changes["email"] = _check_email(email, user=user)
+    for name, value in (
+        ("first_name", first_name),
+        ("last_name", last_name),
+        ("job_title", job_title),
+    ):
+        if value is not None and value.strip() != getattr(user, name):
+            changes[name] = value.strip()
+    if changes:
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.full_clean(exclude=["password"], validate_unique=False)
+        user.save(update_fields=list(changes))
+        audit.record(
+            actor=None,
+            actor_label=token.actor_label,
+            action="person.updated",
+            obj=user,
+            before={name: before[name] for name in changes},
+            after=audit.snapshot(user, tuple(changes)),
+        )
+    if active is False:
+        scim_deactivate_person(token=token, user=user)
+    elif active is True:
+        _reactivate(token=token, user=user)
+    user.refresh_from_db()
+    return user
+
+
+def _reactivate(*, token: ScimToken, user: User) -> None:
+    agency = Agency.objects.get(pk=token.agency_id)
+    has_membership = Membership.objects.filter(user=user, agency=agency, is_active=True).exists()
+    if user.is_active and has_membership:
+        return
+    if agency.status != S.ACTIVE:
+        raise PermissionDenied(f"{agency} is not active and provisions nobody.")
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    if not has_membership:
+        membership = Membership(user=user, agency=agency, role=Membership.Role.STAFF)
+        membership.full_clean(validate_constraints=False)
+        membership.save()
+    audit.record(
+        actor=None,
+        actor_label=token.actor_label,
+        action="person.reactivated",
+        obj=user,
+        before={"is_active": False},
+        after={"is_active": True, "agency": agency.pk},
+    )
+
+
+@transaction.atomic
+def scim_deactivate_person(*, token: ScimToken, user: User) -> User:
+    """The identity provider deactivates a person of its agency (``active: false``, or
+    ``DELETE``): their membership ends (:func:`_end_membership`, so every role they hold
+    ends with it, as when an administrator ends it), their account is deactivated, and
+    every session and API token they have ends. Access is gone from their next request.
+    Deactivating someone already inactive changes nothing."""
+    user = _provisioned(token, user.pk)
+    membership = Membership.objects.filter(
+        user=user, agency_id=token.agency_id, is_active=True
+    ).first()
+    if membership is None and not user.is_active:
+        return user
+    reason = f"Deactivated by {token.actor_label}"
+    if membership is not None:
+        _end_membership(
+            membership=membership, by=None, reason=reason, actor_label=token.actor_label
+        )
+    was_active = user.is_active
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ended = deprovision.end_sessions_and_tokens(user=user)
+    audit.record(
+        actor=None,
+        actor_label=token.actor_label,
+        action="person.deactivated",
+        obj=user,
+        before={"is_active": was_active},
+        after={"is_active": False, **ended},
+    )
+    return user

@@ -41,6 +41,9 @@ urlpatterns = [
     ),
     # the sign-in page's "Continue with your agency" (under /accounts/ with allauth's pages)
     path("accounts/agency/", identity.agency_sign_in, name="agency-sign-in"),
+    path("agencies/<int:pk>/identity/", views.identity, name="identity"),
+    path("agencies/<int:pk>/identity/scim-tokens/", views.scim_token_new, name="scim-token-new"),
+    path("scim-tokens/<int:pk>/revoke/", views.scim_token_revoke, name="scim-token-revoke"),
     path("agencies/<int:pk>/agreements/new/", views.agreement_new, name="agreement-new"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("memberships/<int:pk>/role/", views.membership_role, name="membership-role"),

@@ -20,12 +20,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from coordination import audit
 from coordination.accounts import onetime
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
@@ -42,8 +44,10 @@ from .forms import (
     EndMembershipForm,
     InviteForm,
     MemberRoleForm,
+    PhishingResistantForm,
+    ScimTokenForm,
 )
-from .models import Agency, AgreementAcceptance, Membership, SharingAgreement
+from .models import Agency, AgreementAcceptance, Membership, ScimToken, SharingAgreement
 from .selectors import membership_of
 
 S = Agency.Status
@@ -561,3 +565,98 @@ class ChoosePasswordView(auth_views.PasswordResetConfirmView):
                 )
                 return self.form_invalid(form)
             return super().form_valid(form)
+
+
+# --- the agency's identity: phishing-resistant sign-in, SCIM tokens (its administrators) ----
+
+
+def _identity_page(
+    request: HttpRequest,
+    agency: Agency,
+    *,
+    mfa_form: PhishingResistantForm | None = None,
+    token_form: ScimTokenForm | None = None,
+    created: ScimToken | None = None,
+    secret: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "agencies/identity.html",
+        {
+            "agency": agency,
+            "mfa_form": mfa_form
+            or PhishingResistantForm(
+                initial={"required": "yes" if agency.requires_phishing_resistant_mfa else "no"}
+            ),
+            "token_form": token_form or ScimTokenForm(),
+            "tokens": agency.scim_tokens.select_related("created_by", "revoked_by"),
+            "created": created,
+            "secret": secret,
+            "scim_url": request.build_absolute_uri(reverse("scim:users")).removesuffix("Users"),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@GET_POST
+def identity(request: HttpRequest, pk: int) -> HttpResponse:
+    """How the agency's people sign in: whether a passkey or security key is required;
+    and the SCIM tokens of its identity provider."""
+    agency = visible_or_404(Agency.objects.all(), request.user, pk, "manage_members")
+    if request.method != "POST":
+        return _identity_page(request, agency)
+    form = PhishingResistantForm(request.POST)
+    if form.is_valid():
+        done = run_service(
+            form,
+            lambda: services.set_phishing_resistant_requirement(
+                agency=agency, required=form.cleaned_data["required"], by=_me(request)
+            ),
+        )
+        if done is not None:
+            messages.success(
+                request,
+                f"{done}'s people must now sign in with a passkey or security key."
+                if done.requires_phishing_resistant_mfa
+                else f"{done}'s people may sign in with an authenticator app or a passkey.",
+            )
+            return redirect("agencies:identity", agency.pk)
+    return _identity_page(request, agency, mfa_form=form, status=400)
+
+
+@never_cache
+@login_required
+@require_http_methods(["POST"])
+def scim_token_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue a SCIM token; its secret is on this answer only, never stored or shown again."""
+    agency = visible_or_404(Agency.objects.all(), request.user, pk, "manage_members")
+    form = ScimTokenForm(request.POST)
+    if form.is_valid():
+        result = run_service(
+            form,
+            lambda: services.issue_scim_token(
+                agency=agency, name=form.cleaned_data["name"], by=_me(request)
+            ),
+        )
+        if result is not None:
+            created, secret = result
+            return _identity_page(request, agency, created=created, secret=secret)
+    return _identity_page(request, agency, token_form=form, status=400)
+
+
+@login_required
+@require_http_methods(["POST"])
+def scim_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke a SCIM token of an agency the person manages; another agency's is "not found"."""
+    managed = Agency.objects.restrict(request.user, "manage_members")
+    token = ScimToken.objects.select_related("agency").filter(agency__in=managed, pk=pk).first()
+    if token is None:
+        audit.record_hidden_object(actor=request.user, model=ScimToken, pk=pk)
+        raise Http404("Not found.")
+    if token.revoked_at is None:
+        services.revoke_scim_token(token=token, by=_me(request))
+        messages.success(request, f"The SCIM token “{token.name}” was revoked; it no longer works.")
+    return redirect("agencies:identity", token.agency_id)

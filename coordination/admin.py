@@ -39,6 +39,7 @@ from .models import (
     OutboundEmail,
     UsedLink,
     User,
+    UserSession,
 )
 from .permissions import PermissionDenied, policy_for, restrict
 from .validators import REASON_LENGTH
@@ -490,6 +491,27 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     description = "Idempotency keys of API creates, kept until they expire."
     list_display = ("user", "key", "status_code", "created_at", "expires_at")
     fields = ("user", "key", "status_code", "created_at", "expires_at")
+
+    def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        return queryset if user.is_portal_admin else queryset.none()
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdmin):
+    """Browser sessions, with whose they are (the session engine keeps the person's id
+    beside each): portal administrators see that someone is signed in and until when,
+    never what the session holds."""
+
+    description = (
+        "Browser sessions and whose they are. Ended by signing out, by expiry, or at once "
+        "when an agency's identity provider deactivates the person (SCIM)."
+    )
+    list_display = ("session_key_start", "user_id", "expire_date")
+    fields = ("user_id", "expire_date")
+
+    @admin.display(description="session")
+    def session_key_start(self, obj: UserSession) -> str:
+        return f"{obj.session_key[:6]}…"  # the key itself signs a browser in: never shown
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset if user.is_portal_admin else queryset.none()

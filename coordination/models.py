@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from .audit.models import AuditEvent, AuditEventQuerySet, AuditTrailIsAppendOnly
 from .validators import line_field, line_validators
@@ -26,6 +28,7 @@ __all__ = [
     "OutboundEmail",
     "UsedLink",
     "User",
+    "UserSession",
 ]
 
 
@@ -320,3 +323,25 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.key}"
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session (Django's database session store, ``SESSION_ENGINE`` =
+    ``coordination.accounts.sessions``) with the signed-in person's id beside it.
+
+    Django's own session table holds only an encoded blob, so "end every session of this
+    person" would mean decoding every session there is; with the id in its own indexed
+    column it is one ``DELETE`` (``coordination.accounts.deprovision``), used when an
+    agency's identity provider deactivates someone (SCIM)."""
+
+    # no foreign key: a session is written on sign-in and may outlive nothing, and the
+    # person's row must never be locked by a session write
+    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        db_table = "coordination_user_session"
+
+    @classmethod
+    def get_session_store_class(cls) -> Any:
+        # by name: the model layer imports nothing of accounts (the import contracts)
+        return import_string("coordination.accounts.sessions.SessionStore")

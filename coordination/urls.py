@@ -31,11 +31,14 @@ urlpatterns = [
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", account_views.logout, name="logout"),
     path("accounts/email/", accounts.email_managed_by_agency, name="account_email"),
+    path("accounts/passkey-required/", accounts.passkey_required, name="passkey-required"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notifications.urls")),
     path("audit/", include("coordination.audit.urls")),
     path("api/", include("coordination.api.urls")),
+    # SCIM 2.0 provisioning by agencies' identity providers (agencies/scim/)
+    path("scim/v2/", include("agencies.scim.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
     # The agencies' pages, and among them the access review: task-force work (it recertifies

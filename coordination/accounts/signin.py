@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
 from allauth.account.forms import ResetPasswordKeyForm
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
@@ -24,7 +25,7 @@ from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from coordination.accounts import onetime
@@ -98,11 +99,59 @@ class ResetPasswordOnceForm(ResetPasswordKeyForm):
         return cleaned
 
 
+# --- second factors --------------------------------------------------------------------------
+
+# The factors that count as a second one: an authenticator app (TOTP), or a passkey or
+# security key (WebAuthn). Recovery codes only stand in for them.
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def _no_requirement(user: Any) -> bool:
+    return False
+
+
+# Whether the person's agency requires a phishing-resistant factor. The agencies app
+# registers its answer at start-up (AgenciesConfig.ready): the core imports no app.
+_phishing_resistant_required: Callable[[Any], bool] = _no_requirement
+
+
+def set_phishing_resistant_rule(rule: Callable[[Any], bool]) -> None:
+    global _phishing_resistant_required
+    _phishing_resistant_required = rule
+
+
+def phishing_resistant_required(user: Any) -> bool:
+    """Must this person sign in with a passkey or security key (their agency says so)?"""
+    return bool(_phishing_resistant_required(user))
+
+
+def signed_in_phishing_resistant(request: HttpRequest) -> bool:
+    """Did this session sign in with a passkey or security key (WebAuthn), as a passkey
+    sign-in or as the second factor after the password? A later re-authentication with
+    one does not count: it proves the key is at hand, not that the sign-in was not
+    phished."""
+    return any(
+        record.get("method") == "mfa"
+        and record.get("type") == Authenticator.Type.WEBAUTHN
+        and not record.get("reauthenticated")
+        for record in get_authentication_records(request, request.user)
+    )
+
+
 class MFAAdapter(DefaultMFAAdapter):
-    """While a second factor is required, nobody may switch theirs off."""
+    """While a second factor is required, nobody may remove the last one they have; a
+    person whose agency requires a passkey or security key may not remove their last."""
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
-        return not settings.CONCORD_REQUIRE_MFA
+        user = authenticator.user
+        others = set(
+            Authenticator.objects.filter(user_id=user.pk, type__in=SECOND_FACTORS)
+            .exclude(pk=authenticator.pk)
+            .values_list("type", flat=True)
+        )
+        if phishing_resistant_required(user) and Authenticator.Type.WEBAUTHN not in others:
+            return authenticator.type != Authenticator.Type.WEBAUTHN
+        return not settings.CONCORD_REQUIRE_MFA or bool(others)
 
 
 def axes_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
@@ -229,10 +278,11 @@ class IdleTimeoutMiddleware:
 
 
 class RequireMFAMiddleware:
-    """While ``CONCORD_REQUIRE_MFA`` is on, a signed-in person without an authenticator
-    app is sent to set one up before they can open any page other than the account
-    pages (see ``MFA_EXEMPT_PREFIXES``), unless this session's sign-in came with a second
-    factor their agency's identity provider vouched for (``MFA_BY_IDP``)."""
+    """While ``CONCORD_REQUIRE_MFA`` is on, a signed-in person without a second factor
+    (an authenticator app, a passkey or a security key) is sent to set one up before they
+    can open any page other than the account pages (see ``MFA_EXEMPT_PREFIXES``), unless
+    this session's sign-in came with a second factor their agency's identity provider
+    vouched for (``MFA_BY_IDP``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -244,7 +294,7 @@ class RequireMFAMiddleware:
             and not self._exempt(request.path_info)
             and not request.session.get(MFA_BY_IDP)
             and not Authenticator.objects.filter(
-                user_id=request.user.pk, type=Authenticator.Type.TOTP
+                user_id=request.user.pk, type__in=SECOND_FACTORS
             ).exists()
         ):
             url = reverse("mfa_activate_totp")
@@ -260,5 +310,66 @@ class RequireMFAMiddleware:
 
     @staticmethod
     def _exempt(path: str) -> bool:
+        return path.startswith(MFA_EXEMPT_PREFIXES) or RequireMFAMiddleware._exempt_static(path)
+
+    @staticmethod
+    def _exempt_static(path: str) -> bool:
         static = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else None
-        return path.startswith(MFA_EXEMPT_PREFIXES) or bool(static and path.startswith(static))
+        return path.startswith("/healthz/") or bool(static and path.startswith(static))
+
+
+# The pages a person whose agency requires a passkey or security key may still open after
+# signing in without one: signing out, the page that says what to do, and (only while they
+# have no key yet) what adding one takes. Paths under MFA_EXEMPT_PREFIXES other than these
+# are not exempt: the account pages would otherwise be a way around the rule.
+PASSKEY_ALWAYS_ALLOWED = frozenset({"account_logout", "logout", "passkey-required"})
+PASSKEY_ENROLMENT = frozenset(
+    {
+        "mfa_index",
+        "mfa_add_webauthn",
+        "mfa_list_webauthn",
+        "mfa_reauthenticate",
+        "mfa_reauthenticate_webauthn",
+        "account_reauthenticate",
+    }
+)
+
+
+class PhishingResistantMiddleware:
+    """A person whose agency requires a phishing-resistant factor and whose session signed
+    in without one (an authenticator code, a recovery code) opens no page but the one that
+    says what to do: add a passkey or security key if they have none (the only pages they
+    may then open are those that add one), then sign out and sign in with it.
+
+    Read on every request (the agency may switch the rule on at any time): nothing for a
+    session that signed in with a passkey, otherwise the person's membership (remembered
+    for the request, so pages that read it anyway pay nothing more)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            not user.is_authenticated
+            or _is_api(request)  # the API's session authentication asks the same
+            or RequireMFAMiddleware._exempt_static(request.path_info)
+            or signed_in_phishing_resistant(request)
+            or not phishing_resistant_required(user)
+        ):
+            return self.get_response(request)
+        try:
+            name = resolve(request.path_info).url_name or ""
+        except Resolver404:
+            name = ""
+        if name in PASSKEY_ALWAYS_ALLOWED:
+            return self.get_response(request)
+        has_key = Authenticator.objects.filter(
+            user_id=user.pk, type=Authenticator.Type.WEBAUTHN
+        ).exists()
+        if not has_key and name in PASSKEY_ENROLMENT:
+            return self.get_response(request)
+        url = reverse("passkey-required")
+        if _is_htmx(request):
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)

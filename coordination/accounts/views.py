@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from typing import cast
 
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from coordination.accounts import signin
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 from coordination.web.forms import line_field
@@ -96,3 +98,20 @@ def email_managed_by_agency(request: HttpRequest) -> HttpResponse:
     sign-in name, which their agency administrator keeps, so people cannot add or
     change addresses themselves (an added address could receive password resets)."""
     return TemplateResponse(request, "account/email.html")
+
+
+@never_cache
+@login_required
+def passkey_required(request: HttpRequest) -> HttpResponse:
+    """What a person whose agency requires a passkey or security key, and who signed in
+    without one, must do (``signin.PhishingResistantMiddleware`` sends them here): add one
+    if they have none, then sign out and sign in with it."""
+    person = _person(request)
+    if not signin.phishing_resistant_required(person) or signin.signed_in_phishing_resistant(
+        request
+    ):
+        return redirect("dashboard")
+    has_key = Authenticator.objects.filter(
+        user_id=person.pk, type=Authenticator.Type.WEBAUTHN
+    ).exists()
+    return render(request, "account/passkey_required.html", {"has_key": has_key})

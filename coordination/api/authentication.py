@@ -15,7 +15,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from coordination import audit, db
-from coordination.accounts import tokens
+from coordination.accounts import signin, tokens
 from coordination.accounts.tokens import authenticate_secret
 from coordination.models import ApiToken, AuditEvent, User
 
@@ -118,11 +118,18 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if (
             settings.CONCORD_REQUIRE_MFA
             and not Authenticator.objects.filter(
-                user_id=user.pk, type=Authenticator.Type.TOTP
+                user_id=user.pk, type__in=signin.SECOND_FACTORS
             ).exists()
         ):
             raise exceptions.AuthenticationFailed(
                 "Set up your authenticator app in the portal before using the API."
+            )
+        if not signin.signed_in_phishing_resistant(
+            request._request
+        ) and signin.phishing_resistant_required(user):
+            raise exceptions.AuthenticationFailed(
+                "Your agency requires you to sign in with a passkey or security key; "
+                "sign in with it in the portal before using the API."
             )
         return result
 

@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "coordination.web.pages.PermissionDeniedMiddleware",
     # What a request computed (a person's access) is remembered for that request only.
     "coordination.permissions.request_memory.RequestMemoryMiddleware",
+    # After it, so the person's membership read here serves the rest of the request: a
+    # person whose agency requires a passkey and who signed in without one is stopped.
+    "coordination.accounts.signin.PhishingResistantMiddleware",
     # Last, as django-axes requires: turns a refused sign-in of a locked account into
     # the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -141,6 +144,9 @@ CONCORD_SESSION_IDLE_MINUTES = env.int("CONCORD_SESSION_IDLE_MINUTES", default=3
 CONCORD_SESSION_MAX_HOURS = env.int("CONCORD_SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = CONCORD_SESSION_MAX_HOURS * 60 * 60
 SESSION_SAVE_EVERY_REQUEST = False
+# Django's database store, with the person's id in a column of its own so every session of
+# one person can be ended at once (SCIM deactivation): coordination/accounts/sessions.py.
+SESSION_ENGINE = "coordination.accounts.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # django-allauth: sign-in by e-mail address and password, password reset by e-mailed
@@ -179,8 +185,6 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "reauthenticate": "10/m/user",
 }
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-
 # Agencies' own identity providers (OpenID Connect, docs/identity.md). Each agency's provider
 # is a SocialApp row made by agencies.identity.services (never in settings); the adapter
 # keeps every identity provider inside its own agency: verified addresses of its domains
@@ -202,6 +206,13 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = CONCORD_IDP_TIMEOUT
 CONCORD_IDP_INSECURE_HOSTS: list[str] = env.list(
     "CONCORD_IDP_INSECURE_HOSTS", default=["127.0.0.1", "localhost"]
 )
+# WebAuthn: passkeys and security keys, as a second factor after the password or, for a
+# passkey, as the whole sign-in ("Sign in with a passkey"). Agencies may require them
+# (Agency.requires_phishing_resistant_mfa). allauth's WebAuthn script is a static file
+# whose data travels in <script type="application/json"> blocks, which the strict CSP
+# leaves alone (they are never run).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Concord"
 MFA_RECOVERY_CODE_COUNT = 10
 

@@ -138,7 +138,7 @@ def resume_offboarding(*, now: datetime.datetime | None = None) -> int:
     return len(ids)
 
 
-def on_membership_ended(*, membership: Membership, by: User, reason: str, **_: Any) -> None:
+def on_membership_ended(*, membership: Membership, by: User | None, reason: str, **_: Any) -> None:
     """A person who leaves their agency holds no role any more."""
     _end_many(
         RoleAssignment.objects.open().filter(

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from coordination.models import ApiToken
+from coordination.models import ApiToken, UserSession
 from taskforces.services import ensure_role_templates
 
 
@@ -77,7 +76,7 @@ def test_every_section_prints_and_nothing_is_left_signed_in(catalogue_put_back: 
     assert "mixed: 90 % reads, 10 % writes" in text and "reads ÷ bare view:" in text
     # what it made to sign people in is gone again
     assert not ApiToken.objects.filter(revoked_at__isnull=True).exists()
-    assert not Session.objects.exists()
+    assert not UserSession.objects.exists()
 
 
 def test_it_refuses_what_it_cannot_measure() -> None:

@@ -36,6 +36,7 @@ from taskforces import services
 from taskforces.notifications import ACK_SALT
 
 from ..factories import person
+from ..identity.soft_key import SoftKey
 
 # --- what a page needs ----------------------------------------------------------------------
 
@@ -155,6 +156,38 @@ def lead_staff_token(w: SimpleNamespace) -> Any:
     if not hasattr(w, "_token"):
         w._token, _secret = create_token(owner=w.lead_staff, name="Dispatch system")
     return w._token
+
+
+def lead_scim_token(w: SimpleNamespace) -> Any:
+    if not hasattr(w, "_scim_token"):
+        w._scim_token, _secret = agency_services.issue_scim_token(
+            agency=w.lead, name="Entra ID", by=w.lead_admin
+        )
+    return w._scim_token
+
+
+def lead_staff_key(w: SimpleNamespace) -> Any:
+    """A security key of lead_staff's: a software key's real registration
+    (tests/identity/soft_key.py)."""
+    if not hasattr(w, "_key"):
+        w._key = SoftKey().store_for(w.lead_staff, "YubiKey")
+    return w._key
+
+
+def passkeys_required(w: SimpleNamespace) -> Visit:
+    """The outsider's agency requires passkeys, and the outsider signed in without one."""
+    admin = person(w.outsider_agency, Membership.Role.ADMIN, email="admin@cta.example.gov")
+    agency_services.set_phishing_resistant_requirement(
+        agency=w.outsider_agency, required=True, by=admin
+    )
+    return Visit(w.outsider)
+
+
+def refused_after_password(obj: Callable[[SimpleNamespace], Any], *personas: str):
+    """As ``refused``, each intruder signed in through allauth's pages with their
+    authenticator app (its MFA pages ask for a recent sign-in first: the refusal must be
+    the object's, not that)."""
+    return lambda w: [Visit(getattr(w, p), {"pk": obj(w).pk}, **TOTP) for p in personas]
 
 
 def welcome_link(w: SimpleNamespace) -> dict[str, str]:
@@ -520,6 +553,23 @@ PAGES: dict[str, Page] = {
         intruders=refused(lambda w: w.lead, "partner_liaison", "partner_staff", "outsider"),
         data=lambda w: NEWCOMER,
     ),
+    "agencies:identity": Page(
+        with_pk("lead_admin", lambda w: w.lead),
+        intruders=refused(lambda w: w.lead, "partner_liaison", "partner_staff", "outsider"),
+        data=lambda w: {"required": "yes"},
+    ),
+    "agencies:scim-token-new": Page(
+        with_pk("lead_admin", lambda w: w.lead),
+        get=False,
+        intruders=refused(lambda w: w.lead, "partner_liaison", "partner_staff", "outsider"),
+        data=lambda w: {"name": "Okta"},
+    ),
+    "agencies:scim-token-revoke": Page(
+        with_pk("lead_admin", lead_scim_token),
+        get=False,
+        intruders=refused(lead_scim_token, "lead_staff", "partner_liaison", "outsider"),
+        data=lambda w: {},
+    ),
     "agencies:agreement-new": Page(
         with_pk("lead_admin", lambda w: w.lead),
         # the directory shows the lead agency to everyone: proposing for it is refused
@@ -771,10 +821,28 @@ PAGES: dict[str, Page] = {
     "mfa_view_recovery_codes": Page(as_("lead_staff", **TOTP)),
     "mfa_generate_recovery_codes": Page(as_("lead_staff", **TOTP)),
     "mfa_download_recovery_codes": Page(as_("lead_staff", **TOTP), html=False),
+    "mfa_list_webauthn": Page(as_("lead_staff", sign_in="form")),
+    "mfa_add_webauthn": Page(as_("lead_staff", sign_in="form")),
+    "mfa_edit_webauthn": Page(
+        with_pk("lead_staff", lead_staff_key, **TOTP),
+        intruders=refused_after_password(lead_staff_key, "lead_admin", "partner_staff", "outsider"),
+        data=lambda w: {"name": "Renamed key"},
+    ),
+    "mfa_remove_webauthn": Page(
+        with_pk("lead_staff", lead_staff_key, **TOTP),
+        intruders=refused_after_password(lead_staff_key, "lead_admin", "partner_staff", "outsider"),
+        data=lambda w: {},
+    ),
+    # a plain GET is sent back to the sign-in page (the passkey script asks for JSON)
+    "mfa_login_webauthn": Page(anonymous()),
+    "passkey-required": Page(passkeys_required),
 }
 
 # URLs the page sweeps leave out, and why. Each is checked elsewhere, as named.
 NOT_PAGES: dict[str, str] = {
+    "mfa_reauthenticate_webauthn": "its page starts a WebAuthn ceremony with the person's "
+    "registered keys, which needs a real key's public-key data: opened in Chromium, with a "
+    "registered passkey, by tests/browser/test_passkeys.py",
     "account_email_verification_sent": "allauth's 'verification sent' page: Concord does "
     "not verify addresses (ACCOUNT_EMAIL_VERIFICATION = 'none'; administrators vouch for them)",
     "account_confirm_email": "allauth's address confirmation: no address verification in "
@@ -807,7 +875,9 @@ NOT_PAGES: dict[str, str] = {
 # own pages, for portal administrators who are superusers; test_csp.py checks a sample).
 # And allauth's unnamed permanent redirects from its social accounts' old addresses
 # (accounts/social/...) to the named pages under accounts/3rdparty/, listed in NOT_PAGES.
-NOT_PAGE_PREFIXES = ("api/", "admin/", "accounts/social/")
+# SCIM (scim/v2/) is no page: a JSON protocol for agencies' identity providers, swept by
+# tests/identity/test_scim.py (each agency's token against the other's people).
+NOT_PAGE_PREFIXES = ("api/", "admin/", "accounts/social/", "scim/")
 
 
 # --- walking the URLconf ------------------------------------------------------------------------
