@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "coordination",
     "agencies",
     "taskforces",
+    "mutualaid",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "resume-offboarding": {"task": "taskforces.tasks.resume_offboarding", "schedule": 60.0},
+    # commitments not mobilised by the time their request needed them (each told once)
+    "flag-overdue-mobilisation": {
+        "task": "mutualaid.tasks.flag_overdue_mobilisation",
+        "schedule": 300.0,
+    },
 }
 
 # The REST API (coordination/api, agencies/api, taskforces/api; see docs/api.md,
