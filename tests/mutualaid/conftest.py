@@ -20,6 +20,7 @@ whose agreement stops at AMBER), ``offer`` (the partner's, 6 of ``rr``), ``commi
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -124,6 +125,10 @@ def aid_module_world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[S
 
 
 @pytest.fixture
-def aw(db: None) -> SimpleNamespace:
-    """A fresh mutual aid world per test."""
+def aw(request: pytest.FixtureRequest, db: None) -> SimpleNamespace:
+    """A fresh mutual aid world per test; modules marked
+    ``usefixtures("aid_module_world")`` get a copy of one built once per module (each
+    test's writes still vanish with its savepoint)."""
+    if "aid_module_world" in request.fixturenames:
+        return copy.deepcopy(request.getfixturevalue("aid_module_world"))
     return build_aid_world()
