@@ -169,16 +169,16 @@ def test_mobilised_resources_stay_when_a_request_is_cancelled(aw):
 
 
 def raise_with(aw, **changes):
-    values = dict(
-        task_force=aw.tf,
-        by=aw.lead_liaison,
-        kind=aw.boats,
-        quantity=2,
-        location="Worcester",
-        needed_by=soon(),
-        justification="Because.",
-        marking=Marking.AMBER,
-    )
+    values = {
+        "task_force": aw.tf,
+        "by": aw.lead_liaison,
+        "kind": aw.boats,
+        "quantity": 2,
+        "location": "Worcester",
+        "needed_by": soon(),
+        "justification": "Because.",
+        "marking": Marking.AMBER,
+    }
     values.update(changes)
     return aid.raise_request(**values)
 
