@@ -362,6 +362,11 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "taskforces.models.Task.Status",
         "UpdateKindEnum": "taskforces.models.Update.Kind",
         "AuditOutcomeEnum": "coordination.audit.models.AuditEvent.Outcome",
+        "ResourceKindCategoryEnum": "mutualaid.models.ResourceKind.Category",
+        "ResourceRequestStatusEnum": "mutualaid.models.ResourceRequest.Status",
+        "ResourceRequestPriorityEnum": "mutualaid.models.ResourceRequest.Priority",
+        "OfferStatusEnum": "mutualaid.models.Offer.Status",
+        "CommitmentStatusEnum": "mutualaid.models.Commitment.Status",
     },
     # The documentation page's scripts come from drf-spectacular-sidecar's static files.
     "SWAGGER_UI_DIST": "SIDECAR",

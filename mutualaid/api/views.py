@@ -122,12 +122,19 @@ class AgencyCapabilityViewSet(ReadOnlyResourceViewSet):
             status.HTTP_201_CREATED,
         )
 
-    @extend_schema(summary="Remove a published capability", request=None, responses={204: None})
+    @extend_schema(
+        summary="Remove a published capability",
+        description="Its agency's liaison officers and administrators. Answers with what "
+        "was removed.",
+        request=None,
+        responses={200: AgencyCapabilitySerializer},
+    )
     @action(detail=True, methods=["post"])
     def remove(self, request: Request, pk: str) -> Response:
         capability = self.get_object()
+        removed = AgencyCapabilitySerializer(capability, context=self.get_serializer_context()).data
         services.remove_capability(capability=capability, by=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(removed)
 
 
 # --- requests -------------------------------------------------------------------------------
