@@ -72,6 +72,8 @@ class Command(BaseCommand):
                 .order_by("pk")
                 .first()
             )
+            if keeper is None:
+                continue
             for code, typical, notes in lines:
                 services.set_capability(
                     agency=agency,
