@@ -463,7 +463,31 @@ def flag_overdue_mobilisation(*, now: datetime.datetime | None = None) -> int:
     return count
 
 
-# --- an agency's capabilities -----------------------------------------------------------------
+# --- the catalogue and an agency's capabilities -----------------------------------------------------------------
+
+
+def ensure_resource_kinds() -> int:
+    """Create the default catalogue's kinds that are missing (the data migration's work,
+    again: for a database emptied after migrating); returns how many."""
+    from .catalogue import DEFAULT_RESOURCE_KINDS
+
+    created = 0
+    for order, (code, name, category, nims_type, unit, description) in enumerate(
+        DEFAULT_RESOURCE_KINDS, start=1
+    ):
+        _, was_created = ResourceKind.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "category": category,
+                "nims_type": nims_type,
+                "unit": unit,
+                "description": description,
+                "order": order * 10,
+            },
+        )
+        created += was_created
+    return created
 
 
 @transaction.atomic

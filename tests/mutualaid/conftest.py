@@ -57,6 +57,7 @@ def soon(hours: int = 48) -> datetime.datetime:
 
 def build_aid_world() -> SimpleNamespace:
     w = build_world()
+    aid.ensure_resource_kinds()  # a transactional test before may have emptied the table
     w.third = AgencyFactory(name="Fire and Rescue Service", acronym="FRS")
     w.third_liaison = person(w.third, Membership.Role.LIAISON, email="liaison@frs.example.gov")
     w.third_staff = person(w.third, email="staff@frs.example.gov")

@@ -58,6 +58,7 @@ class Command(BaseCommand):
     def seed(self, tf: TaskForce) -> None:
         now = timezone.now()
         hours = datetime.timedelta(hours=1)
+        services.ensure_resource_kinds()
         kinds = {k.code: k for k in ResourceKind.objects.all()}
         for acronym, lines in CAPABILITIES.items():
             agency = Agency.objects.filter(acronym=acronym).first()
