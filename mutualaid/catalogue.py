@@ -1,6 +1,6 @@
 """The default resource catalogue, NIMS-style (FEMA's resource typing library: a name, a
 category and a type, Type 1 the most capable). Loaded by the data migration
-``0002_resource_kinds``; portal administrators add or retire kinds in the admin."""
+``0002_resource_kinds`` (and ``services.ensure_resource_kinds``)."""
 
 from __future__ import annotations
 

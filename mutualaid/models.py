@@ -29,8 +29,8 @@ MAX_QUANTITY = 100_000
 class ResourceKind(models.Model):
     """A kind of resource in the typed catalogue (NIMS-style resource typing: a name, a
     category and a type), from which requests, offers and agencies' capabilities choose.
-    Seeded by a data migration (``mutualaid.catalogue``); portal administrators may add
-    or retire kinds in the admin."""
+    Seeded by a data migration (``mutualaid.catalogue``); shown read-only in the admin, as
+    the role catalogue is."""
 
     class Category(models.TextChoices):
         PERSONNEL = "personnel", "Personnel"
