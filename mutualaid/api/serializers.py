@@ -165,9 +165,10 @@ class OfferCreateSerializer(serializers.Serializer):
 
 
 class AcceptSerializer(serializers.Serializer):
-    """Leave ``quantity`` out to accept the whole offer."""
+    """How many of the offer to accept (all of it, or part), said explicitly: an approval
+    names what it commits to."""
 
-    quantity = quantity(required=False, allow_null=True, default=None)
+    quantity = quantity()
 
 
 class CommitmentChangeSerializer(ReadSerializer):

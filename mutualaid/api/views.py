@@ -265,13 +265,14 @@ class OfferViewSet(ReadOnlyResourceViewSet):
         return queryset.select_related("agency", "offered_by", "decided_by")
 
     @extend_schema(
-        summary="Accept an offer (all of it, or a quantity of it)",
+        summary="Accept an offer (all of it, or part of it)",
         description="The requesting agency's holders of “approve resources”. Never beyond "
         "what the request still needs; the offer becomes a commitment.",
         request=AcceptSerializer,
         responses={201: CommitmentSerializer},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def accept(self, request: Request, pk: str) -> Response:
         offer = self.get_object()
         data = self.validated(AcceptSerializer)

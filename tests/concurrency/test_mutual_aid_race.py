@@ -87,7 +87,7 @@ def test_concurrent_acceptance_never_commits_more_than_requested():
                     approver,
                     "post",
                     f"/api/v1/resource-offers/{offer.pk}/accept/",
-                    {},
+                    {"quantity": size},
                     label="accept",
                     round=number,
                 )

@@ -47,7 +47,7 @@ def test_request_to_demobilisation_through_the_api(aw):
     )
     assert offered.status_code == 201, offered.content
     accepted = lead.post(
-        f"/api/v1/resource-offers/{offered.json()['id']}/accept/", {}, format="json"
+        f"/api/v1/resource-offers/{offered.json()['id']}/accept/", {"quantity": 2}, format="json"
     )
     assert accepted.status_code == 201, accepted.content
     commitment = accepted.json()
@@ -135,6 +135,7 @@ def test_an_unaddressed_agency_cannot_be_named_nor_an_outsider(aw):
         ),
         ("accept", {"quantity": 7}, "quantity"),
         ("accept", {"quantity": -1}, "quantity"),
+        ("accept", {}, "quantity"),
         ("decline", {"reason": ""}, "reason"),
         ("decline", {}, "reason"),
         ("step", {"note": 5}, "note"),
