@@ -24,6 +24,7 @@ from coordination.web.exports import csv_response
 from coordination.web.pages import (
     AuthenticatedHttpRequest,
     paginate,
+    query_without_page,
     run_service,
     visible_or_404,
 )
@@ -63,7 +64,7 @@ def request_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "task_force": task_force,
         "filter_form": form,
         "page_obj": paginate(request, queryset, per_page=25),
-        "query": request.GET.urlencode(),
+        "query": query_without_page(request),
         "may_raise": bool(may_raise(request.user, task_force)),
     }
     if request.htmx and request.htmx.target == "request-table":
@@ -148,20 +149,22 @@ def _detail_context(request: AuthenticatedHttpRequest, rr: ResourceRequest) -> d
     commitments = list(selectors.visible_commitments(user, rr))
     may_decide = can(user, "decide", rr)
     committed = services.committed_quantity(rr)
-    is_liaison_of = membership_of(user)
+    # which buttons to show, from the permission core (one query each, not one per row)
+    may_withdraw = set(
+        Offer.objects.restrict(user, "withdraw").filter(request=rr).values_list("pk", flat=True)
+    )
+    may_progress = set(
+        Commitment.objects.restrict(user, "progress")
+        .filter(request=rr)
+        .values_list("pk", flat=True)
+    )
+    for o in offers:
+        o.may_withdraw = o.pk in may_withdraw  # type: ignore[attr-defined]
     for c in commitments:
         c.next_steps = [  # type: ignore[attr-defined]
             (s, Commitment.Status(s).label) for s in services.TRANSITIONS[c.status]
         ]
-        c.may_progress = bool(c.next_steps) and (  # type: ignore[attr-defined]
-            may_decide
-            or (
-                is_liaison_of is not None
-                and is_liaison_of.agency_id == c.agency_id
-                and is_liaison_of.role == "liaison"
-                and not rr.task_force.is_closed
-            )
-        )
+        c.may_progress = bool(c.next_steps) and c.pk in may_progress  # type: ignore[attr-defined]
     return {
         "rr": rr,
         "task_force": rr.task_force,
@@ -173,7 +176,6 @@ def _detail_context(request: AuthenticatedHttpRequest, rr: ResourceRequest) -> d
         "may_offer": rr.status == ResourceRequest.Status.OPEN and can(user, "offer", rr),
         "may_decide": may_decide and rr.status == ResourceRequest.Status.OPEN,
         "may_cancel": rr.status != ResourceRequest.Status.CANCELLED and can(user, "cancel", rr),
-        "my_agency_id": is_liaison_of.agency_id if is_liaison_of else None,
         "why": explain(user, "view", rr),
     }
 
