@@ -21,7 +21,7 @@ from agencies.models import Membership
 from coordination.models import Event, User
 from coordination.notifications import Kind, Message, register
 from coordination.permissions.markings import Marking
-from taskforces.models import Capability
+from taskforces.models import Capability, Participation
 from taskforces.permissions import holders
 
 from .models import Commitment, Offer, ResourceRequest
@@ -62,9 +62,9 @@ def _addressed_liaisons(event: Event, request: ResourceRequest) -> QuerySet[User
     if request.addressed_to_all:
         agencies = [
             a
-            for a in request.task_force.participations.filter(status="accepted").values_list(
-                "agency_id", flat=True
-            )
+            for a in request.task_force.participations.filter(
+                status=Participation.Status.ACCEPTED
+            ).values_list("agency_id", flat=True)
             if a != request.requesting_agency_id
         ]
     else:
