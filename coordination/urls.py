@@ -46,6 +46,7 @@ urlpatterns = [
     # it keeps its path and its name (agencies:access-review) by joining the namespace here.
     path("", include((agencies_urls.urlpatterns + access_review.urlpatterns, "agencies"))),
     path("", include("taskforces.urls")),
+    path("", include("mutualaid.urls")),
 ]
 
 # Django's error handlers: the API's JSON error shape under /api/, the portal's pages

@@ -122,6 +122,8 @@ CAPABILITY_WORDS = {
     Capability.MANAGE_TASKS: "tasks",
     Capability.POST_UPDATES: "post updates",
     Capability.VIEW_RESTRICTED: "TLP:RED",
+    Capability.REQUEST_RESOURCES: "request resources",
+    Capability.APPROVE_RESOURCES: "approve resources",
 }
 
 

@@ -40,18 +40,32 @@ DEFAULT_ROLE_TEMPLATES: list[dict[str, object]] = [
         "name": "Operations section lead",
         "order": 40,
         "default_max_holders": 1,
-        "capabilities": [C.VIEW, C.MANAGE_OBJECTIVES, C.MANAGE_TASKS, C.POST_UPDATES],
+        "capabilities": [
+            C.VIEW,
+            C.MANAGE_OBJECTIVES,
+            C.MANAGE_TASKS,
+            C.POST_UPDATES,
+            C.REQUEST_RESOURCES,
+        ],
         "responsibilities": "Directs the tactical work that meets the objectives; assigns and "
-        "tracks tasks across agencies.",
+        "tracks tasks across agencies; requests the resources the work needs.",
     },
     {
         "slug": "planning-lead",
         "name": "Planning section lead",
         "order": 50,
         "default_max_holders": 1,
-        "capabilities": [C.VIEW, C.MANAGE_OBJECTIVES, C.MANAGE_TASKS, C.POST_UPDATES],
+        "capabilities": [
+            C.VIEW,
+            C.MANAGE_OBJECTIVES,
+            C.MANAGE_TASKS,
+            C.POST_UPDATES,
+            C.REQUEST_RESOURCES,
+            C.APPROVE_RESOURCES,
+        ],
         "responsibilities": "Collects and evaluates information, prepares the plan and the "
-        "situation reports, and tracks the status of resources.",
+        "situation reports, and tracks the status of resources: accepts or declines the offers "
+        "agencies make against the task force's resource requests.",
     },
     {
         "slug": "intelligence-analyst",

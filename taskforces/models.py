@@ -39,6 +39,10 @@ class Capability(models.TextChoices):
     MANAGE_TASKS = "manage_tasks", "Create, assign and edit tasks"
     POST_UPDATES = "post_updates", "Post updates and situation reports"
     VIEW_RESTRICTED = "view_restricted", "View restricted (TLP:RED) items"
+    # mutual aid (the ``mutualaid`` app): raise resource requests for the task force, and
+    # decide on the offers other agencies make against them
+    REQUEST_RESOURCES = "request_resources", "Request resources from agencies"
+    APPROVE_RESOURCES = "approve_resources", "Accept or decline offers of resources"
 
 
 class TaskForce(models.Model):

@@ -22,6 +22,7 @@ router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 urlpatterns = [
     path("v1/", include("agencies.api.urls")),
     path("v1/", include("taskforces.api.urls")),
+    path("v1/", include("mutualaid.api.urls")),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves the page's own script from this URL (?script) instead of inline,

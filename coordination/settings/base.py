@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "coordination",
     "agencies",
     "taskforces",
+    "mutualaid",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "resume-offboarding": {"task": "taskforces.tasks.resume_offboarding", "schedule": 60.0},
+    # commitments not mobilised by the time their request needed them (each told once)
+    "flag-overdue-mobilisation": {
+        "task": "mutualaid.tasks.flag_overdue_mobilisation",
+        "schedule": 300.0,
+    },
 }
 
 # The REST API (coordination/api, agencies/api, taskforces/api; see docs/api.md,
@@ -397,6 +403,11 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "taskforces.models.Task.Status",
         "UpdateKindEnum": "taskforces.models.Update.Kind",
         "AuditOutcomeEnum": "coordination.audit.models.AuditEvent.Outcome",
+        "ResourceKindCategoryEnum": "mutualaid.models.ResourceKind.Category",
+        "ResourceRequestStatusEnum": "mutualaid.models.ResourceRequest.Status",
+        "ResourceRequestPriorityEnum": "mutualaid.models.ResourceRequest.Priority",
+        "OfferStatusEnum": "mutualaid.models.Offer.Status",
+        "CommitmentStatusEnum": "mutualaid.models.Commitment.Status",
     },
     # The documentation page's scripts come from drf-spectacular-sidecar's static files.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -27,6 +27,11 @@ MODELS: dict[str, str] = {
     "updates": "taskforces.Update",
     "notifications": "coordination.Notification",
     "audit-events": "coordination.AuditEvent",
+    "resource-kinds": "mutualaid.ResourceKind",
+    "agency-capabilities": "mutualaid.AgencyCapability",
+    "resource-requests": "mutualaid.ResourceRequest",
+    "resource-offers": "mutualaid.Offer",
+    "commitments": "mutualaid.Commitment",
 }
 
 

@@ -62,6 +62,91 @@ CREATES_BY_PATH: dict[str, Build] = {
         "assign", "lead_liaison", lambda w: role_named(w.tf, "observer")
     ),
 }
+
+
+# mutual aid (issue 20)
+def _aid_request(w: SimpleNamespace) -> Any:
+    import datetime
+
+    from django.utils import timezone
+
+    from mutualaid import services as aid
+
+    return aid.raise_request(
+        task_force=w.tf,
+        by=w.lead_liaison,
+        description="Boat teams",
+        quantity=5,
+        location="Upton",
+        needed_by=timezone.now() + datetime.timedelta(days=1),
+        justification="Evacuation.",
+        addressed_agencies=[w.partner],
+    )
+
+
+def _in_a_day() -> str:
+    import datetime
+
+    from django.utils import timezone
+
+    return (timezone.now() + datetime.timedelta(days=1)).isoformat()
+
+
+def _aid_offer(w: SimpleNamespace) -> Any:
+    import datetime
+
+    from django.utils import timezone
+
+    from mutualaid import services as aid
+
+    return aid.make_offer(
+        request=_aid_request(w),
+        by=w.partner_liaison,
+        description="2 boats",
+        quantity=2,
+        available_from=timezone.now() + datetime.timedelta(hours=3),
+    )
+
+
+def _first_kind() -> int:
+    from mutualaid import services as aid
+    from mutualaid.models import ResourceKind
+
+    aid.ensure_resource_kinds()
+    return ResourceKind.objects.order_by("pk").values_list("pk", flat=True)[0]
+
+
+CREATES_BY_PATH.update(
+    {
+        "/api/v1/resource-requests/": lambda w: (
+            "lead_liaison",
+            "/api/v1/resource-requests/",
+            {
+                "task_force": w.tf.pk,
+                "description": "Sandbags",
+                "quantity": 20,
+                "location": "Upton",
+                "needed_by": _in_a_day(),
+                "justification": "Defences.",
+            },
+        ),
+        "/api/v1/agency-capabilities/": lambda w: (
+            "partner_liaison",
+            "/api/v1/agency-capabilities/",
+            {"kind": _first_kind(), "typical_quantity": 2},
+        ),
+        "/api/v1/resource-requests/{id}/offer/": lambda w: (
+            "partner_liaison",
+            f"/api/v1/resource-requests/{_aid_request(w).pk}/offer/",
+            {"description": "Boats", "quantity": 1, "available_from": _in_a_day()},
+        ),
+        "/api/v1/resource-offers/{id}/accept/": lambda w: (
+            "lead_liaison",
+            f"/api/v1/resource-offers/{_aid_offer(w).pk}/accept/",
+            {"quantity": 1},
+        ),
+    }
+)
 PATHS = sorted(CREATES_BY_PATH)
 
 

@@ -253,3 +253,67 @@ def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> Non
             assert all(row[-1] == len(listed) for row in rows)  # the count
             compared += 1
     assert compared == 5 * User.objects.count()
+# --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------
+
+
+def with_mutual_aid(w: SimpleNamespace) -> list[Any]:
+    """Requests in the wide world's task force at every marking, addressed to everyone,
+    to the partner only and to the third agency only; the partner's and the third
+    agency's offers where they may, one accepted and mobilised."""
+    from mutualaid import services as aid
+
+    aid.ensure_resource_kinds()
+    needed = timezone.now() + datetime.timedelta(days=1)
+    found: list[Any] = []
+    for marking in (Marking.CLEAR, Marking.GREEN, Marking.AMBER_STRICT, Marking.RED):
+        for addressed in ([], [w.partner], [w.third]):
+            request = aid.raise_request(
+                task_force=w.tf,
+                by=w.lead_liaison,
+                description=f"{marking.label} to {len(addressed)}",
+                quantity=4,
+                location="Upton",
+                needed_by=needed,
+                justification="Flood.",
+                marking=marking,
+                addressed_agencies=addressed,
+            )
+            found.append(request)
+            for liaison in (w.partner_liaison, w.third_liaison):
+                if can(liaison, "offer", request):
+                    found.append(
+                        aid.make_offer(
+                            request=request,
+                            by=liaison,
+                            description="Boats",
+                            quantity=1,
+                            available_from=needed,
+                        )
+                    )
+    offer = next(o for o in found if type(o).__name__ == "Offer")
+    commitment = aid.accept_offer(offer=offer, by=w.lead_liaison)
+    aid.move_commitment(commitment=commitment, to_status="mobilised", by=w.lead_liaison)
+    return [*found, commitment]
+
+
+def test_mutual_aid_audience_explanation_and_access_agree() -> None:
+    """Who is told about a request, an offer or a commitment (``mutualaid.permissions
+    .audience``), who may see it (``restrict``/``can``) and the explanation agree for every
+    person of the wide world."""
+    from mutualaid.permissions import audience as aid_audience
+
+    w = wide_world()
+    objects = with_mutual_aid(w)
+    people = list(User.objects.all())
+    for obj in objects:
+        told = set(aid_audience(obj).values_list("pk", flat=True))
+        may = {p.pk for p in people if can(p, "view", obj)}
+        assert told == may, (type(obj).__name__, obj.pk, str(obj), told ^ may)
+        for someone in people:
+            assert explain(someone, "view", obj).allowed == (someone.pk in may)
+    # the world decides answers both ways: the third agency sees only what is addressed
+    # to it (and CLEAR, its ceiling), the partner's analyst no RED
+    requests = [o for o in objects if type(o).__name__ == "ResourceRequest"]
+    assert any(can(w.third_staff, "view", r) for r in requests)
+    assert any(not can(w.third_staff, "view", r) and r.marking == Marking.CLEAR for r in requests)
+    assert not any(can(w.partner_analyst, "view", r) for r in requests if r.marking == Marking.RED)

@@ -274,6 +274,132 @@ def hidden_role(w: SimpleNamespace) -> Any:
     return hidden_task_force(w).roles.get(template__slug="member")
 
 
+# --- mutual aid (issue 20) ----------------------------------------------------------------------
+
+
+def _needed_by() -> datetime.datetime:
+    from django.utils import timezone
+
+    return timezone.now() + datetime.timedelta(days=2)
+
+
+def _raise(w: SimpleNamespace, task_force: Any, addressed: list[Any]) -> Any:
+    from mutualaid import services as aid
+
+    aid.ensure_resource_kinds()
+    return aid.raise_request(
+        task_force=task_force,
+        by=w.lead_liaison,
+        description="Boat teams",
+        quantity=5,
+        location="Upton",
+        needed_by=_needed_by(),
+        justification="Evacuation.",
+        marking=Marking.GREEN,
+        addressed_agencies=addressed,
+    )
+
+
+def aid_request(w: SimpleNamespace) -> Any:
+    """A request of the lead agency addressed to the partner."""
+    if not hasattr(w, "_aid_request"):
+        w._aid_request = _raise(w, w.tf, [w.partner])
+    return w._aid_request
+
+
+def hidden_aid_request(w: SimpleNamespace) -> Any:
+    """A request in a task force the partner agency is not part of."""
+    if not hasattr(w, "_hidden_aid_request"):
+        w._hidden_aid_request = _raise(w, hidden_task_force(w), [])
+    return w._hidden_aid_request
+
+
+def aid_offer(w: SimpleNamespace) -> Any:
+    """The partner's pending offer against ``aid_request``."""
+    from mutualaid import services as aid
+
+    if not hasattr(w, "_aid_offer"):
+        w._aid_offer = aid.make_offer(
+            request=aid_request(w),
+            by=w.partner_liaison,
+            description="2 boats",
+            quantity=2,
+            available_from=_needed_by(),
+        )
+    return w._aid_offer
+
+
+def aid_commitment(w: SimpleNamespace) -> Any:
+    from mutualaid import services as aid
+
+    if not hasattr(w, "_aid_commitment"):
+        offer = aid.make_offer(
+            request=aid_request(w),
+            by=w.partner_liaison,
+            description="1 boat",
+            quantity=1,
+            available_from=_needed_by(),
+        )
+        w._aid_commitment = aid.accept_offer(offer=offer, by=w.lead_liaison)
+    return w._aid_commitment
+
+
+def aid_capability(w: SimpleNamespace) -> Any:
+    from mutualaid import services as aid
+    from mutualaid.models import ResourceKind
+
+    if not hasattr(w, "_aid_capability"):
+        aid.ensure_resource_kinds()
+        w._aid_capability = aid.set_capability(
+            agency=w.partner, kind=ResourceKind.objects.first(), by=w.partner_liaison
+        )
+    return w._aid_capability
+
+
+def aid_intruders(obj: Callable[[SimpleNamespace], Any], *seeing: str):
+    """The outsider asking for ``obj``; the partner's people asking for a request in a
+    task force their agency is not part of; and ``seeing`` personas, who see ``obj`` but
+    may not do this to it (403)."""
+
+    def visits(w: SimpleNamespace) -> list[Visit]:
+        found = [
+            Visit(w.outsider, {"pk": obj(w).pk}),
+            Visit(w.partner_staff, {"pk": hidden_aid_request(w).pk}),
+        ]
+        found.extend(Visit(getattr(w, p), {"pk": obj(w).pk}) for p in seeing)
+        return found
+
+    return visits
+
+
+def aid_request_form(w: SimpleNamespace) -> dict[str, Any]:
+    return {
+        "description": "Sandbags",
+        "quantity": "3",
+        "location": "Upton",
+        "needed_by": _needed_by().strftime("%Y-%m-%dT%H:%M"),
+        "priority": "2",
+        "justification": "Defences.",
+        "marking": str(Marking.GREEN.value),
+    }
+
+
+def aid_offer_form(w: SimpleNamespace) -> dict[str, Any]:
+    return {
+        "description": "Boats",
+        "quantity": "1",
+        "available_from": _needed_by().strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+def aid_kind(w: SimpleNamespace) -> dict[str, Any]:
+    from mutualaid import services as aid
+    from mutualaid.models import ResourceKind
+
+    aid.ensure_resource_kinds()
+    return {"kind": str(ResourceKind.objects.last().pk), "typical_quantity": "2"}
+
+
 def outsider_intruders(obj: Callable[[SimpleNamespace], Any]):
     """The outsider (not in the task force) and the partner agency's people asking for an
     object of a task force their agency is not part of."""
@@ -779,6 +905,69 @@ PAGES: dict[str, Page] = {
     ),
     "taskforces:reports": Page(with_pk("lead_staff", tf), intruders=outsider_intruders(tf)),
     "taskforces:report": Page(report_visit, intruders=report_intruders),
+    # mutual aid (issue 20)
+    "mutualaid:list": Page(with_pk("lead_staff", tf), intruders=outsider_intruders(tf)),
+    "mutualaid:csv": Page(with_pk("lead_staff", tf), html=False, intruders=outsider_intruders(tf)),
+    "mutualaid:create": Page(
+        with_pk("lead_liaison", tf),
+        intruders=lambda w: [*outsider_intruders(tf)(w), Visit(w.partner_staff, {"pk": w.tf.pk})],
+        refusal=frozenset({403, 404}),
+        data=aid_request_form,
+    ),
+    "mutualaid:request": Page(
+        with_pk("partner_staff", aid_request), intruders=aid_intruders(aid_request)
+    ),
+    "mutualaid:ics-213rr": Page(
+        with_pk("partner_staff", aid_request), intruders=aid_intruders(aid_request)
+    ),
+    "mutualaid:offer": Page(
+        with_pk("partner_liaison", aid_request),
+        intruders=aid_intruders(aid_request, "partner_staff"),
+        refusal=frozenset({403, 404}),
+        data=aid_offer_form,
+    ),
+    "mutualaid:cancel": Page(
+        with_pk("lead_liaison", aid_request),
+        get=False,
+        intruders=aid_intruders(aid_request, "partner_liaison", "lead_staff"),
+        refusal=frozenset({403, 404}),
+        data=lambda w: {"reason": "Stood down."},
+    ),
+    "mutualaid:accept": Page(
+        with_pk("lead_liaison", aid_offer),
+        get=False,
+        intruders=aid_intruders(aid_offer, "partner_liaison", "lead_staff"),
+        refusal=frozenset({403, 404}),
+        data=lambda w: {"quantity": "1"},
+    ),
+    "mutualaid:decline": Page(
+        with_pk("lead_liaison", aid_offer),
+        get=False,
+        intruders=aid_intruders(aid_offer, "partner_staff", "lead_staff"),
+        refusal=frozenset({403, 404}),
+        data=lambda w: {"reason": "Too far."},
+    ),
+    "mutualaid:withdraw": Page(
+        with_pk("partner_liaison", aid_offer),
+        get=False,
+        intruders=aid_intruders(aid_offer, "partner_staff", "lead_liaison"),
+        refusal=frozenset({403, 404}),
+        data=lambda w: {},
+    ),
+    "mutualaid:commitment-step": Page(
+        with_pk("partner_liaison", aid_commitment),
+        get=False,
+        intruders=aid_intruders(aid_commitment, "partner_staff", "lead_staff"),
+        refusal=frozenset({403, 404}),
+        data=lambda w: {"status": "mobilised"},
+    ),
+    "mutualaid:capabilities": Page(as_("partner_liaison"), data=aid_kind),
+    "mutualaid:capability-remove": Page(
+        with_pk("partner_liaison", aid_capability),
+        get=False,
+        intruders=refused(aid_capability, "partner_staff", "lead_liaison", "outsider"),
+        data=lambda w: {},
+    ),
     # the personal calendar feed
     "taskforces:calendar": Page(as_("lead_staff"), data=lambda w: {}),
     "taskforces:calendar-revoke": Page(

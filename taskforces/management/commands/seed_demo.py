@@ -15,10 +15,13 @@ import textwrap
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from io import StringIO
 from typing import Any
 
+from django.apps import apps
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test import override_settings
@@ -1017,6 +1020,9 @@ class Command(BaseCommand):
                 ):
                     with transaction.atomic():
                         Seeder().run()
+                        # mutual aid lives in a higher layer (its own app): named, not imported
+                        if apps.is_installed("mutualaid"):
+                            call_command("seed_mutual_aid", stdout=StringIO())
                     held = len(getattr(mail, "outbox", []))
             except (ValidationError, PermissionDenied) as error:
                 raise CommandError(f"Could not load the demo data: {error}") from error
