@@ -35,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notifications.urls")),
     path("audit/", include("coordination.audit.urls")),
+    path("live/", include("coordination.live.urls")),
     path("api/", include("coordination.api.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
