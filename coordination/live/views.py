@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 import weakref
@@ -20,9 +21,12 @@ from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
 
 from coordination import live
 from coordination.models import User
+
+logger = logging.getLogger(__name__)
 
 TOPIC = re.compile(r"^(me|tf:\*|tf:[1-9][0-9]{0,17})$")
 STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
@@ -67,7 +71,11 @@ def _redis() -> aioredis.Redis:
     pool = _pools.get(loop)
     if pool is None:
         pool = aioredis.ConnectionPool.from_url(
-            settings.CONCORD_LIVE_REDIS_URL, socket_connect_timeout=1
+            settings.CONCORD_LIVE_REDIS_URL,
+            socket_connect_timeout=1,
+            # a blocking read waits up to KEEP_ALIVE_MS for an entry: longer than that
+            # without an answer means Redis is gone
+            socket_timeout=KEEP_ALIVE_MS / 1000 + 10,
         )
         _pools[loop] = pool
     return aioredis.Redis(connection_pool=pool)
@@ -127,7 +135,13 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
         try:
             yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
             while time.monotonic() - started < settings.CONCORD_LIVE_MAX_SECONDS:
-                found: Any = await client.xread({key: last}, count=100, block=KEEP_ALIVE_MS)
+                try:
+                    found: Any = await client.xread({key: last}, count=100, block=KEEP_ALIVE_MS)
+                except RedisError as error:
+                    # end the response cleanly: the browser reconnects after RETRY_MS
+                    # from the last id it saw, or polls if it cannot
+                    logger.warning("Live stream ended, Redis unreachable: %s", error)
+                    return
                 chunk = []
                 for _stream, entries in found or []:
                     for entry_id, fields in entries:
