@@ -255,6 +255,7 @@ def payload_of(fields: dict[bytes, bytes]) -> dict[str, Any]:
         "topic": data.get("topic", ""),
         "regions": data.get("regions", "").split(),
         "object": data.get("object", ""),
+        "change": data.get("change", ""),
         "at": data.get("at", ""),
     }
 
