@@ -76,6 +76,9 @@ def _redis() -> aioredis.Redis:
             # a blocking read waits up to KEEP_ALIVE_MS for an entry: longer than that
             # without an answer means Redis is gone
             socket_timeout=KEEP_ALIVE_MS / 1000 + 10,
+            # one per open stream (redis-py's default is 100): past this a stream ends and
+            # its page reconnects, then polls
+            max_connections=settings.CONCORD_LIVE_MAX_STREAMS,
         )
         _pools[loop] = pool
     return aioredis.Redis(connection_pool=pool)
@@ -111,11 +114,11 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
     which tells the page's EventSource to stop and the page to poll instead."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
-    if not isinstance(request, ASGIRequest) or not live.enabled():
-        return HttpResponse(status=204)
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"detail": "Sign in first."}, status=403)
+    if not isinstance(request, ASGIRequest) or not live.enabled():
+        return HttpResponse(status=204)
     topics, errors = _topics(request)
     since = request.headers.get("Last-Event-ID") or request.GET.get("since") or live.now_id()
     if not STREAM_ID.match(since):

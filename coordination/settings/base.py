@@ -471,6 +471,8 @@ CONCORD_LIVE_SWEEP_SECONDS = env.float("CONCORD_LIVE_SWEEP_SECONDS", default=5.0
 # long (the browser reconnects at once, through the whole sign-in policy, and resumes)
 CONCORD_LIVE_RECHECK_SECONDS = env.float("CONCORD_LIVE_RECHECK_SECONDS", default=30.0)
 CONCORD_LIVE_MAX_SECONDS = env.float("CONCORD_LIVE_MAX_SECONDS", default=600.0)
+# open streams one web process serves at most (each holds one Redis connection)
+CONCORD_LIVE_MAX_STREAMS = env.int("CONCORD_LIVE_MAX_STREAMS", default=5000)
 # a page rendered now reads its stream from this many milliseconds before (clock margin)
 CONCORD_LIVE_MARGIN_MS = env.int("CONCORD_LIVE_MARGIN_MS", default=2000)
 # how often a page polls when push is unavailable (seconds)

@@ -445,6 +445,9 @@ PAGES: dict[str, Page] = {
     ),
     "notifications:mark-all-read": Page(as_("lead_staff"), get=False, data=unread_notifications),
     "notifications:preferences": Page(as_("lead_staff")),
+    # what a task force's live page polls: versions of what the person sees, never
+    # another's (tests/live/test_live.py checks an outsider learns nothing)
+    "live:versions": Page(as_("lead_staff", query="topic=me&topic=tf:*"), html=False),
     "tokens": Page(as_("lead_staff")),
     "token-revoke": Page(
         with_pk("lead_staff", lead_staff_token),
@@ -719,6 +722,9 @@ NOT_PAGES: dict[str, str] = {
     "account_request_reauthentication_code": "allauth's reauthentication by e-mailed code: "
     "not enabled (reauthentication asks for the password)",
     "account_confirm_reauthentication_code": "as account_request_reauthentication_code",
+    "live:stream": "the live pages' event stream is served only under the ASGI server "
+    "(the test client is WSGI: it answers 204, 'poll instead'); tests/live/test_live.py "
+    "opens it under uvicorn and checks its refusals (signed out, bad topics or positions)",
 }
 # Whole URL prefixes left out: the JSON API (every operation is swept by
 # tests/api/test_permission_matrix.py and fuzzed by tests/api/test_fuzz.py; its HTML
