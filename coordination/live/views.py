@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 TOPIC = re.compile(r"^(me|tf:\*|tf:[1-9][0-9]{0,17})$")
 STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 MAX_TOPICS = 10
-KEEP_ALIVE_MS = 15_000
 # what an EventSource waits before reconnecting (SSE "retry:")
 RETRY_MS = 1000
 
@@ -72,10 +71,11 @@ def _redis() -> aioredis.Redis:
     if pool is None:
         pool = aioredis.ConnectionPool.from_url(
             settings.CONCORD_LIVE_REDIS_URL,
-            socket_connect_timeout=1,
-            # a blocking read waits up to KEEP_ALIVE_MS for an entry: longer than that
+            # generous: a busy machine answers slowly, and a stream that cannot connect ends
+            socket_connect_timeout=5,
+            # a blocking read waits up to the keep-alive time for an entry: longer than that
             # without an answer means Redis is gone
-            socket_timeout=KEEP_ALIVE_MS / 1000 + 10,
+            socket_timeout=settings.CONCORD_LIVE_KEEPALIVE_SECONDS + 10,
             # one per open stream (redis-py's default is 100): past this a stream ends and
             # its page reconnects, then polls
             max_connections=settings.CONCORD_LIVE_MAX_STREAMS,
@@ -135,11 +135,12 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
         key = live.stream_key(user_id)
         last = since
         started = checked = time.monotonic()
+        block_ms = int(settings.CONCORD_LIVE_KEEPALIVE_SECONDS * 1000)
         try:
             yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
             while time.monotonic() - started < settings.CONCORD_LIVE_MAX_SECONDS:
                 try:
-                    found: Any = await client.xread({key: last}, count=100, block=KEEP_ALIVE_MS)
+                    found: Any = await client.xread({key: last}, count=100, block=block_ms)
                 except RedisError as error:
                     # end the response cleanly: the browser reconnects after RETRY_MS
                     # from the last id it saw, or polls if it cannot

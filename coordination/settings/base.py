@@ -469,6 +469,9 @@ CONCORD_LIVE_GRACE_SECONDS = env.float("CONCORD_LIVE_GRACE_SECONDS", default=2.0
 CONCORD_LIVE_SWEEP_SECONDS = env.float("CONCORD_LIVE_SWEEP_SECONDS", default=5.0)
 # an open stream checks its session is still signed in this often, and ends after this
 # long (the browser reconnects at once, through the whole sign-in policy, and resumes)
+# an open stream sends a comment when nothing happened for this long (proxies close silent
+# connections), and re-checks its session at most this late after RECHECK_SECONDS
+CONCORD_LIVE_KEEPALIVE_SECONDS = env.float("CONCORD_LIVE_KEEPALIVE_SECONDS", default=15.0)
 CONCORD_LIVE_RECHECK_SECONDS = env.float("CONCORD_LIVE_RECHECK_SECONDS", default=30.0)
 CONCORD_LIVE_MAX_SECONDS = env.float("CONCORD_LIVE_MAX_SECONDS", default=600.0)
 # open streams one web process serves at most (each holds one Redis connection)

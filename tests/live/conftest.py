@@ -122,6 +122,9 @@ class Uvicorn:
             "CONCORD_LIVE_REDIS_URL": self.live.url,
             "CONCORD_LIVE_KEY_PREFIX": self.live.prefix,
             "CONCORD_TASKS_EAGER": "true",
+            # quick keep-alives and session checks, so a test sees a sign-out end a stream
+            "CONCORD_LIVE_KEEPALIVE_SECONDS": "0.5",
+            "CONCORD_LIVE_RECHECK_SECONDS": "0.5",
         }
         self.log = workdir / f"uvicorn-{self.port}.log"
         with self.log.open("ab") as log:
@@ -215,6 +218,14 @@ class EventStream:
             elif line == "" and "data" in event:
                 return event
         raise AssertionError("no event arrived in time")
+
+    def ended(self, timeout: float = 10) -> bool:
+        """Does the server end the response within ``timeout`` seconds?"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.response.readline() == b"":
+                return True
+        return False
 
     def close(self) -> None:
         self.conn.close()

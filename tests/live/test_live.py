@@ -349,6 +349,29 @@ def test_the_stream_filters_to_the_pages_topics_and_refuses_bad_requests(
         conn.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_signing_out_ends_an_open_stream_and_it_cannot_be_opened_again(
+    uvicorn: Uvicorn, world: SimpleNamespace
+) -> None:
+    import http.client
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    cookie = session_cookie(world.lead_staff)
+    stream = EventStream(uvicorn, cookie, [f"tf:{world.tf.pk}"])
+    assert stream.response.status == 200
+    SessionStore(cookie).delete()  # what signing out (or the idle timeout) does
+    assert stream.ended(timeout=10)
+    stream.close()
+    conn = http.client.HTTPConnection("127.0.0.1", uvicorn.port, timeout=10)
+    conn.request(
+        "GET", f"/live/stream/?topic=tf:{world.tf.pk}", headers={"Cookie": f"sessionid={cookie}"}
+    )
+    assert conn.getresponse().status == 403
+    conn.close()
+
+
 # --- Redis stopped mid-test ---------------------------------------------------------------------------
 
 

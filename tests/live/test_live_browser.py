@@ -21,7 +21,7 @@ from tests.browser.conftest import browser as browser  # the fixture
 
 from .conftest import Uvicorn, session_cookie
 
-pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres]
+pytestmark = pytest.mark.browser
 
 
 def person_page(chromium: Any, server: Uvicorn, user: Any, problems: Problems) -> Any:
@@ -39,7 +39,7 @@ def person_page(chromium: Any, server: Uvicorn, user: Any, problems: Problems) -
 
 
 def wait_for_push(page: Any) -> None:
-    page.wait_for_function("window.concordLive && window.concordLive.mode === 'push'")
+    page.wait_for_function("() => window.concordLive && window.concordLive.mode === 'push'")
     # marks this very document: a reload would lose it
     page.evaluate("window.__sameDocument = true")
 
@@ -53,6 +53,8 @@ def post_update(page: Any, task_force_id: int, title: str) -> None:
     page.wait_for_url(re.compile(r"/updates/"))
 
 
+@pytest.mark.redis
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_agencies_see_each_others_update_appear_and_an_outsider_hears_nothing(
     browser: Any,
@@ -62,6 +64,7 @@ def test_two_agencies_see_each_others_update_appear_and_an_outsider_hears_nothin
     from playwright.sync_api import expect
 
     problems = Problems()
+    problems.allow(r"favicon\.ico")  # Chromium asks for one; the portal has none
     feed = f"/task-forces/{world.tf.pk}/updates/"
     nfa = person_page(browser, uvicorn, world.lead_staff, problems)
     rhs = person_page(browser, uvicorn, world.partner_staff, problems)
@@ -103,3 +106,63 @@ def test_two_agencies_see_each_others_update_appear_and_an_outsider_hears_nothin
     print(f"RHS saw NFA's update {rhs_seen_after:.2f}s after NFA pressed Post (page load included)")
     for page in (nfa, rhs, outsider):
         page.context.close()
+
+
+def test_without_push_the_page_polls_and_still_shows_the_change(
+    browser: Any, live_server: Any, world: SimpleNamespace, settings: Any
+) -> None:
+    """Django's WSGI server (as ``make run`` serves the portal, no live Redis): the stream
+    answers 204, the page polls its versions with conditional GET and refetches."""
+    settings.CONCORD_LIVE_REDIS_URL = ""
+    settings.CONCORD_LIVE_POLL_SECONDS = 1
+    problems = Problems()
+    problems.allow(r"favicon\.ico")  # Chromium asks for one; the portal has none
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": session_cookie(world.partner_staff),
+                "url": live_server.url,
+            }
+        ]
+    )
+    try:
+        polls_and_refreshes(context, live_server, world, problems)
+    finally:
+        context.close()
+
+
+def polls_and_refreshes(
+    context: Any, live_server: Any, world: SimpleNamespace, problems: Problems
+) -> None:
+    from playwright.sync_api import expect
+
+    from taskforces import services
+
+    page = context.new_page()
+    problems.watch(page, live_server.url)
+    polls: list[int] = []
+    page.on(
+        "response",
+        lambda r: polls.append(r.status) if "/live/versions/" in r.url else None,
+    )
+    page.goto(f"/task-forces/{world.tf.pk}/updates/")
+    page.wait_for_function("() => window.concordLive && window.concordLive.mode === 'polling'")
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_timeout(2500)
+    assert 304 in polls  # nothing changed yet: answered without a body
+
+    services.post_update(
+        task_force=world.tf,
+        title="Sandbags at the bridge",
+        body="Polled, not pushed.",
+        marking=Marking.AMBER,
+        by=world.lead_liaison,
+    )
+    expect(page.locator("#live-updates")).to_contain_text("Sandbags at the bridge")
+    assert page.evaluate("window.__sameDocument === true")
+    # Chromium logs nothing for the 204 that told it to poll; anything else is a problem
+    found = problems.unexpected()
+    assert not found, f"The page had problems: {found}"

@@ -82,7 +82,7 @@ class Command(BaseCommand):
         parser.add_argument("--levels", default="10,100,1000", help="connections per level")
         parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
         parser.add_argument("--changes", type=int, default=20, help="changes made per level")
-        parser.add_argument("--interval", type=float, default=0.5, help="seconds between changes")
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between changes")
         parser.add_argument("--connect-batch", type=int, default=20)
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
 
@@ -105,6 +105,10 @@ class Command(BaseCommand):
         settings.CONCORD_LIVE_KEY_PREFIX = self.prefix
         # the relay runs right after each commit in this process (see the docstring)
         celery_app.conf.task_always_eager = True
+        # the clients' event loop: the same fast loop uvicorn uses
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
         self.task_force, self.objective, self.writer, people = self.seed(levels[-1])
         self.sessions: list[str] = []
@@ -287,6 +291,12 @@ class Command(BaseCommand):
         pids = [self.server.pid, *children(self.server.pid)]
         return sum(rss_of(pid) for pid in pids)
 
+    def server_threads(self) -> int:
+        """Threads in uvicorn's processes (Django runs each request's synchronous
+        middleware in a thread of the request's own)."""
+        pids = [self.server.pid, *children(self.server.pid)]
+        return sum(threads_of(pid) for pid in pids)
+
     def redis_memory(self) -> int:
         client = redis.Redis.from_url(self.redis_url)
         try:
@@ -300,6 +310,7 @@ class Command(BaseCommand):
         import aiohttp
 
         commits: dict[str, float] = {}
+        self._relays = []
         arrivals: dict[str, list[float]] = {}
         connected = 0
         ready = asyncio.Event()
@@ -308,31 +319,40 @@ class Command(BaseCommand):
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
         failures: list[str] = []
 
+        reconnects = 0
+
         async def client(session: aiohttp.ClientSession, cookie: str) -> None:
-            nonlocal connected
+            """One page's EventSource: reads events, and when the server ends the stream
+            reconnects after the server's ``retry`` with ``Last-Event-ID``, as browsers do."""
+            nonlocal connected, reconnects
             headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"}
+            first = True
+            await gate.acquire()
             try:
-                await gate.acquire()
-                released = False
-                async with session.get(url, headers=headers) as response:
-                    if response.status != 200:
-                        failures.append(f"status {response.status}")
-                        gate.release()
-                        return
-                    async for raw in response.content:
-                        line = raw.decode().rstrip("\n")
-                        if line == ": connected":
-                            connected += 1
-                            if not released:
-                                released = True
+                while True:
+                    async with session.get(url, headers=headers) as response:
+                        if response.status != 200:
+                            failures.append(f"status {response.status}")
+                            return
+                        async for raw in response.content:
+                            line = raw.decode().rstrip("\n")
+                            if line == ": connected" and first:
+                                first = False
+                                connected += 1
                                 gate.release()
-                            if connected == count:
-                                ready.set()
-                        elif line.startswith("data: "):
-                            arrivals.setdefault(line_change(line), []).append(time.time())
-            except (aiohttp.ClientError, asyncio.CancelledError) as error:
-                if not isinstance(error, asyncio.CancelledError):
-                    failures.append(type(error).__name__)
+                                if connected == count:
+                                    ready.set()
+                            elif line.startswith("id: "):
+                                headers["Last-Event-ID"] = line[4:]
+                            elif line.startswith("data: "):
+                                arrivals.setdefault(line_change(line), []).append(time.time())
+                    reconnects += 1
+                    await asyncio.sleep(1)  # the stream's "retry: 1000"
+            except aiohttp.ClientError as error:
+                failures.append(type(error).__name__)
+            finally:
+                if first:
+                    gate.release()
 
         rss_before, redis_before = self.server_rss(), self.redis_memory()
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
@@ -345,6 +365,7 @@ class Command(BaseCommand):
             opened_in = time.monotonic() - started
             await asyncio.sleep(1)  # let the server settle before reading its memory
             rss_open, redis_open = self.server_rss(), self.redis_memory()
+            threads = self.server_threads()
 
             for n in range(self.options["changes"]):
                 change_id = await asyncio.to_thread(self.change, n)
@@ -376,6 +397,9 @@ class Command(BaseCommand):
             redis_memory=(redis_before, redis_open, redis_after),
             latencies=latencies,
             missing=expected - len(latencies),
+            reconnects=reconnects,
+            threads=threads,
+            relay=statistics.median(self._relays) if self._relays else float("nan"),
             missing_by_change={
                 c: connected - len(arrivals.get(c, []))
                 for c in commits
@@ -386,6 +410,7 @@ class Command(BaseCommand):
         await asyncio.sleep(2)  # the server closes the streams before the next level
 
     _last_commit = 0.0
+    _relays: list[float]
 
     def change(self, n: int) -> str:
         """Rename the objective through its service; returns the live change's id. The
@@ -405,6 +430,8 @@ class Command(BaseCommand):
             change = LiveChange.objects.filter(
                 object_type="taskforces.objective", object_id=str(self.objective.pk)
             ).latest("pk")
+        # the on_commit hooks, the relay among them, have run when the block is left
+        self._relays.append((time.time() - self._last_commit) * 1000)
         return str(change.pk)
 
     # --- output ----------------------------------------------------------------------------------
@@ -456,6 +483,9 @@ class Command(BaseCommand):
         redis_memory: tuple[int, int, int],
         latencies: list[float],
         missing: int,
+        reconnects: int,
+        threads: int,
+        relay: float,
         missing_by_change: dict[str, int],
         failures: list[str],
     ) -> None:
@@ -470,6 +500,15 @@ class Command(BaseCommand):
             f"{mib(redis_memory[0]):>5}→{mib(redis_memory[1]):>5} {kib(redis_per_conn):>9} "
             f"{kib(redis_memory[2] - redis_memory[1]):>9}"
         )
+        self.stdout.write(
+            f"{'':>11} relay (commit to every stream written) p50 {relay:.0f} ms; "
+            f"{threads} threads in uvicorn's processes with the streams open"
+        )
+        if reconnects:
+            self.stdout.write(
+                f"{'':>11} {reconnects} stream(s) ended by the server and reconnected from "
+                "their Last-Event-ID (arrivals after a reconnect are counted)"
+            )
         if missing_by_change:
             self.stdout.write(f"{'':>11} missing per live change id: {missing_by_change}")
         if failures:
@@ -511,6 +550,14 @@ def rss_of(pid: int) -> int:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
+    return 0
+
+
+def threads_of(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
     return 0
 
 
