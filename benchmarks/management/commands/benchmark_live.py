@@ -33,15 +33,19 @@ The relay runs in this (the writing) process right after each commit, as it does
 embedded default: the figures cover commit -> audience computed by the permission core ->
 one pipelined write to every person's Redis stream -> uvicorn's blocking stream reads
 -> the clients; they leave out the wait in a Celery queue when a worker relays instead.
-The clients (aiohttp, one event loop) run in this process too, on the same two cores.
+The clients (aiohttp on uvloop) run in ``--client-processes`` processes of their own (2),
+so neither they nor the writer wait for the other's turn at a GIL; all of it shares the
+machine's two cores with uvicorn, PostgreSQL and Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import platform
+import queue
 import resource
 import statistics
 import subprocess
@@ -84,6 +88,9 @@ class Command(BaseCommand):
         parser.add_argument("--changes", type=int, default=20, help="changes made per level")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between changes")
         parser.add_argument("--connect-batch", type=int, default=20)
+        parser.add_argument(
+            "--client-processes", type=int, default=2, help="processes the clients run in"
+        )
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -105,10 +112,6 @@ class Command(BaseCommand):
         settings.CONCORD_LIVE_KEY_PREFIX = self.prefix
         # the relay runs right after each commit in this process (see the docstring)
         celery_app.conf.task_always_eager = True
-        # the clients' event loop: the same fast loop uvicorn uses
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
         self.task_force, self.objective, self.writer, people = self.seed(levels[-1])
         self.sessions: list[str] = []
@@ -119,9 +122,9 @@ class Command(BaseCommand):
                 self.port, self.server = port, process
                 # load every worker's code and connections before anything is measured
                 warm = cookies[: 4 * self.options["workers"]]
-                asyncio.run(self.level(len(warm), warm, quiet=True))
+                self.level(len(warm), warm, quiet=True)
                 for level in levels:
-                    asyncio.run(self.level(level, cookies[:level]))
+                    self.level(level, cookies[:level])
         finally:
             self.clean()
 
@@ -306,89 +309,75 @@ class Command(BaseCommand):
 
     # --- one level ------------------------------------------------------------------------------
 
-    async def level(self, count: int, cookies: list[str], *, quiet: bool = False) -> None:
-        import aiohttp
+    def level(self, count: int, cookies: list[str], *, quiet: bool = False) -> None:
+        """Open ``count`` streams (in ``--client-processes`` processes of their own, so
+        the clients never wait for this process's writer, nor it for them), make the
+        changes, then collect every arrival."""
+        url = f"http://127.0.0.1:{self.port}/live/stream/?topic=tf:{self.task_force.pk}"
+        context = multiprocessing.get_context("fork")
+        connected_q = context.Queue()
+        results_q = context.Queue()
+        stop = context.Event()
+        processes = max(1, min(self.options["client_processes"], count))
+        shares = [cookies[i::processes] for i in range(processes)]
+        batch = max(1, self.options["connect_batch"] // processes)
+        connection.close()  # no database connection crosses the fork
+        children_ = [
+            context.Process(
+                target=client_process,
+                args=(
+                    url,
+                    settings.SESSION_COOKIE_NAME,
+                    share,
+                    batch,
+                    connected_q,
+                    stop,
+                    results_q,
+                ),
+                daemon=True,
+            )
+            for share in shares
+        ]
+        rss_before, redis_before = self.server_rss(), self.redis_memory()
+        started = time.monotonic()
+        for child in children_:
+            child.start()
+        connected = 0
+        deadline = time.monotonic() + 300
+        while connected < count and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                connected += connected_q.get(timeout=1)
+        opened_in = time.monotonic() - started
+        time.sleep(1)  # let the server settle before reading its memory
+        rss_open, redis_open = self.server_rss(), self.redis_memory()
+        threads = self.server_threads()
 
         commits: dict[str, float] = {}
         self._relays = []
+        for n in range(0 if quiet else self.options["changes"]):
+            change_id = self.change(n)
+            commits[change_id] = self._last_commit
+            time.sleep(self.options["interval"])
+        time.sleep(0 if quiet else 10)  # the last arrivals
+        redis_after = self.redis_memory()
+        stop.set()
         arrivals: dict[str, list[float]] = {}
-        connected = 0
-        ready = asyncio.Event()
-        gate = asyncio.Semaphore(self.options["connect_batch"])
-        url = f"http://127.0.0.1:{self.port}/live/stream/?topic=tf:{self.task_force.pk}"
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
-        failures: list[str] = []
-
         reconnects = 0
-
-        async def client(session: aiohttp.ClientSession, cookie: str) -> None:
-            """One page's EventSource: reads events, and when the server ends the stream
-            reconnects after the server's ``retry`` with ``Last-Event-ID``, as browsers do."""
-            nonlocal connected, reconnects
-            headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"}
-            first = True
-            await gate.acquire()
-            try:
-                while True:
-                    async with session.get(url, headers=headers) as response:
-                        if response.status != 200:
-                            failures.append(f"status {response.status}")
-                            return
-                        async for raw in response.content:
-                            line = raw.decode().rstrip("\n")
-                            if line == ": connected" and first:
-                                first = False
-                                connected += 1
-                                gate.release()
-                                if connected == count:
-                                    ready.set()
-                            elif line.startswith("id: "):
-                                headers["Last-Event-ID"] = line[4:]
-                            elif line.startswith("data: "):
-                                arrivals.setdefault(line_change(line), []).append(time.time())
-                    reconnects += 1
-                    await asyncio.sleep(1)  # the stream's "retry: 1000"
-            except aiohttp.ClientError as error:
-                failures.append(type(error).__name__)
-            finally:
-                if first:
-                    gate.release()
-
-        rss_before, redis_before = self.server_rss(), self.redis_memory()
-        connector = aiohttp.TCPConnector(limit=0, force_close=True)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            started = time.monotonic()
-            tasks = [asyncio.create_task(client(session, c)) for c in cookies]
-            # whoever could not connect within five minutes is counted as not open
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), timeout=300)
-            opened_in = time.monotonic() - started
-            await asyncio.sleep(1)  # let the server settle before reading its memory
-            rss_open, redis_open = self.server_rss(), self.redis_memory()
-            threads = self.server_threads()
-
-            for n in range(self.options["changes"]):
-                change_id = await asyncio.to_thread(self.change, n)
-                commits[change_id] = self._last_commit
-                await asyncio.sleep(self.options["interval"])
-            # wait for the last arrivals
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(
-                len(arrivals.get(c, [])) < connected for c in commits
-            ):
-                await asyncio.sleep(0.1)
-            redis_after = self.redis_memory()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
+        failures: list[str] = []
+        for _ in children_:
+            got, again, failed = results_q.get(timeout=60)
+            for change_id, times in got.items():
+                arrivals.setdefault(change_id, []).extend(times)
+            reconnects += again
+            failures += failed
+        for child in children_:
+            child.join(timeout=30)
+        if quiet:
+            time.sleep(2)
+            return
         latencies = [
             (arrived - commits[c]) * 1000 for c in commits for arrived in arrivals.get(c, [])
         ]
-        expected = connected * len(commits)
-        if quiet:
-            await asyncio.sleep(2)
-            return
         self.report(
             count=count,
             connected=connected,
@@ -396,7 +385,7 @@ class Command(BaseCommand):
             rss=(rss_before, rss_open),
             redis_memory=(redis_before, redis_open, redis_after),
             latencies=latencies,
-            missing=expected - len(latencies),
+            missing=connected * len(commits) - len(latencies),
             reconnects=reconnects,
             threads=threads,
             relay=statistics.median(self._relays) if self._relays else float("nan"),
@@ -407,7 +396,7 @@ class Command(BaseCommand):
             },
             failures=failures,
         )
-        await asyncio.sleep(2)  # the server closes the streams before the next level
+        time.sleep(2)  # the server closes the streams before the next level
 
     _last_commit = 0.0
     _relays: list[float]
@@ -455,7 +444,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Python {platform.python_version()}, PostgreSQL {pg}, Redis {redis_version}, "
             f"uvicorn {uvicorn.__version__} ({self.options['workers']} workers), "
-            f"aiohttp {aiohttp.__version__} (clients, one event loop in this process)"
+            f"aiohttp {aiohttp.__version__} (clients: {self.options['client_processes']} processes, one uvloop each)"
         )
         self.stdout.write(
             f"  task force {self.task_force.pk} with {RoleAssignment.objects.current().filter(role__task_force=self.task_force).count()} "
@@ -517,6 +506,73 @@ class Command(BaseCommand):
                 counts[failure] = counts.get(failure, 0) + 1
             self.stdout.write(f"{'':>11} failures: {counts}")
         self.stdout.flush()
+
+
+def client_process(
+    url: str,
+    cookie_name: str,
+    cookies: list[str],
+    batch: int,
+    connected_q: Any,
+    stop: Any,
+    results_q: Any,
+) -> None:
+    """A process of clients: one EventSource-like reader per cookie on one event loop.
+    Reports each opened stream on ``connected_q``; on ``stop``, sends back every arrival
+    time per live change id, the reconnections and the failures."""
+    import uvloop
+
+    arrivals: dict[str, list[float]] = {}
+    state = {"reconnects": 0}
+    failures: list[str] = []
+
+    async def main() -> None:
+        import aiohttp
+
+        gate = asyncio.Semaphore(batch)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
+
+        async def client(session: aiohttp.ClientSession, cookie: str) -> None:
+            """Reads events; when the server ends the stream, reconnects after its
+            ``retry`` with ``Last-Event-ID``, as browsers do."""
+            headers = {"Cookie": f"{cookie_name}={cookie}"}
+            first = True
+            await gate.acquire()
+            try:
+                while True:
+                    async with session.get(url, headers=headers) as response:
+                        if response.status != 200:
+                            failures.append(f"status {response.status}")
+                            return
+                        async for raw in response.content:
+                            line = raw.decode().rstrip("\n")
+                            if line == ": connected" and first:
+                                first = False
+                                gate.release()
+                                connected_q.put(1)
+                            elif line.startswith("id: "):
+                                headers["Last-Event-ID"] = line[4:]
+                            elif line.startswith("data: "):
+                                arrivals.setdefault(line_change(line), []).append(time.time())
+                    state["reconnects"] += 1
+                    await asyncio.sleep(1)  # the stream's "retry: 1000"
+            except aiohttp.ClientError as error:
+                failures.append(type(error).__name__)
+            finally:
+                if first:
+                    gate.release()
+
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            tasks = [asyncio.create_task(client(session, c)) for c in cookies]
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    uvloop.run(main())
+    results_q.put((arrivals, state["reconnects"], failures))
 
 
 def line_change(line: str) -> str:
