@@ -191,10 +191,12 @@ def record(
         event.before = _json_roundtrip(event.before)
         event.after = _json_roundtrip(event.after)
         event.save(force_insert=True)
-        transaction.on_commit(request_seal)
+        # listeners first: what they queue after commit (live pages) waits for a person;
+        # sealing the chain does not
         if obj is not None and outcome == AuditEvent.Outcome.SUCCESS:
             for listener in _listeners:
                 listener(obj, action)
+        transaction.on_commit(request_seal)
     return event
 
 
