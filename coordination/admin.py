@@ -34,6 +34,7 @@ from .models import (
     AuditEvent,
     Event,
     IdempotencyKey,
+    LiveChange,
     Notification,
     NotificationPreference,
     OutboundEmail,
@@ -417,6 +418,22 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("kind", "object_id", "key")
     fields = ("kind", "key", "object_type", "object_id", "created_at", "dispatched_at", "attempts")
+    show_full_result_count = False
+
+
+@admin.register(LiveChange)
+class LiveChangeAdmin(ReadOnlyAdmin):
+    """The live pages' outbox, for operators checking that the relay keeps up. Rows name
+    objects by kind and id only; who hears of them is decided when they are sent."""
+
+    description = (
+        "The outbox of live page changes. A change without a publication time is waiting "
+        "for the relay; the sweeper publishes any older than a few seconds."
+    )
+    list_display = ("created_at", "topic", "object_type", "object_id", "published_at", "attempts")
+    list_filter = ("object_type",)
+    search_fields = ("topic", "object_id")
+    fields = ("topic", "regions", "object_type", "object_id", "created_at", "published_at")
     show_full_result_count = False
 
 

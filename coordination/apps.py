@@ -13,6 +13,11 @@ class CoordinationConfig(AppConfig):
 
         signals.connect()
 
+        # Every audited change of an object an open page shows is pushed to those pages.
+        from . import audit, live
+
+        audit.add_listener(live.on_audit)
+
         # SQLite rebuilds a table to alter it, which its triggers do not survive: take
         # them away before migrating and put them back after (coordination.db.sqlite_triggers)
         from django.db.models.signals import post_migrate, pre_migrate

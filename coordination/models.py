@@ -127,6 +127,38 @@ class Event(models.Model):
         return f"{self.kind} {self.object_type}#{self.object_id}"
 
 
+class LiveChange(models.Model):
+    """The live pages' outbox: "this region of these pages changed", recorded in the same
+    transaction as the change. After commit a relay computes who may see it *then* (the
+    permission core's audience) and appends it to each of those people's Redis streams,
+    which their open pages read (``coordination.live``, decision 10). A rolled-back change
+    leaves no row; a row the relay missed (Redis down, a lost task) is published by the
+    sweeper. Published rows are deleted after ``CONCORD_LIVE_KEEP_SECONDS``."""
+
+    # what listens: "tf:<task force id>" for a task force's pages, "me" for a person's own
+    topic = models.CharField(max_length=60)
+    regions = models.JSONField(default=list)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [
+            models.Index(
+                fields=("created_at",),
+                name="livechange_unpublished",
+                condition=models.Q(published_at__isnull=True),
+            ),
+            models.Index(fields=("published_at",), name="livechange_published"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.object_type}#{self.object_id}"
+
+
 class Notification(models.Model):
     """What one person is told about one event: in their notification centre, and by
     e-mail according to their preferences. One per (event, recipient), enforced here."""

@@ -36,6 +36,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notifications/", include("coordination.notifications.urls")),
     path("audit/", include("coordination.audit.urls")),
+    path("live/", include("coordination.live.urls")),
     path("api/", include("coordination.api.urls")),
     # SCIM 2.0 provisioning by agencies' identity providers (agencies/scim/)
     path("scim/v2/", include("agencies.scim.urls")),

@@ -10,7 +10,7 @@ class TaskforcesConfig(AppConfig):
     def ready(self) -> None:
         from agencies.signals import agency_status_changed, membership_ended
 
-        from . import notifications, permissions, services  # noqa: F401  (registers policies and kinds)
+        from . import live, notifications, permissions, services  # noqa: F401  (registers policies, kinds, live sources)
 
         agency_status_changed.connect(
             services.on_agency_status_changed, dispatch_uid="tf-agency-status"

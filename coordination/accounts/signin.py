@@ -197,6 +197,11 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
 
+def _background(request: HttpRequest) -> bool:
+    """A request a live page makes without the person (coordination/static/js/live.js)."""
+    return request.headers.get("X-Concord-Background") == "1" or request.path.startswith("/live/")
+
+
 class IdleTimeoutMiddleware:
     """Ends a session after ``CONCORD_SESSION_IDLE_MINUTES`` without a request, and
     ``CONCORD_SESSION_MAX_HOURS`` after signing in however active it has been.
@@ -218,7 +223,9 @@ class IdleTimeoutMiddleware:
             reason = self._ended(now, signed_in_at, last_seen_at)
             if reason:
                 return self._sign_out(request, reason)
-            if now - last_seen_at >= LAST_SEEN_RESOLUTION:
+            # what a live page asks by itself (its event stream, refetches, polls) is no
+            # sign of a person at the keyboard: it must not keep an idle session alive
+            if now - last_seen_at >= LAST_SEEN_RESOLUTION and not _background(request):
                 request.session[SIGNED_IN_AT] = signed_in_at
                 request.session[LAST_SEEN_AT] = now
 

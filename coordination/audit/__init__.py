@@ -34,6 +34,16 @@ _request_context: contextvars.ContextVar[dict[str, str | None] | None] = context
 _agency_label_resolver: Callable[[Any], str] = lambda user: ""  # noqa: E731
 
 
+# Told of every successful change of an object, in its transaction (the live pages listen:
+# coordination.live.on_audit). Registered at start-up, so the trail imports no listener.
+_listeners: list[Callable[[models.Model, str], None]] = []
+
+
+def add_listener(listener: Callable[[models.Model, str], None]) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 def set_agency_label_resolver(resolver: Callable[[Any], str]) -> None:
     global _agency_label_resolver
     _agency_label_resolver = resolver
@@ -183,6 +193,11 @@ def record(
         event.before = _json_roundtrip(event.before)
         event.after = _json_roundtrip(event.after)
         event.save(force_insert=True)
+        # listeners first: what they queue after commit (live pages) waits for a person;
+        # sealing the chain does not
+        if obj is not None and outcome == AuditEvent.Outcome.SUCCESS:
+            for listener in _listeners:
+                listener(obj, action)
         transaction.on_commit(request_seal)
     return event
 

@@ -41,6 +41,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from coordination import live
 from coordination.models import Event, Notification, NotificationPreference, User
 from coordination.notifications.mail import transport
 
@@ -194,6 +195,9 @@ def dispatch(event_id: int) -> int:
                 )
             Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
             created = Notification.objects.filter(event=event).count() - before
+            if created:
+                # the recipients' open pages show a new unread count
+                live.changed(event, topic=live.ME, regions=["notifications"])
         event.dispatched_at = timezone.now()
         event.save(update_fields=["dispatched_at", "attempts"])
         transaction.on_commit(lambda: queue_deliveries(event_id=event.pk), robust=True)

@@ -507,3 +507,32 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# Live pages (coordination.live, docs/live.md): changes pushed to open pages through
+# per-person Redis streams, read by Server-Sent Events under the ASGI server. Without a
+# Redis (the embedded default) nothing is pushed and pages poll with conditional GET.
+CONCORD_LIVE_REDIS_URL = env.str("CONCORD_LIVE_REDIS_URL", default=REDIS_URL)
+CONCORD_LIVE_KEY_PREFIX = env.str("CONCORD_LIVE_KEY_PREFIX", default="concord:live")
+# a person's stream keeps about this many entries, and lives this long after its last one
+CONCORD_LIVE_STREAM_LENGTH = env.int("CONCORD_LIVE_STREAM_LENGTH", default=1000)
+CONCORD_LIVE_KEEP_SECONDS = env.int("CONCORD_LIVE_KEEP_SECONDS", default=3600)
+# the sweeper publishes changes left unpublished for this long (a lost task, Redis down)
+CONCORD_LIVE_GRACE_SECONDS = env.float("CONCORD_LIVE_GRACE_SECONDS", default=2.0)
+CONCORD_LIVE_SWEEP_SECONDS = env.float("CONCORD_LIVE_SWEEP_SECONDS", default=5.0)
+# an open stream checks its session is still signed in this often, and ends after this
+# long (the browser reconnects at once, through the whole sign-in policy, and resumes)
+# an open stream sends a comment when nothing happened for this long (proxies close silent
+# connections), and re-checks its session at most this late after RECHECK_SECONDS
+CONCORD_LIVE_KEEPALIVE_SECONDS = env.float("CONCORD_LIVE_KEEPALIVE_SECONDS", default=15.0)
+CONCORD_LIVE_RECHECK_SECONDS = env.float("CONCORD_LIVE_RECHECK_SECONDS", default=30.0)
+CONCORD_LIVE_MAX_SECONDS = env.float("CONCORD_LIVE_MAX_SECONDS", default=600.0)
+# open streams one web process serves at most (each holds one Redis connection)
+CONCORD_LIVE_MAX_STREAMS = env.int("CONCORD_LIVE_MAX_STREAMS", default=5000)
+# a page rendered now reads its stream from this many milliseconds before (clock margin)
+CONCORD_LIVE_MARGIN_MS = env.int("CONCORD_LIVE_MARGIN_MS", default=2000)
+# how often a page polls when push is unavailable (seconds)
+CONCORD_LIVE_POLL_SECONDS = env.int("CONCORD_LIVE_POLL_SECONDS", default=5)
+CELERY_BEAT_SCHEDULE["sweep-live-changes"] = {
+    "task": "coordination.live.sweep",
+    "schedule": CONCORD_LIVE_SWEEP_SECONDS,
+}

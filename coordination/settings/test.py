@@ -45,3 +45,7 @@ AXES_ENABLED = False
 # Tests send the public application form far more often than a person would, all from
 # 127.0.0.1; the rate-limit tests (tests/security/test_rate_limits.py) set their own rate.
 CONCORD_APPLY_RATE = "10000/hour"
+
+# Live pages push only in the tests that switch them on (tests/live), with a key prefix
+# of their own; the rest of the suite writes no change rows even with REDIS_URL set.
+CONCORD_LIVE_REDIS_URL = env.str("CONCORD_LIVE_REDIS_URL", default="")

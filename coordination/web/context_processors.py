@@ -1,9 +1,11 @@
-"""What every page's navigation needs: the person's agency membership and unread count."""
+"""What every page's navigation needs: the person's agency membership and unread count,
+and where its live changes start."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -21,4 +23,15 @@ def portal(request: HttpRequest) -> dict[str, Any]:
 
         return visible_notifications(user).filter(read_at__isnull=True).count()
 
-    return {"my_membership": SimpleLazyObject(membership), "unread_count": SimpleLazyObject(unread)}
+    def live_since() -> str:
+        from coordination.live import now_id
+
+        return now_id()
+
+    return {
+        "my_membership": SimpleLazyObject(membership),
+        "unread_count": SimpleLazyObject(unread),
+        # live pages: where the page's event stream starts, how often it polls without one
+        "live_since": SimpleLazyObject(live_since),
+        "live_poll_seconds": settings.CONCORD_LIVE_POLL_SECONDS,
+    }

@@ -19,9 +19,9 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SETTINGS_DIR = ROOT / "coordination" / "settings"
 PRODUCTION_SETTINGS = SETTINGS_DIR / "production.py"
 
-SERVICES = ("web", "worker", "beat", "db", "redis", "mailcatcher")
-APP_SERVICES = ("web", "worker", "beat")
-SERVICES_WITH_HEALTHCHECK = ("web", "worker", "db", "redis", "mailcatcher")
+SERVICES = ("web", "live", "worker", "beat", "db", "redis", "mailcatcher")
+APP_SERVICES = ("web", "live", "worker", "beat")
+SERVICES_WITH_HEALTHCHECK = ("web", "live", "worker", "db", "redis", "mailcatcher")
 SERVICES_WITH_NAMED_VOLUME = ("db", "redis")
 
 # django-environ reader methods whose default is the second positional argument, and
@@ -289,7 +289,7 @@ def test_missing_variables_handles_list_form_and_pass_through():
             "beat": {"environment": {"A": "", "B": "2"}},
         }
     }
-    assert missing_variables(compose, APP_SERVICES, {"A", "B"}) == {
+    assert missing_variables(compose, ("web", "worker", "beat"), {"A", "B"}) == {
         "web": ["B"],
         "worker": ["B"],
         "beat": ["A"],

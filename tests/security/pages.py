@@ -644,6 +644,9 @@ PAGES: dict[str, Page] = {
     ),
     "notifications:mark-all-read": Page(as_("lead_staff"), get=False, data=unread_notifications),
     "notifications:preferences": Page(as_("lead_staff")),
+    # what a task force's live page polls: versions of what the person sees, never
+    # another's (tests/live/test_live.py checks an outsider learns nothing)
+    "live:versions": Page(as_("lead_staff", query="topic=me&topic=tf:*"), html=False),
     "tokens": Page(as_("lead_staff")),
     "token-revoke": Page(
         with_pk("lead_staff", lead_staff_token),
@@ -1057,6 +1060,9 @@ NOT_PAGES: dict[str, str] = {
     "socialaccount_connections": "allauth's 'connected accounts' page: linking is the "
     "adapter's on sign-in only; it refuses connecting and disconnecting "
     "(tests/identity/test_identity_providers.py)",
+    "live:stream": "the live pages' event stream is served only under the ASGI server "
+    "(the test client is WSGI: it answers 204, 'poll instead'); tests/live/test_live.py "
+    "opens it under uvicorn and checks its refusals (signed out, bad topics or positions)",
 }
 # Whole URL prefixes left out: the JSON API (every operation is swept by
 # tests/api/test_permission_matrix.py and fuzzed by tests/api/test_fuzz.py; its HTML
