@@ -25,6 +25,7 @@ from agencies.models import Agency
 from coordination.models import User
 
 from ..models import (
+    HandoverBrief,
     Objective,
     OperationalPeriod,
     Role,
@@ -32,6 +33,7 @@ from ..models import (
     Task,
     TaskForce,
     TimelineEntry,
+    Update,
 )
 from ..selectors import with_progress
 from ..timeline import excerpt
@@ -382,6 +384,139 @@ def build_ics214(
         ],
         subject=subject,
         parameters=parameters,
+    )
+
+
+# --- ICS 201: incident briefing --------------------------------------------------------------
+
+
+def build_ics201(*, viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> Report:
+    """The briefing for the start of a period, from the data, as the viewer may see it:
+    the situation (the latest situation reports), the period's objectives, the
+    organisation, the resources and their assignments (the period's tasks by role), every
+    open task, and the handover briefs written for this period."""
+    sitreps = (
+        Update.objects.restrict(viewer, "view")
+        .filter(task_force=task_force, kind=Update.Kind.SITREP, created_at__lt=period.ends_at)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:5]
+    )
+    situation = [
+        Row(
+            (
+                moment(update.created_at),
+                str(update.author) if update.author_id else "",
+                update.title,
+                excerpt(update.body),
+            ),
+            int(update.marking),
+        )
+        for update in sitreps
+    ]
+    objectives = build_ics202(viewer=viewer, task_force=task_force, period=period)
+    organisation = build_ics203(viewer=viewer, task_force=task_force, period=period)
+    work = build_ics204(viewer=viewer, task_force=task_force, period=period, group="role")
+    assignments = [
+        Row((section.heading, *row.cells), row.marking)
+        for section in work.sections
+        for row in section.rows
+    ]
+    open_tasks = [
+        Row(
+            (
+                task.title,
+                task.objective.title,
+                assignee_text(task),
+                day(task.due_date),
+                task.get_status_display(),
+            ),
+            int(task.marking),
+        )
+        for task in Task.objects.restrict(viewer, "view")
+        .filter(
+            task_force=task_force,
+            status__in=(Task.Status.TODO, Task.Status.IN_PROGRESS, Task.Status.BLOCKED),
+        )
+        .select_related("objective", "assignee", "assigned_role")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    ]
+    briefs = [
+        Row(
+            (
+                brief.role.name,
+                str(brief.written_by) if brief.written_by_id else "",
+                brief.open_tasks,
+                brief.risks,
+                brief.contacts,
+                brief.notes,
+                f"{brief.acknowledged_by}, {moment(brief.acknowledged_at)}"
+                if brief.acknowledged_at
+                else "Not yet",
+            ),
+            int(brief.marking),
+        )
+        for brief in HandoverBrief.objects.restrict(viewer, "view")
+        .filter(task_force=task_force, next_period=period)
+        .select_related("role", "written_by", "acknowledged_by")
+        .order_by("role__order", "role__name", "id")
+    ]
+    return Report(
+        form="ics-201",
+        number="ICS 201",
+        title="Incident briefing",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=("Posted", "By", "Title", "Situation"),
+        weights=(1.5, 2, 3, 6),
+        sections=[
+            Section("1. Situation", situation, empty="No situation report you can see yet."),
+            Section(
+                "2. Objectives",
+                objectives.sections[0].rows,
+                empty="No objectives you can see are tied to this period.",
+                columns=objectives.columns,
+                weights=objectives.weights,
+            ),
+            Section(
+                "3. Organisation",
+                organisation.sections[0].rows,
+                empty="This task force has no roles.",
+                columns=organisation.columns,
+                weights=organisation.weights,
+            ),
+            Section(
+                "4. Resources and assignments",
+                assignments,
+                empty="No tasks you can see in this period.",
+                columns=("Role", *work.columns),
+                weights=(2, *work.weights),
+            ),
+            Section(
+                "5. Open tasks",
+                open_tasks,
+                empty="No open task you can see.",
+                columns=("Task", "Objective", "Assigned to", "Due date", "Status"),
+                weights=(3.5, 3, 2.5, 1.3, 1.3),
+            ),
+            Section(
+                "6. Handover briefs",
+                briefs,
+                empty="No handover brief you can see was written for this period.",
+                columns=(
+                    "Role",
+                    "From",
+                    "Open tasks",
+                    "Risks",
+                    "Contacts",
+                    "Notes",
+                    "Acknowledged",
+                ),
+                weights=(1.6, 1.6, 3, 2.4, 2, 2.4, 1.8),
+            ),
+        ],
+        notes=period.notes,
+        notes_marking=int(task_force.marking),
     )
 
 

@@ -50,8 +50,6 @@ def write_log_entry(
         raise ValidationError(
             {"occurred_at": "A log entry records what has happened: not a time in the future."}
         )
-    if occurred_at < task_force.created_at - CLOCK_SKEW:
-        raise ValidationError({"occurred_at": "That is before the task force was formed."})
     if not text.strip():
         raise ValidationError({"text": "Say what happened."})
     action = f"{kind}.written"
