@@ -54,6 +54,7 @@ from .handover import (
     incoming_assignments,
     next_period_of,
     open_tasks_text,
+    outgoing,
     write_handover_brief,
 )
 from .locks import lock_in_task_force, lock_task_forces
@@ -120,6 +121,7 @@ __all__ = [
     "on_agency_status_changed",
     "on_membership_ended",
     "open_tasks_text",
+    "outgoing",
     "post_update",
     "recertify_assignment",
     "respond_to_invitation",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from coordination import notifications
@@ -46,21 +46,25 @@ def holders_during(period: OperationalPeriod) -> QuerySet[RoleAssignment]:
     )
 
 
+def outgoing(period: OperationalPeriod) -> QuerySet[RoleAssignment]:
+    """The assignments that must hand over at the end of the period: held during it and
+    not during the next (a holder who stays on continues, and needs no brief; with no
+    next period planned, nobody can hand over yet)."""
+    following = next_period_of(period)
+    if following is None:
+        return RoleAssignment.objects.none()
+    staying = holders_during(following).values("pk")
+    return holders_during(period).exclude(pk__in=staying)
+
+
 def open_tasks_text(assignment: RoleAssignment, viewer: User) -> str:
     """The prefilled "open tasks" of a brief: the open tasks of the task force assigned to
     the holder or to their role that the writer may see, one a line."""
     tasks = (
         Task.objects.restrict(viewer, "view")
         .filter(task_force_id=assignment.role.task_force_id, status__in=OPEN)
-        .filter(assignee_id=assignment.person_id)
-        .union(
-            Task.objects.restrict(viewer, "view").filter(
-                task_force_id=assignment.role.task_force_id,
-                status__in=OPEN,
-                assigned_role_id=assignment.role_id,
-            )
-        )
-        .order_by("due_date", "id")
+        .filter(Q(assignee_id=assignment.person_id) | Q(assigned_role_id=assignment.role_id))
+        .order_by(F("due_date").asc(nulls_last=True), "id")
     )
     lines = []
     for task in tasks[:50]:
@@ -83,7 +87,9 @@ def write_handover_brief(
 ) -> HandoverBrief:
     """The outgoing holder of a role (the assignment's person, who held it during the
     period) writes the handover brief for the next period, once per assignment and
-    period; the holders of the role in the next period are told it awaits them."""
+    period; the holders of the role in the next period are told it awaits them. A holder
+    who stays on may write one too (for a co-holder who takes part of the role over); only
+    those who leave must (``outgoing``)."""
     task_force = period.task_force
     assignment = lock_in_task_force(
         RoleAssignment.objects.select_related("role"), assignment.pk, task_force_id=task_force.pk
@@ -198,11 +204,10 @@ def acknowledge_handover(*, brief: HandoverBrief, by: User) -> HandoverBrief:
 
 
 def handover_complete(period: OperationalPeriod) -> bool:
-    """Every assignment held during the period has a brief, and every brief is
-    acknowledged."""
-    held = holders_during(period).values_list("pk", flat=True)
+    """Every assignment that must hand over at the end of the period (``outgoing``) has
+    written its brief, and every brief of the period is acknowledged."""
     briefs = HandoverBrief.objects.filter(period=period)
     return (
         not briefs.filter(acknowledged_at__isnull=True).exists()
-        and not held.exclude(pk__in=briefs.values("assignment_id")).exists()
+        and not outgoing(period).exclude(pk__in=briefs.values("assignment_id")).exists()
     )

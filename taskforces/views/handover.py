@@ -55,13 +55,15 @@ def chosen_period(request: HttpRequest, task_force: TaskForce) -> OperationalPer
 
 
 def handover_rows(period: OperationalPeriod) -> list[dict[str, Any]]:
-    """Each assignment held during the period with its brief's state: not handed over,
-    awaiting acknowledgement, acknowledged. (Who handed over is the task force's own
+    """Each assignment held during the period with its brief's state: continues into the
+    next period (no brief needed), not handed over, awaiting acknowledgement,
+    acknowledged. (Who handed over is the task force's own
     business, seen by whoever sees it; a brief's text follows its marking.)"""
     briefs = {
         brief.assignment_id: brief
         for brief in HandoverBrief.objects.filter(period=period).select_related("acknowledged_by")
     }
+    leaving = set(services.outgoing(period).values_list("pk", flat=True))
     rows = []
     for assignment in (
         services.holders_during(period)
@@ -69,7 +71,9 @@ def handover_rows(period: OperationalPeriod) -> list[dict[str, Any]]:
         .order_by("role__order", "role__name", "starts_at", "id")
     ):
         brief = briefs.get(assignment.pk)
-        if brief is None:
+        if brief is None and assignment.pk not in leaving:
+            state, tag = "Continues (no handover needed)", "govuk-tag--grey"
+        elif brief is None:
             state, tag = "Not handed over", "govuk-tag--red"
         elif brief.acknowledged_at is None:
             state, tag = "Awaiting acknowledgement", "govuk-tag--yellow"
@@ -101,7 +105,7 @@ def handover_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "next_period": services.next_period_of(period) if period else None,
             "rows": rows,
             "visible": visible,
-            "missing": sum(1 for row in rows if row["brief"] is None),
+            "missing": sum(1 for row in rows if row["state"] == "Not handed over"),
             "unacknowledged": sum(
                 1 for row in rows if row["brief"] and not row["brief"].acknowledged_at
             ),
