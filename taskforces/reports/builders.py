@@ -6,7 +6,7 @@ could not open in Concord. Each builder runs a fixed number of queries, however 
 data the task force holds.
 
 Items with a marking (objectives, their tasks, updates) carry their own; what has none
-of its own (roles and holders, period notes, audit entries about the task force, its
+of its own (roles and holders, period notes, timeline entries about the task force, its
 roles or assignments) carries the task force's marking, since it is the task force's
 information.
 """
