@@ -55,6 +55,7 @@ from .handover import (
     next_period_of,
     open_tasks_text,
     outgoing,
+    taken_over_by,
     write_handover_brief,
 )
 from .locks import lock_in_task_force, lock_task_forces
@@ -129,6 +130,7 @@ __all__ = [
     "run_offboarding",
     "send_reminders",
     "set_assignment_end",
+    "taken_over_by",
     "transition_task_force",
     "update_objective",
     "update_period",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coordination import notifications
@@ -153,6 +153,20 @@ def incoming_assignments(brief: HandoverBrief) -> QuerySet[RoleAssignment]:
         RoleAssignment.objects.filter(role_id=brief.role_id)
         .during(brief.next_period.starts_at, brief.next_period.ends_at)
         .exclude(person_id=brief.written_by_id)
+    )
+
+
+def taken_over_by(person: User) -> Exists:
+    """Condition on briefs: ``person`` holds the brief's role in its next period (one
+    subquery, for the list of briefs awaiting their acknowledgement; the same condition as
+    ``incoming_assignments``)."""
+    starts, ends = OuterRef("next_period__starts_at"), OuterRef("next_period__ends_at")
+    return Exists(
+        RoleAssignment.objects.filter(
+            role_id=OuterRef("role_id"), person_id=person.pk, starts_at__lt=ends
+        )
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=starts))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=starts))
     )
 
 

@@ -125,15 +125,14 @@ def my_handovers(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         mine = [
             row for row in handover_rows(period) if row["assignment"].person_id == request.user.pk
         ]
-    awaiting = [
-        brief
-        for brief in HandoverBrief.objects.restrict(request.user, "view")
+    awaiting = (
+        HandoverBrief.objects.restrict(request.user, "view")
         .filter(task_force=task_force, acknowledged_at__isnull=True)
         .exclude(written_by=request.user)
+        .filter(services.taken_over_by(request.user))
         .select_related("role", "written_by", "next_period", "period")
         .order_by("next_period__number", "role__order", "id")
-        if services.incoming_assignments(brief).filter(person_id=request.user.pk).exists()
-    ]
+    )
     return render(
         request,
         "taskforces/handover/mine.html",

@@ -241,6 +241,10 @@ def test_writing_and_acknowledging_on_the_pages(shift, client):
     client.force_login(w.incoming)
     awaiting = client.get(reverse("taskforces:handover-mine", args=[w.tf.pk])).content.decode()
     assert reverse("taskforces:handover-brief", args=[brief.pk]) in awaiting
+    client.force_login(w.lead_liaison)  # not a Member: nothing awaits them
+    theirs = client.get(reverse("taskforces:handover-mine", args=[w.tf.pk])).content.decode()
+    assert reverse("taskforces:handover-brief", args=[brief.pk]) not in theirs
+    client.force_login(w.incoming)
     ack = reverse("taskforces:handover-acknowledge", args=[brief.pk])
     assert client.post(ack).status_code == 302
     assert "already acknowledged" in client.post(ack, follow=True).content.decode()
