@@ -96,6 +96,177 @@ def drop(apps, schema_editor):
 
 
 
+# --- the history so far: the timeline of every task force, from its audit trail --------------
+#
+# (frozen copies of taskforces.timeline's table and wording, as a migration must hold them)
+
+ACTIONS = {
+    "taskforce.formed": ("task_force", "Formed the task force"),
+    "taskforce.updated": ("task_force", "Edited the task force"),
+    "taskforce.status_changed": ("task_force", "Changed the task force's status"),
+    "participation.invited": ("participation", "Invited an agency"),
+    "participation.accepted": ("participation", "Accepted the invitation"),
+    "participation.declined": ("participation", "Declined the invitation"),
+    "participation.withdrawn": ("participation", "Withdrew an agency"),
+    "role.created": ("role", "Added a role"),
+    "role.updated": ("role", "Changed a role"),
+    "assignment.created": ("assignment", "Assigned a role"),
+    "assignment.ended": ("assignment", "Ended a role assignment"),
+    "assignment.end_date_set": ("assignment", "Set a role assignment's end"),
+    "assignment.recertified": ("assignment", "Recertified a role assignment"),
+    "objective.created": ("objective", "Created an objective"),
+    "objective.updated": ("objective", "Updated an objective"),
+    "task.created": ("task", "Created a task"),
+    "task.updated": ("task", "Updated a task"),
+    "update.posted": ("update", "Posted update"),
+    "update.acknowledged": ("acknowledgement", "Acknowledged an update"),
+    "period.created": ("period", "Planned an operational period"),
+    "period.updated": ("period", "Changed an operational period"),
+}
+STATUS_LABELS = {
+    "taskforces.objective": {
+        "not_started": "Not started", "on_track": "On track", "at_risk": "At risk",
+        "off_track": "Off track", "completed": "Completed", "cancelled": "Cancelled",
+    },
+    "taskforces.task": {
+        "todo": "To do", "in_progress": "In progress", "blocked": "Blocked",
+        "done": "Done", "cancelled": "Cancelled",
+    },
+    "taskforces.taskforce": {
+        "forming": "Forming", "active": "Active", "standing_down": "Standing down",
+        "closed": "Closed",
+    },
+    "taskforces.participation": {
+        "invited": "Invited", "accepted": "Accepted", "declined": "Declined",
+        "withdrawn": "Withdrawn",
+    },
+}
+UPDATE_KINDS = {"update": "update", "sitrep": "situation report"}
+BATCH = 2000
+
+
+def _plain(value, object_type):
+    label = STATUS_LABELS.get(object_type, {}).get(str(value))
+    return (label or str(value).replace("_", " ")).lower()
+
+
+def _changes(before, after, object_type):
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return ""
+    changed = []
+    for key in after:
+        if key in before and before[key] != after[key]:
+            shown = (
+                f" from {_plain(before[key], object_type)} to {_plain(after[key], object_type)}"
+                if key == "status"
+                else ""
+            )
+            changed.append(f"{key.replace('_', ' ')}{shown}")
+    return f"Changed {', '.join(changed)}" if changed else ""
+
+
+def _excerpt(text, limit=600):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def backfill(apps, schema_editor):
+    """One entry per audited change inside a task force so far (its objects as they are
+    now; an object since removed is left out), so the timeline and the ICS 214 read from
+    it keep the history."""
+    AuditEvent = apps.get_model("coordination", "AuditEvent")
+    TimelineEntry = apps.get_model("taskforces", "TimelineEntry")
+    models = {
+        "taskforces.taskforce": apps.get_model("taskforces", "TaskForce"),
+        "taskforces.participation": apps.get_model("taskforces", "Participation"),
+        "taskforces.role": apps.get_model("taskforces", "Role"),
+        "taskforces.roleassignment": apps.get_model("taskforces", "RoleAssignment"),
+        "taskforces.operationalperiod": apps.get_model("taskforces", "OperationalPeriod"),
+        "taskforces.objective": apps.get_model("taskforces", "Objective"),
+        "taskforces.task": apps.get_model("taskforces", "Task"),
+        "taskforces.update": apps.get_model("taskforces", "Update"),
+    }
+    task_force_markings = dict(models["taskforces.taskforce"].objects.values_list("pk", "marking"))
+    events = (
+        AuditEvent.objects.filter(action__in=list(ACTIONS), outcome="success")
+        .order_by("id")
+        .values_list(
+            "id", "created_at", "actor_id", "actor_label", "action", "object_type",
+            "object_id", "object_repr", "before", "after",
+        )
+    )
+    last = 0
+    while True:
+        batch = list(events.filter(id__gt=last)[:BATCH])
+        if not batch:
+            return
+        last = batch[-1][0]
+        wanted = {}
+        for _, _, _, _, _, object_type, object_id, *_ in batch:
+            if object_type in models and str(object_id).isdigit():
+                wanted.setdefault(object_type, set()).add(int(object_id))
+        found = {}
+        for object_type, ids in wanted.items():
+            model = models[object_type]
+            if object_type == "taskforces.taskforce":
+                rows = model.objects.filter(pk__in=ids).values_list("pk", "pk")
+                found.update({(object_type, pk): (tf, None, None, None) for pk, tf in rows})
+            elif object_type == "taskforces.roleassignment":
+                rows = model.objects.filter(pk__in=ids).values_list("pk", "role__task_force_id")
+                found.update({(object_type, pk): (tf, None, None, None) for pk, tf in rows})
+            elif object_type in ("taskforces.objective", "taskforces.task"):
+                # (titles from the items: the audit trail withholds TLP:RED ones)
+                rows = model.objects.filter(pk__in=ids).values_list(
+                    "pk", "task_force_id", "marking", "title"
+                )
+                found.update({(object_type, pk): (tf, m, None, t) for pk, tf, m, t in rows})
+            elif object_type == "taskforces.update":
+                rows = model.objects.filter(pk__in=ids).values_list(
+                    "pk", "task_force_id", "marking", "kind", "body", "title"
+                )
+                found.update(
+                    {(object_type, pk): (tf, m, (k, b), t) for pk, tf, m, k, b, t in rows}
+                )
+            else:
+                rows = model.objects.filter(pk__in=ids).values_list("pk", "task_force_id")
+                found.update({(object_type, pk): (tf, None, None, None) for pk, tf in rows})
+        entries = []
+        for (
+            _, created_at, actor_id, actor_label, action, object_type, object_id, object_repr,
+            before, after,
+        ) in batch:
+            key = (object_type, int(object_id)) if str(object_id).isdigit() else None
+            if key not in found:
+                continue
+            task_force_id, marking, update, title = found[key]
+            kind, summary = ACTIONS[action]
+            text = _changes(before, after, object_type)
+            if action == "update.posted" and update:
+                summary = f"Posted {UPDATE_KINDS.get(update[0], update[0])}"
+                text = _excerpt(update[1])
+            elif action == "assignment.ended" and isinstance(after, dict):
+                text = str(after.get("reason") or "")
+            entries.append(
+                TimelineEntry(
+                    task_force_id=task_force_id,
+                    kind=kind,
+                    action=action,
+                    summary=summary,
+                    occurred_at=created_at,
+                    actor_id=actor_id,
+                    actor_label=actor_label or ("" if actor_id else "Concord"),
+                    object_type=object_type,
+                    object_id=key[1],
+                    subject=(title or object_repr)[:300],
+                    text=text,
+                    marking=task_force_markings.get(task_force_id, 2) if marking is None else marking,
+                    marked=marking is not None,
+                )
+            )
+        TimelineEntry.objects.bulk_create(entries)
+
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -160,4 +331,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(create, drop),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
