@@ -625,8 +625,8 @@ class TimelineEntry(models.Model):
     object_id = models.BigIntegerField(null=True, blank=True)
     # what happened, in words ("Changed the task force's status", "Posted situation report")
     summary = models.CharField(max_length=200)
-    # what it was about, as it was named then
-    subject = models.CharField(max_length=300, blank=True)
+    # what it was about, as it was named then (a log entry's is typed by its writer)
+    subject = line_field(max_length=300, blank=True)
     # the details: the fields changed, an update's text, a log entry's text
     text = prose_field(max_length=PROSE_LENGTH, blank=True)
     marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)

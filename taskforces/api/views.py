@@ -583,7 +583,7 @@ class UpdateViewSet(TaskForceContentViewSet):
 # --- the timeline -------------------------------------------------------------------------
 
 
-class TimelineFilter(drf_filters.FilterSet):
+class TimelineApiFilter(drf_filters.FilterSet):
     task_force = IdFilter(field_name="task_force", label="Task force id")
     kind = drf_filters.ChoiceFilter(choices=TimelineEntry.Kind.choices)
     period = IdFilter(method="in_period", label="Operational period id")
@@ -641,7 +641,7 @@ class TimelineEntryViewSet(TaskForceContentViewSet):
 
     model = TimelineEntry
     serializer_class = TimelineEntrySerializer
-    filterset_class = TimelineFilter
+    filterset_class = TimelineApiFilter
     ordering_fields = ("occurred_at", "id")
     ordering = ("-occurred_at", "-id")
 

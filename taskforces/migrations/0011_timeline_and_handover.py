@@ -312,7 +312,7 @@ class Migration(migrations.Migration):
                 ('object_type', models.CharField(blank=True, max_length=60)),
                 ('object_id', models.BigIntegerField(blank=True, null=True)),
                 ('summary', models.CharField(max_length=200)),
-                ('subject', models.CharField(blank=True, max_length=300)),
+                ('subject', models.CharField(blank=True, max_length=300, validators=[coordination.validators.ControlCharacterValidator(line_breaks=False), coordination.validators.DirectionControlValidator()])),
                 ('text', models.TextField(blank=True, max_length=10000, validators=[coordination.validators.ControlCharacterValidator(line_breaks=True), django.core.validators.MaxLengthValidator(10000)])),
                 ('marking', models.PositiveSmallIntegerField(choices=[(0, 'TLP:CLEAR'), (1, 'TLP:GREEN'), (2, 'TLP:AMBER'), (3, 'TLP:AMBER+STRICT'), (4, 'TLP:RED')], default=2)),
                 ('marked', models.BooleanField(default=False)),

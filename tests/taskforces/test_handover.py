@@ -321,3 +321,41 @@ def test_observer_role_continues_without_a_taker(shift):
     assert not services.incoming_assignments(brief).exists()
     with pytest.raises(PermissionDenied):
         services.acknowledge_handover(brief=brief, by=observer)
+
+
+def test_my_handovers_and_the_briefing_cost_the_same_queries_however_much_data(
+    shift, client, django_assert_max_num_queries
+):
+    w = shift
+    write(w)
+    mine = reverse("taskforces:handover-mine", args=[w.tf.pk])
+    briefing = reverse("taskforces:briefing", args=[w.next_period.pk])
+    client.force_login(w.incoming)
+    with django_assert_max_num_queries(40) as captured:
+        assert client.get(mine).status_code == 200
+    small_mine = len(captured.captured_queries)
+    with django_assert_max_num_queries(60) as captured:
+        assert client.get(briefing).status_code == 200
+    small_briefing = len(captured.captured_queries)
+    for n in range(4):
+        leaver = person(w.lead)
+        assignment = services.assign_role(
+            role=w.member_role, person=leaver, assigned_by=w.lead_liaison, until=w.period.ends_at
+        )
+        services.write_handover_brief(assignment=assignment, period=w.period, by=leaver)
+        services.post_update(
+            task_force=w.tf, title=f"Sitrep {n}", body="…", kind="sitrep", by=w.lead_liaison
+        )
+        objective = services.create_objective(
+            task_force=w.tf,
+            title=f"Objective {n}",
+            owner_agency=w.lead,
+            period=w.next_period,
+            by=w.lead_liaison,
+        )
+        services.create_task(objective=objective, title=f"Task {n}", by=w.lead_liaison)
+    with django_assert_max_num_queries(small_mine):
+        page = client.get(mine).content.decode()
+    assert page.count("for period 2") == 5
+    with django_assert_max_num_queries(small_briefing):
+        assert client.get(briefing).status_code == 200
