@@ -28,6 +28,7 @@ from .models import (
     Acknowledgement,
     CalendarFeed,
     Capability,
+    HandoverBrief,
     Objective,
     OperationalPeriod,
     Participation,
@@ -39,6 +40,7 @@ from .models import (
     TaskForce,
     TaskForceGroupObjectPermission,
     TaskForceUserObjectPermission,
+    TimelineEntry,
     Update,
 )
 
@@ -300,6 +302,31 @@ class OperationalPeriodAdmin(ReadOnlyAdmin):
     list_display = ("task_force", "number", "starts_at", "ends_at")
     search_fields = ("task_force__name",)
     list_select_related = ("task_force",)
+
+
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(ReadOnlyAdmin):
+    description = (
+        "Timeline entries of the task forces you may see, as far as what each is about "
+        "lets you see it. They are written by the changes themselves, and by hand on the "
+        "task force's timeline page. " + NEED_TO_KNOW
+    )
+    list_display = ("occurred_at", "task_force", "kind", "summary", "subject", "marking")
+    list_filter = ("kind", "marking", "significant")
+    search_fields = ("summary", "subject", "task_force__name")
+    list_select_related = ("task_force",)
+
+
+@admin.register(HandoverBrief)
+class HandoverBriefAdmin(ReadOnlyAdmin):
+    description = (
+        "Handover briefs of the task forces you may see. Outgoing holders write them and "
+        "incoming holders acknowledge them in Concord. " + NEED_TO_KNOW
+    )
+    list_display = ("role", "task_force", "period", "written_by", "acknowledged_at", "marking")
+    list_filter = ("marking",)
+    search_fields = ("role__name", "task_force__name")
+    list_select_related = ("role", "task_force", "period", "written_by")
 
 
 @admin.register(CalendarFeed)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django import forms
+from django.db.models import Q, QuerySet
 
 from agencies.models import Agency
+from coordination.api.filters import BooleanFilter
 from coordination.web.widgets import DateInput
 
-from .models import Objective, Task, TaskForce
+from .models import Objective, OperationalPeriod, Task, TaskForce, TimelineEntry
 from .selectors import mandate_search
 
 
@@ -76,3 +78,63 @@ class TaskListFilter(TaskFilter):
     def __init__(self, *args: Any, objectives: QuerySet[Objective], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.filters["objective"].queryset = objectives
+
+
+class TimelineFilterForm(forms.Form):
+    """The timeline filters' form: a date range must not end before it starts."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end of the range is before its start.")
+        return data
+
+
+class TimelineFilter(django_filters.FilterSet):
+    """The timeline's filters, on its page, its CSV and PDF, and the API: kind, operational
+    period, date range, significant only, free text. ``periods`` are the task force's
+    (a period is named by its number)."""
+
+    kind = django_filters.ChoiceFilter(choices=TimelineEntry.Kind.choices)
+    period = django_filters.ModelChoiceFilter(
+        queryset=OperationalPeriod.objects.none(),
+        to_field_name="number",
+        method="in_period",
+        label="Operational period (number)",
+    )
+    since = django_filters.DateFilter(
+        field_name="occurred_at", lookup_expr="date__gte", label="From", widget=DateInput()
+    )
+    until = django_filters.DateFilter(
+        field_name="occurred_at", lookup_expr="date__lte", label="To", widget=DateInput()
+    )
+    significant = BooleanFilter(label="Significant only (true or false)")
+    q = django_filters.CharFilter(method="search", label="Text contains", max_length=100)
+
+    class Meta:
+        model = TimelineEntry
+        form = TimelineFilterForm
+        fields = ["kind", "period", "since", "until", "significant", "q"]
+
+    def __init__(
+        self, *args: Any, periods: QuerySet[OperationalPeriod] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if periods is not None:
+            self.filters["period"].queryset = periods
+
+    def in_period(
+        self, queryset: QuerySet[TimelineEntry], name: str, value: OperationalPeriod
+    ) -> QuerySet[TimelineEntry]:
+        return queryset.filter(occurred_at__gte=value.starts_at, occurred_at__lt=value.ends_at)
+
+    def search(
+        self, queryset: QuerySet[TimelineEntry], name: str, value: str
+    ) -> QuerySet[TimelineEntry]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(summary__icontains=value) | Q(subject__icontains=value) | Q(text__icontains=value)
+        )

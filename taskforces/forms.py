@@ -23,6 +23,7 @@ from .models import (
     Role,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 from .selectors import current_holders
@@ -297,3 +298,49 @@ class PeriodForm(forms.Form):
         if starts and ends and ends <= starts:
             self.add_error("ends_at", "The period must end after it starts.")
         return data
+
+
+class LogEntryForm(forms.Form):
+    """A log entry written by hand on the timeline: what happened, when, and its marking."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            (TimelineEntry.Kind.LOG.value, "Log entry"),
+            (TimelineEntry.Kind.DECISION.value, "Decision"),
+        ],
+        initial=TimelineEntry.Kind.LOG,
+    )
+    subject = line_field(required=False, label="About (optional)")
+    text = prose_field(max_length=PROSE_LENGTH, rows=5, label="What happened")
+    occurred_at = PlanMomentField(
+        widget=DateTimeInput(),
+        label="When it happened",
+        required=False,
+        help_text="Leave empty for now.",
+    )
+    marking = marking_field()
+    significant = forms.BooleanField(required=False, label="Significant")
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["marking"].initial = task_force.marking
+
+
+class HandoverBriefForm(forms.Form):
+    """The outgoing holder's handover brief; "open tasks" comes prefilled from the data."""
+
+    open_tasks = prose_field(
+        max_length=PROSE_LENGTH,
+        rows=6,
+        required=False,
+        label="Open tasks",
+        help_text="Prefilled with the open tasks of you and your role; edit as needed.",
+    )
+    risks = prose_field(max_length=PROSE_LENGTH, rows=4, required=False, label="Risks")
+    contacts = prose_field(max_length=PROSE_LENGTH, rows=3, required=False, label="Contacts")
+    notes = prose_field(max_length=PROSE_LENGTH, rows=4, required=False, label="Other notes")
+    marking = marking_field()
+
+    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["marking"].initial = task_force.marking

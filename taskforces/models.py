@@ -218,6 +218,15 @@ class RoleAssignmentQuerySet(RestrictedQuerySet["RoleAssignment"]):
         now = at or timezone.now()
         return self.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), ended_at__isnull=True)
 
+    def during(self, starts_at: object, ends_at: object) -> RoleAssignmentQuerySet:
+        """Assignments that confer (or conferred) their role at some moment between
+        ``starts_at`` and ``ends_at``: an operational period's holders."""
+        return (
+            self.filter(starts_at__lt=ends_at)
+            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=starts_at))
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=starts_at))
+        )
+
     def due_for_recertification(self, at: object = None) -> RoleAssignmentQuerySet:
         """Open assignments (not ended, not expired) whose last recertification, or their
         start if never recertified, is CONCORD_RECERTIFY_DAYS or more ago."""
@@ -592,3 +601,128 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed {self.prefix}… of {self.owner}"
+
+
+class TimelineEntry(models.Model):
+    """One event in a task force's timeline: what happened, when, who did it and what it
+    was about, or a log entry someone wrote by hand.
+
+    The services write an entry in the same transaction as the change it records, so a
+    rolled-back change leaves none. Who may see an entry is the access rule of what it is
+    about: an entry about something with its own marking (an objective, a task, an
+    update, a handover brief) — or a log entry, marked by its author — is ``marked`` and
+    carries that marking (kept equal to the item's by the services); an entry about the
+    task force itself, its roles, assignments, periods or participation is seen by whoever
+    sees the task force, and shows the task force's marking."""
+
+    class Kind(models.TextChoices):
+        TASK_FORCE = "task_force", "Task force"
+        PARTICIPATION = "participation", "Participation"
+        ROLE = "role", "Role"
+        ASSIGNMENT = "assignment", "Assignment"
+        PERIOD = "period", "Operational period"
+        OBJECTIVE = "objective", "Objective"
+        TASK = "task", "Task"
+        UPDATE = "update", "Update"
+        ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+        HANDOVER = "handover", "Handover"
+        LOG = "log", "Log entry"
+        DECISION = "decision", "Decision"
+
+    MANUAL_KINDS = (Kind.LOG, Kind.DECISION)
+
+    # indexed with occurred_at below, which serves lookups by task force too
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="timeline", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # the audited action it records ("objective.updated", "log.written", ...)
+    action = models.CharField(max_length=60)
+    occurred_at = models.DateTimeField(validators=day_validators())
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    # what happened, in words ("Changed the task force's status", "Posted situation report")
+    summary = models.CharField(max_length=200)
+    # what it was about, as it was named then (a log entry's is typed by its writer)
+    subject = line_field(max_length=300, blank=True)
+    # the details: the fields changed, an update's text, a log entry's text
+    text = prose_field(max_length=PROSE_LENGTH, blank=True)
+    marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
+    marked = models.BooleanField(default=False)
+    significant = models.BooleanField(default=False)
+    significant_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    significant_at = models.DateTimeField(null=True, blank=True)
+    # moved on every change of the entry (marking, significance): the timeline's ETags
+    changed_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-occurred_at", "-id")
+        verbose_name = "timeline entry"
+        verbose_name_plural = "timeline entries"
+        indexes = [
+            models.Index(fields=("task_force", "occurred_at"), name="timeline_by_tf_time"),
+            models.Index(fields=("object_type", "object_id"), name="timeline_by_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.summary}: {self.subject}" if self.subject else self.summary
+
+    @property
+    def is_manual(self) -> bool:
+        return self.kind in self.MANUAL_KINDS
+
+
+class HandoverBrief(models.Model):
+    """What the outgoing holder of a role tells the incoming one when an operational period
+    ends: the open tasks (prefilled from the data), risks, contacts and notes, with a
+    marking. A holder of the same role in the next period acknowledges it, once."""
+
+    task_force = models.ForeignKey(
+        TaskForce, on_delete=models.CASCADE, related_name="handover_briefs", db_index=False
+    )
+    period = models.ForeignKey(
+        OperationalPeriod, on_delete=models.CASCADE, related_name="handover_briefs"
+    )
+    next_period = models.ForeignKey(
+        OperationalPeriod, on_delete=models.CASCADE, related_name="incoming_briefs"
+    )
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="handover_briefs")
+    assignment = models.ForeignKey(
+        RoleAssignment, on_delete=models.CASCADE, related_name="handover_briefs"
+    )
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    open_tasks = prose_field(max_length=PROSE_LENGTH, blank=True)
+    risks = prose_field(max_length=PROSE_LENGTH, blank=True)
+    contacts = prose_field(max_length=PROSE_LENGTH, blank=True)
+    notes = prose_field(max_length=PROSE_LENGTH, blank=True)
+    marking = models.PositiveSmallIntegerField(choices=Marking.choices, default=Marking.AMBER)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("period", "role__order", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("assignment", "period"), name="one_brief_per_assignment_and_period"
+            ),
+        ]
+        indexes = [models.Index(fields=("task_force", "marking"), name="brief_by_tf_marking")]
+
+    def __str__(self) -> str:
+        return f"Handover brief for {self.role.name} (period {self.period.number})"

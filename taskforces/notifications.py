@@ -16,7 +16,16 @@ from coordination.models import Event, User
 from coordination.notifications import Kind, Message, register
 from coordination.permissions.markings import Marking
 
-from .models import Objective, Participation, RoleAssignment, Task, Update
+from .models import (
+    Capability,
+    HandoverBrief,
+    Objective,
+    OperationalPeriod,
+    Participation,
+    RoleAssignment,
+    Task,
+    Update,
+)
 from .permissions import acknowledgement_audience, audience, holders
 
 
@@ -374,5 +383,52 @@ register(
             link=reverse("taskforces:update", args=[update.pk]),
         ),
         critical=True,
+    )
+)
+
+
+# --- handover between operational periods -----------------------------------------------------
+
+
+def _incoming_holders(event: Event, brief: HandoverBrief) -> QuerySet[User]:
+    from .services.handover import incoming_assignments
+
+    people = incoming_assignments(brief).values("person_id")
+    return audience(brief).filter(pk__in=people)
+
+
+register(
+    Kind(
+        name="handover.submitted",
+        audience=audience,
+        label="A handover brief for your role awaits your acknowledgement",
+        recipients=_incoming_holders,
+        message=lambda event, brief: Message(
+            title=f"Handover brief for {brief.role.name} in {brief.task_force.name} awaits your acknowledgement",
+            body=_body(
+                f"From {brief.written_by}, for operational period {brief.next_period.number}.",
+                brief.marking,
+            ),
+            link=reverse("taskforces:handover-brief", args=[brief.pk]),
+        ),
+        critical=True,
+    )
+)
+
+
+def _commanders(event: Event, period: OperationalPeriod) -> QuerySet[User]:
+    return holders(period.task_force, Capability.CHANGE)
+
+
+register(
+    Kind(
+        name="handover.complete",
+        label="Every role of your task force has handed over",
+        recipients=_commanders,
+        message=lambda event, period: Message(
+            title=f"Handover complete in {period.task_force.name}: every role of operational period {period.number} handed over and was acknowledged",
+            link=reverse("taskforces:handover", args=[period.task_force_id])
+            + f"?period={period.number}",
+        ),
     )
 )

@@ -23,7 +23,16 @@ from coordination.models import User
 from coordination.permissions import InList
 
 from .access import access_for, visible_items
-from .models import Objective, OperationalPeriod, Role, RoleAssignment, Task, TaskForce, Update
+from .models import (
+    Objective,
+    OperationalPeriod,
+    Role,
+    RoleAssignment,
+    Task,
+    TaskForce,
+    TimelineEntry,
+    Update,
+)
 from .permissions import current_assignments
 
 
@@ -182,4 +191,15 @@ def upcoming_period(
         OperationalPeriod.objects.filter(task_force=task_force, ends_at__gt=now)
         .order_by("starts_at")
         .first()
+    )
+
+
+def timeline_of(user: Any, task_force: TaskForce) -> QuerySet[TimelineEntry]:
+    """The task force's timeline as the person may see it, newest first (its page, its
+    exports and the API)."""
+    return (
+        TimelineEntry.objects.restrict(user, "view")
+        .filter(task_force=task_force)
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
     )

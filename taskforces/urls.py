@@ -2,7 +2,17 @@ from django.urls import path, re_path
 
 from . import exports
 from .reports import views as report_views
-from .views import calendars, objectives, participation, periods, roles, task_forces, updates
+from .views import (
+    calendars,
+    handover,
+    objectives,
+    participation,
+    periods,
+    roles,
+    task_forces,
+    timeline,
+    updates,
+)
 
 app_name = "taskforces"
 
@@ -33,6 +43,26 @@ urlpatterns = [
     ),
     path("task-forces/<int:pk>/updates/", updates.updates_feed, name="updates"),
     path("task-forces/<int:pk>/updates/new/", updates.update_create, name="update-create"),
+    path("task-forces/<int:pk>/timeline/", timeline.timeline, name="timeline"),
+    path(
+        "task-forces/<int:pk>/timeline/entries/",
+        timeline.timeline_entries,
+        name="timeline-entries",
+    ),
+    path("task-forces/<int:pk>/timeline/new/", timeline.log_entry_create, name="timeline-log"),
+    path("task-forces/<int:pk>/timeline/export.csv", timeline.timeline_csv, name="timeline-csv"),
+    path("task-forces/<int:pk>/timeline/export.pdf", timeline.timeline_pdf, name="timeline-pdf"),
+    path("timeline/<int:pk>/significant/", timeline.entry_significant, name="timeline-significant"),
+    path("task-forces/<int:pk>/handover/", handover.handover_status, name="handover"),
+    path("task-forces/<int:pk>/handover/mine/", handover.my_handovers, name="handover-mine"),
+    path("assignments/<int:pk>/handover/", handover.brief_write, name="handover-write"),
+    path("handover-briefs/<int:pk>/", handover.brief_detail, name="handover-brief"),
+    path(
+        "handover-briefs/<int:pk>/acknowledge/",
+        handover.brief_acknowledge,
+        name="handover-acknowledge",
+    ),
+    path("periods/<int:pk>/briefing/", handover.briefing, name="briefing"),
     path("task-forces/<int:pk>/periods/", periods.period_list, name="periods"),
     path("task-forces/<int:pk>/periods/new/", periods.period_create, name="period-create"),
     path("periods/<int:pk>/edit/", periods.period_edit, name="period-edit"),

@@ -35,6 +35,7 @@ TRIGGER_MIGRATIONS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     ("taskforces", "0008_task_marking_and_leaner_indexes", "SQLITE", "SQLITE_DROP", ("BACKFILL",)),
     ("taskforces", "0009_task_force_content_version", "_sqlite", "_sqlite_drop", ()),
+    ("taskforces", "0011_timeline_and_handover", "_sqlite", "_sqlite_drop", ()),
 ]
 
 

@@ -32,6 +32,7 @@ from taskforces.models import (
     RoleAssignment,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 from taskforces.selectors import sees_mandate
@@ -428,3 +429,57 @@ class UpdateCreateSerializer(serializers.Serializer):
 class AcknowledgementSerializer(serializers.Serializer):
     update_id = serializers.IntegerField(help_text="The update's id.")
     acknowledged_at = serializers.DateTimeField()
+
+
+class TimelineEntrySerializer(ReadSerializer):
+    """One event in a task force's timeline, or a log entry written by hand: when it
+    happened, who did it, what it was about (``object_type`` and ``object_id``), and its
+    marking (the item's own, or the task force's for the task force's own business)."""
+
+    task_force = TaskForceRefSerializer(read_only=True)
+    actor = PersonRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = (
+            "id",
+            "task_force",
+            "kind",
+            "action",
+            "summary",
+            "subject",
+            "text",
+            "occurred_at",
+            "recorded_at",
+            "actor",
+            "actor_label",
+            "object_type",
+            "object_id",
+            "marking",
+            "significant",
+            "significant_at",
+        )
+        read_only_fields = fields
+
+
+class LogEntryCreateSerializer(serializers.Serializer):
+    task_force = VisibleRelatedField(TaskForce)
+    text = Prose(max_length=PROSE_LENGTH)
+    subject = Text(max_length=200, required=False, default="", allow_blank=True)
+    kind = Choice(
+        choices=[(k.value, k.label) for k in TimelineEntry.MANUAL_KINDS],
+        required=False,
+        default=TimelineEntry.Kind.LOG.value,
+    )
+    occurred_at = Moment(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it happened (RFC 3339); not in the future. Default: now.",
+    )
+    marking = Choice(choices=Marking.choices, required=False, allow_null=True, default=None)
+    significant = Flag(required=False, default=False)
+
+
+class SignificantSerializer(serializers.Serializer):
+    significant = Flag(help_text="true: mark the entry significant; false: no longer.")

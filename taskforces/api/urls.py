@@ -12,5 +12,6 @@ router.register("role-assignments", views.RoleAssignmentViewSet, basename="role-
 router.register("objectives", views.ObjectiveViewSet, basename="objective")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("updates", views.UpdateViewSet, basename="update")
+router.register("timeline-entries", views.TimelineEntryViewSet, basename="timeline-entry")
 
 urlpatterns = router.urls

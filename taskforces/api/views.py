@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from coordination.api.filters import BooleanFilter, IdFilter
+from coordination.api.filters import BooleanFilter, IdFilter, IsoDateTimeFilter
 from coordination.api.idempotency import idempotent
 from coordination.api.serializers import OptionalReasonSerializer, ReasonSerializer
 from coordination.api.views import ReadOnlyResourceViewSet
@@ -27,11 +28,13 @@ from taskforces.filtersets import ObjectiveFilter, TaskFilter, TaskForceFilter
 from taskforces.models import (
     Acknowledgement,
     Objective,
+    OperationalPeriod,
     Participation,
     Role,
     RoleAssignment,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 
@@ -42,6 +45,7 @@ from .serializers import (
     AssignmentEndDateSerializer,
     AssignSerializer,
     InvitationSerializer,
+    LogEntryCreateSerializer,
     ObjectiveChangeSerializer,
     ObjectiveCreateSerializer,
     ObjectiveSerializer,
@@ -51,6 +55,7 @@ from .serializers import (
     RoleChangeSerializer,
     RoleCreateSerializer,
     RoleSerializer,
+    SignificantSerializer,
     TaskChangeSerializer,
     TaskCreateSerializer,
     TaskForceChangeSerializer,
@@ -58,6 +63,7 @@ from .serializers import (
     TaskForceSerializer,
     TaskForceTransitionSerializer,
     TaskSerializer,
+    TimelineEntrySerializer,
     UpdateCreateSerializer,
     UpdateSerializer,
 )
@@ -596,3 +602,93 @@ class UpdateViewSet(TaskForceContentViewSet):
         acknowledgement = services.acknowledge_update(update=update, by=self.actor)
         body = {"update_id": update.pk, "acknowledged_at": acknowledgement.acknowledged_at}
         return Response(AcknowledgementSerializer(body).data)
+
+
+# --- the timeline -------------------------------------------------------------------------
+
+
+class TimelineApiFilter(drf_filters.FilterSet):
+    task_force = IdFilter(field_name="task_force", label="Task force id")
+    kind = drf_filters.ChoiceFilter(choices=TimelineEntry.Kind.choices)
+    period = IdFilter(method="in_period", label="Operational period id")
+    since = IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", label="Happened at or after"
+    )
+    until = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Happened before")
+    significant = BooleanFilter()
+    q = drf_filters.CharFilter(method="search", label="Text contains", max_length=100)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ("task_force", "kind", "period", "since", "until", "significant", "q")
+
+    def in_period(
+        self, queryset: QuerySet[TimelineEntry], name: str, value: int
+    ) -> QuerySet[TimelineEntry]:
+        period = (
+            OperationalPeriod.objects.restrict(self.request.user, "view").filter(pk=value).first()
+        )
+        if period is None:  # the same answer for a hidden period as for a missing one
+            raise ValidationError({"period": ["No such operational period."]})
+        return queryset.filter(
+            task_force_id=period.task_force_id,
+            occurred_at__gte=period.starts_at,
+            occurred_at__lt=period.ends_at,
+        )
+
+    def search(
+        self, queryset: QuerySet[TimelineEntry], name: str, value: str
+    ) -> QuerySet[TimelineEntry]:
+        return queryset.filter(
+            Q(summary__icontains=value) | Q(subject__icontains=value) | Q(text__icontains=value)
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Timeline entries I may see, newest first",
+        description="Every significant event of the task forces (changes made through "
+        "Concord, and log entries written by hand), each shown to those who may see what "
+        "it is about. Conditional GET: an unchanged list answers 304.",
+    ),
+    retrieve=extend_schema(summary="One timeline entry"),
+    create=extend_schema(
+        summary="Write a log entry (or a decision) in a task force's timeline",
+        description="Holders of a role that may post updates, with its own marking and the "
+        "time it happened (not in the future).",
+        request=LogEntryCreateSerializer,
+        responses={201: TimelineEntrySerializer},
+    ),
+)
+class TimelineEntryViewSet(TaskForceContentViewSet):
+    """The task forces' timelines."""
+
+    model = TimelineEntry
+    serializer_class = TimelineEntrySerializer
+    filterset_class = TimelineApiFilter
+    ordering_fields = ("occurred_at", "id")
+    ordering = ("-occurred_at", "-id")
+
+    def optimise(self, queryset: QuerySet[TimelineEntry]) -> QuerySet[TimelineEntry]:
+        return queryset.select_related("task_force", "actor")
+
+    @idempotent
+    def create(self, request: Request) -> Response:
+        data = self.validated(LogEntryCreateSerializer)
+        entry = services.write_log_entry(by=self.actor, **data)
+        return self.respond(entry, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Mark a timeline entry significant, or no longer",
+        description="Holders of a role that may post updates in its task force, who see it.",
+        request=SignificantSerializer,
+        responses={200: TimelineEntrySerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def significant(self, request: Request, pk: str) -> Response:
+        entry = self.get_object()
+        data = self.validated(SignificantSerializer)
+        entry = services.mark_significant(
+            entry=entry, significant=data["significant"], by=self.actor
+        )
+        return self.respond(entry)

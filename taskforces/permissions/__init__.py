@@ -18,6 +18,7 @@ core, and it re-exports the public names:
 - :mod:`.items` — objectives, tasks and updates (and the marking ceiling);
 - :mod:`.assignments` — role assignments and their access review;
 - :mod:`.participation` — participations;
+- :mod:`.timeline` — timeline entries and handover briefs;
 - :mod:`.audience` — who may see an item, turned round for notifications;
 - :mod:`.explanations` — the chain of grants in words, for every policy's ``explain``;
 - :mod:`._common` — what each action needs, and whether a person holds it.
@@ -35,10 +36,12 @@ from .audience import acknowledgement_audience, audience, holders
 from .items import ItemPolicy, ObjectivePolicy, TaskPolicy, UpdatePolicy
 from .participation import ParticipationPolicy
 from .task_forces import OperationalPeriodPolicy, RolePolicy, TaskForcePolicy
+from .timeline import HandoverBriefPolicy, TimelineEntryPolicy
 
 __all__ = [
     "ITEM_CHANGE_CAPABILITY",
     "TASK_FORCE_ACTIONS",
+    "HandoverBriefPolicy",
     "ItemPolicy",
     "ObjectivePolicy",
     "OperationalPeriodPolicy",
@@ -47,6 +50,7 @@ __all__ = [
     "RolePolicy",
     "TaskForcePolicy",
     "TaskPolicy",
+    "TimelineEntryPolicy",
     "UpdatePolicy",
     "acknowledgement_audience",
     "audience",

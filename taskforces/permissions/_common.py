@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from coordination.permissions import InList
 
 from ..access import access_for
-from ..models import Capability, Objective, Role, RoleAssignment, Task, Update
+from ..models import Capability, Objective, Role, RoleAssignment, Task, TimelineEntry, Update
 
 # What each item action needs on the item's task force.
 TASK_FORCE_ACTIONS: dict[str, str] = {
@@ -28,6 +28,8 @@ ITEM_CHANGE_CAPABILITY: dict[type, str] = {
     Objective: Capability.MANAGE_OBJECTIVES,
     Task: Capability.MANAGE_TASKS,
     Update: Capability.CHANGE,
+    # marking an entry significant
+    TimelineEntry: Capability.POST_UPDATES,
 }
 
 

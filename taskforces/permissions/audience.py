@@ -18,6 +18,7 @@ from ..models import (
     Role,
     RoleAssignment,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 
@@ -58,6 +59,8 @@ def audience(obj: Any) -> QuerySet[Any]:
         return holders(obj)
     task_force = obj.task_force
     if isinstance(obj, (Role, OperationalPeriod)):  # seen by whoever sees the task force
+        return holders(task_force)
+    if isinstance(obj, TimelineEntry) and not obj.marked:  # the task force's own business
         return holders(task_force)
     marking = int(obj.marking)
     accepted = list(

@@ -6,7 +6,7 @@ could not open in Concord. Each builder runs a fixed number of queries, however 
 data the task force holds.
 
 Items with a marking (objectives, their tasks, updates) carry their own; what has none
-of its own (roles and holders, period notes, audit entries about the task force, its
+of its own (roles and holders, period notes, timeline entries about the task force, its
 roles or assignments) carries the task force's marking, since it is the task force's
 information.
 """
@@ -15,27 +15,28 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Exists, F, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from agencies.models import Agency
-from coordination.models import AuditEvent, User
+from coordination.models import User
 
 from ..models import (
+    HandoverBrief,
     Objective,
     OperationalPeriod,
-    Participation,
     Role,
     RoleAssignment,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 from ..selectors import with_progress
+from ..timeline import excerpt
 from .data import Report, Row, Section, day, moment
 
 # --- shared pieces ----------------------------------------------------------------------------
@@ -323,95 +324,6 @@ def build_ics204(
 
 # --- ICS 214: activity log ---------------------------------------------------------------------
 
-ACTION_LABELS = {
-    "taskforce.formed": "Formed the task force",
-    "taskforce.updated": "Edited the task force",
-    "taskforce.status_changed": "Changed the task force's status",
-    "participation.invited": "Invited an agency",
-    "participation.accepted": "Accepted the invitation",
-    "participation.declined": "Declined the invitation",
-    "participation.withdrawn": "Withdrew an agency",
-    "role.created": "Added a role",
-    "role.updated": "Changed a role",
-    "assignment.created": "Assigned a role",
-    "assignment.ended": "Ended a role assignment",
-    "assignment.end_date_set": "Set a role assignment's end",
-    "assignment.recertified": "Recertified a role assignment",
-    "objective.created": "Created an objective",
-    "objective.updated": "Updated an objective",
-    "task.created": "Created a task",
-    "task.updated": "Updated a task",
-    "update.acknowledged": "Acknowledged an update",
-    "period.created": "Planned an operational period",
-    "period.updated": "Changed an operational period",
-    "period.deleted": "Removed an operational period",
-    "export.csv": "Exported a CSV",
-    "export.pdf": "Exported a PDF",
-}
-# status values are shown; other changed fields only by name
-SHOWN_VALUES = ("status",)
-
-
-def _ids(queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """The primary keys as text, to compare with ``AuditEvent.object_id``."""
-    return queryset.annotate(_object_id=Cast("pk", CharField())).values("_object_id")
-
-
-def visible_objects_of(viewer: Any, task_force: TaskForce) -> Q:
-    """Audit events about objects of this task force the viewer may view now."""
-    kinds: Iterable[tuple[str, QuerySet[Any]]] = (
-        ("objective", Objective.objects.filter(task_force=task_force)),
-        ("task", Task.objects.filter(task_force=task_force)),
-        ("update", Update.objects.filter(task_force=task_force)),
-        ("role", Role.objects.filter(task_force=task_force)),
-        ("roleassignment", RoleAssignment.objects.filter(role__task_force=task_force)),
-        ("participation", Participation.objects.filter(task_force=task_force)),
-        ("operationalperiod", OperationalPeriod.objects.filter(task_force=task_force)),
-    )
-    condition = Q(object_type="taskforces.taskforce", object_id=str(task_force.pk))
-    for model, queryset in kinds:
-        condition |= Q(
-            object_type=f"taskforces.{model}",
-            object_id__in=_ids(queryset.restrict(viewer, "view")),  # type: ignore[attr-defined]
-        )
-    return condition
-
-
-def _details(event: AuditEvent) -> str:
-    before, after = event.before, event.after
-    if event.action.startswith("export.") and isinstance(after, dict):
-        return f"{after.get('kind', '')}, {after.get('rows', '?')} rows".strip(", ")
-    if not (isinstance(before, dict) and isinstance(after, dict)):
-        return ""
-    changed = []
-    for key in after:
-        if key in before and before[key] != after[key]:
-            shown = (
-                f" from {_plain(before[key], event.object_type)} to {_plain(after[key], event.object_type)}"
-                if key in SHOWN_VALUES
-                else ""
-            )
-            changed.append(f"{key.replace('_', ' ')}{shown}")
-    return f"Changed {', '.join(changed)}" if changed else ""
-
-
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    "taskforces.objective": dict(Objective.Status.choices),
-    "taskforces.task": dict(Task.Status.choices),
-    "taskforces.taskforce": dict(TaskForce.Status.choices),
-    "taskforces.participation": dict(Participation.Status.choices),
-}
-
-
-def _plain(value: Any, object_type: str = "") -> str:
-    label = STATUS_LABELS.get(object_type, {}).get(str(value))
-    return (label or str(value).replace("_", " ")).lower()
-
-
-def _excerpt(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 def build_ics214(
     *,
@@ -422,100 +334,42 @@ def build_ics214(
     role: Role | None = None,
 ) -> Report:
     """What one person, or the holders of one role while they held it, did in the task
-    force during the period: their audited actions on its objects and the updates they
-    posted, oldest first. Only entries about objects the viewer may view now are listed."""
+    force during the period, oldest first: the task force's timeline
+    (``taskforces.timeline``) narrowed to them, as far as the viewer may see it — every
+    change they made there, the updates they posted and the log entries they wrote."""
     if (person is None) == (role is None):
         raise ValueError("An activity log is of one person or of one role.")
-    in_period = Q(created_at__gte=period.starts_at, created_at__lt=period.ends_at)
-    events = (
-        AuditEvent.objects.filter(in_period, outcome=AuditEvent.Outcome.SUCCESS)
-        .exclude(action="update.posted")  # listed from the update itself, with its text
-        .filter(visible_objects_of(viewer, task_force))
+    entries = (
+        TimelineEntry.objects.restrict(viewer, "view")
+        .filter(
+            task_force=task_force,
+            occurred_at__gte=period.starts_at,
+            occurred_at__lt=period.ends_at,
+        )
         .select_related("actor")
-        .order_by("created_at", "id")
-    )
-    updates = (
-        Update.objects.restrict(viewer, "view")
-        .filter(in_period, task_force=task_force)
-        .select_related("author")
-        .order_by("created_at", "id")
+        .order_by("occurred_at", "id")
     )
     if role is not None:
-        events = events.filter(holding_at(role.pk, "created_at", "actor_id"))
-        updates = updates.filter(holding_at(role.pk, "created_at", "author_id"))
+        entries = entries.filter(holding_at(role.pk, "occurred_at", "actor_id"))
         subject = f"Role: {role.name}"
         parameters = {"role": str(role.pk)}
     elif person is not None:
-        events = events.filter(actor_id=person.pk)
-        updates = updates.filter(author_id=person.pk)
+        entries = entries.filter(actor_id=person.pk)
         subject = f"Person: {person}"
         parameters = {"person": str(person.pk)}
-    event_list = list(events)
-    update_list = list(updates)
-
-    # current titles and markings of the marked objects the entries are about
-    wanted: dict[str, set[int]] = defaultdict(set)
-    for event in event_list:
-        if event.object_type in ("taskforces.objective", "taskforces.task", "taskforces.update"):
-            wanted[event.object_type].add(int(event.object_id))
-    known: dict[tuple[str, int], tuple[str, int]] = {}
-    lookups: tuple[tuple[str, Callable[[], Iterable[tuple[int, str, int]]]], ...] = (
-        (
-            "taskforces.objective",
-            lambda: Objective.objects.filter(pk__in=wanted["taskforces.objective"]).values_list(
-                "pk", "title", "marking"
-            ),
-        ),
-        (
-            "taskforces.task",
-            lambda: Task.objects.filter(pk__in=wanted["taskforces.task"]).values_list(
-                "pk", "title", "marking"
-            ),
-        ),
-        (
-            "taskforces.update",
-            lambda: Update.objects.filter(pk__in=wanted["taskforces.update"]).values_list(
-                "pk", "title", "marking"
-            ),
-        ),
-    )
-    for object_type, fetch in lookups:
-        if wanted[object_type]:
-            for pk, title, marking in fetch():
-                known[(object_type, pk)] = (title, int(marking))
-
-    floor = int(task_force.marking)
-    entries: list[tuple[datetime.datetime, int, Row]] = []
-    for event in event_list:
-        key = (event.object_type, int(event.object_id)) if event.object_id.isdigit() else None
-        title, marking = known.get(key, (event.object_repr, floor)) if key else ("", floor)
-        who = str(event.actor) if event.actor_id else event.actor_label
-        label = ACTION_LABELS.get(event.action, event.action.replace(".", " ").replace("_", " "))
-        entries.append(
+    rows = [
+        Row(
             (
-                event.created_at,
-                0,
-                Row((moment(event.created_at), who, label, title, _details(event)), marking),
-            )
+                moment(entry.occurred_at),
+                str(entry.actor) if entry.actor_id else entry.actor_label,
+                entry.summary,
+                entry.subject,
+                excerpt(entry.text),
+            ),
+            int(entry.marking),
         )
-    for update in update_list:
-        entries.append(
-            (
-                update.created_at,
-                1,
-                Row(
-                    (
-                        moment(update.created_at),
-                        str(update.author) if update.author_id else "",
-                        f"Posted {update.get_kind_display().lower()}",
-                        update.title,
-                        _excerpt(update.body),
-                    ),
-                    int(update.marking),
-                ),
-            )
-        )
-    entries.sort(key=lambda entry: (entry[0], entry[1]))
+        for entry in entries
+    ]
     return Report(
         form="ics-214",
         number="ICS 214",
@@ -526,14 +380,143 @@ def build_ics214(
         columns=("Time", "Person", "Activity", "About", "Details"),
         weights=(1.5, 2, 2.3, 2.6, 4),
         sections=[
-            Section(
-                "Activity",
-                [row for *_, row in entries],
-                empty="No activity you can see in this period.",
-            )
+            Section("Activity", rows, empty="No activity you can see in this period."),
         ],
         subject=subject,
         parameters=parameters,
+    )
+
+
+# --- ICS 201: incident briefing --------------------------------------------------------------
+
+
+def build_ics201(*, viewer: Any, task_force: TaskForce, period: OperationalPeriod) -> Report:
+    """The briefing for the start of a period, from the data, as the viewer may see it:
+    the situation (the latest situation reports), the period's objectives, the
+    organisation, the resources and their assignments (the period's tasks by role), every
+    open task, and the handover briefs written for this period."""
+    sitreps = (
+        Update.objects.restrict(viewer, "view")
+        .filter(task_force=task_force, kind=Update.Kind.SITREP, created_at__lt=period.ends_at)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:5]
+    )
+    situation = [
+        Row(
+            (
+                moment(update.created_at),
+                str(update.author) if update.author_id else "",
+                update.title,
+                excerpt(update.body),
+            ),
+            int(update.marking),
+        )
+        for update in sitreps
+    ]
+    objectives = build_ics202(viewer=viewer, task_force=task_force, period=period)
+    organisation = build_ics203(viewer=viewer, task_force=task_force, period=period)
+    work = build_ics204(viewer=viewer, task_force=task_force, period=period, group="role")
+    assignments = [
+        Row((section.heading, *row.cells), row.marking)
+        for section in work.sections
+        for row in section.rows
+    ]
+    open_tasks = [
+        Row(
+            (
+                task.title,
+                task.objective.title,
+                assignee_text(task),
+                day(task.due_date),
+                task.get_status_display(),
+            ),
+            int(task.marking),
+        )
+        for task in Task.objects.restrict(viewer, "view")
+        .filter(
+            task_force=task_force,
+            status__in=(Task.Status.TODO, Task.Status.IN_PROGRESS, Task.Status.BLOCKED),
+        )
+        .select_related("objective", "assignee", "assigned_role")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    ]
+    briefs = [
+        Row(
+            (
+                brief.role.name,
+                str(brief.written_by) if brief.written_by_id else "",
+                brief.open_tasks,
+                brief.risks,
+                brief.contacts,
+                brief.notes,
+                f"{brief.acknowledged_by}, {moment(brief.acknowledged_at)}"
+                if brief.acknowledged_at
+                else "Not yet",
+            ),
+            int(brief.marking),
+        )
+        for brief in HandoverBrief.objects.restrict(viewer, "view")
+        .filter(task_force=task_force, next_period=period)
+        .select_related("role", "written_by", "acknowledged_by")
+        .order_by("role__order", "role__name", "id")
+    ]
+    return Report(
+        form="ics-201",
+        number="ICS 201",
+        title="Incident briefing",
+        task_force=task_force,
+        period=period,
+        viewer=viewer,
+        columns=("Posted", "By", "Title", "Situation"),
+        weights=(1.5, 2, 3, 6),
+        sections=[
+            Section("1. Situation", situation, empty="No situation report you can see yet."),
+            Section(
+                "2. Objectives",
+                objectives.sections[0].rows,
+                empty="No objectives you can see are tied to this period.",
+                columns=objectives.columns,
+                weights=objectives.weights,
+            ),
+            Section(
+                "3. Organisation",
+                organisation.sections[0].rows,
+                empty="This task force has no roles.",
+                columns=organisation.columns,
+                weights=organisation.weights,
+            ),
+            Section(
+                "4. Resources and assignments",
+                assignments,
+                empty="No tasks you can see in this period.",
+                columns=("Role", *work.columns),
+                weights=(2, *work.weights),
+            ),
+            Section(
+                "5. Open tasks",
+                open_tasks,
+                empty="No open task you can see.",
+                columns=("Task", "Objective", "Assigned to", "Due date", "Status"),
+                weights=(3.5, 3, 2.5, 1.3, 1.3),
+            ),
+            Section(
+                "6. Handover briefs",
+                briefs,
+                empty="No handover brief you can see was written for this period.",
+                columns=(
+                    "Role",
+                    "From",
+                    "Open tasks",
+                    "Risks",
+                    "Contacts",
+                    "Notes",
+                    "Acknowledged",
+                ),
+                weights=(1.6, 1.6, 3, 2.4, 2, 2.4, 1.8),
+            ),
+        ],
+        notes=period.notes,
+        notes_marking=int(task_force.marking),
     )
 
 

@@ -33,6 +33,10 @@ class Section:
     heading: str
     rows: list[Row] = field(default_factory=list)
     empty: str = "Nothing to list."
+    # a section with columns of its own (the ICS 201 briefing's sections differ); None:
+    # the report's
+    columns: tuple[str, ...] | None = None
+    weights: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -48,7 +52,8 @@ class Report:
     number: str
     title: str
     task_force: TaskForce
-    period: OperationalPeriod
+    # None for what is not of one period (the timeline's PDF)
+    period: OperationalPeriod | None
     viewer: Any
     columns: tuple[str, ...]
     sections: list[Section]
@@ -81,6 +86,8 @@ class Report:
 
     @property
     def period_label(self) -> str:
+        if self.period is None:
+            return ""
         return f"Operational period {self.period.number}: {period_span(self.period)}"
 
     def csv_header(self) -> list[str]:

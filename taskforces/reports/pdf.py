@@ -23,7 +23,7 @@ from reportlab.platypus import (
 
 from coordination.permissions.markings import Marking
 
-from .data import Report, moment
+from .data import Report, Section, moment
 
 PAGE = landscape(A4)
 MARGIN = 14 * mm
@@ -63,9 +63,10 @@ def _marking_band(canvas: Any, label: str, marking: Marking, y: float) -> None:
 def _decorate(report: Report) -> Any:
     marking = report.marking
     label = marking.label
+    period = f" · operational period {report.period.number}" if report.period else ""
     footer = (
-        f"{report.number} · {report.task_force.name} · operational period "
-        f"{report.period.number} · for {report.viewer} · {moment(report.generated_at)}"
+        f"{report.number} · {report.task_force.name}{period}"
+        f" · for {report.viewer} · {moment(report.generated_at)}"
     )
 
     def draw(canvas: Any, doc: Any) -> None:
@@ -81,11 +82,14 @@ def _decorate(report: Report) -> Any:
     return draw
 
 
-def _table(report: Report, rows: list[list[Paragraph]], width: float) -> LongTable:
-    weights = [*report.weights, 1.3]
+def _table(
+    report: Report, rows: list[list[Paragraph]], width: float, section: Section | None = None
+) -> LongTable:
+    columns = (section.columns if section else None) or report.columns
+    weights = [*((section.weights if section else None) or report.weights), 1.3]
     total = sum(weights)
     widths = [width * w / total for w in weights]
-    header = [_text(column, HEAD_CELL) for column in (*report.columns, "Marking")]
+    header = [_text(column, HEAD_CELL) for column in (*columns, "Marking")]
     table = LongTable([header, *rows], colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -117,7 +121,7 @@ def render_pdf(report: Report) -> bytes:
     )
     facts = [
         ("Task force", report.task_force.name),
-        ("Period", report.period_label),
+        *([("Period", report.period_label)] if report.period else []),
         *([("Subject", report.subject)] if report.subject else []),
         ("Prepared for", str(report.viewer)),
         ("Generated", moment(report.generated_at)),
@@ -141,7 +145,7 @@ def render_pdf(report: Report) -> bytes:
             [*(_text(cell) for cell in row.cells), _text(Marking(row.marking).label)]
             for row in section.rows
         ]
-        story += [heading, _table(report, rows, doc.width)]
+        story += [heading, _table(report, rows, doc.width, section)]
     decorate = _decorate(report)
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()

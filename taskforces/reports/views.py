@@ -131,13 +131,17 @@ CSV_FORMS = frozenset(FORMS)  # every form is a table: objectives, holders, task
 def _filename(report: Report, extension: str) -> str:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return (
-        f"concord-{report.form}-tf{report.task_force.pk}-period-{report.period.number}"
+        f"concord-{report.form}-tf{report.task_force.pk}-period-{_number(report)}"
         f"-{stamp}.{extension}"
     )
 
 
 def _filters(report: Report) -> dict[str, str]:
-    return {"form": report.form, "period": str(report.period.number), **report.parameters}
+    return {"form": report.form, "period": _number(report), **report.parameters}
+
+
+def _number(report: Report) -> str:
+    return str(report.period.number) if report.period else ""
 
 
 @login_required

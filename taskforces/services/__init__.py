@@ -23,6 +23,8 @@ One module per section; this package re-exports every public name, so
 - :mod:`.periods` — operational periods;
 - :mod:`.objectives` — objectives and tasks;
 - :mod:`.updates` — updates and acknowledgements;
+- :mod:`.timeline` — log entries written by hand, entries marked significant;
+- :mod:`.handover` — handover briefs between operational periods;
 - :mod:`.agency_changes` — reactions to agency changes (offboarding);
 - :mod:`.periodic` — the periodic checks Celery beat runs;
 - :mod:`._common` — checks shared by several sections (not part of the interface).
@@ -43,6 +45,18 @@ from .assignments import (
     expire_assignments,
     recertify_assignment,
     set_assignment_end,
+)
+from .handover import (
+    BRIEF_FIELDS,
+    acknowledge_handover,
+    handover_complete,
+    holders_during,
+    incoming_assignments,
+    next_period_of,
+    open_tasks_text,
+    outgoing,
+    taken_over_by,
+    write_handover_brief,
 )
 from .locks import lock_in_task_force, lock_task_forces
 from .objectives import (
@@ -70,9 +84,11 @@ from .task_forces import (
     update_task_force,
     withdraw_agency,
 )
+from .timeline import mark_significant, write_log_entry
 from .updates import acknowledge_update, post_update
 
 __all__ = [
+    "BRIEF_FIELDS",
     "OBJECTIVE_FIELDS",
     "OFFBOARD_BATCH",
     "OFFBOARD_STALE",
@@ -81,6 +97,7 @@ __all__ = [
     "RECERTIFY_NOTE_MAX",
     "TASK_FIELDS",
     "TASK_FORCE_TRANSITIONS",
+    "acknowledge_handover",
     "acknowledge_update",
     "assign_role",
     "create_objective",
@@ -94,11 +111,18 @@ __all__ = [
     "expire_assignments",
     "flag_unrecertified_assignments",
     "form_task_force",
+    "handover_complete",
+    "holders_during",
+    "incoming_assignments",
     "invite_agency",
     "lock_in_task_force",
     "lock_task_forces",
+    "mark_significant",
+    "next_period_of",
     "on_agency_status_changed",
     "on_membership_ended",
+    "open_tasks_text",
+    "outgoing",
     "post_update",
     "recertify_assignment",
     "respond_to_invitation",
@@ -106,6 +130,7 @@ __all__ = [
     "run_offboarding",
     "send_reminders",
     "set_assignment_end",
+    "taken_over_by",
     "transition_task_force",
     "update_objective",
     "update_period",
@@ -113,4 +138,6 @@ __all__ = [
     "update_task",
     "update_task_force",
     "withdraw_agency",
+    "write_handover_brief",
+    "write_log_entry",
 ]

@@ -10,11 +10,13 @@ from django.db.models import Model
 
 from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
+from coordination import audit
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
 from coordination.permissions.markings import Marking
 
 from ..access import access_for
+from .. import timeline
 from ..models import Participation, TaskForce
 from ..permissions.items import _ceiling_for
 
@@ -101,3 +103,19 @@ def _check_agencies(
             {field: f"Not taking part in this task force: {', '.join(outsiders)}."}
         )
     return contributor_list
+
+
+def record(
+    *,
+    actor: Any,
+    action: str,
+    obj: Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: Any = None,
+) -> None:
+    """Record a change inside a task force: its audit event and, when it is a timeline
+    event (``taskforces.timeline.ACTIONS``), its timeline entry, both in the caller's
+    transaction, so neither exists for a change that rolled back."""
+    audit.record(actor=actor, action=action, obj=obj, before=before, after=after)
+    timeline.record(actor=actor, action=action, obj=obj, before=before, after=after, at=at)

@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from agencies.selectors import membership_of
-from coordination import audit, notifications
+from coordination import notifications
 from coordination.models import User
 from coordination.permissions import PermissionDenied, require
 from coordination.validators import validate_fields
 
 from ..models import Role, RoleAssignment, TaskForce
-from ._common import _accepted_agency_ids, _liaison_membership
+from ._common import _accepted_agency_ids, _liaison_membership, record
 from .locks import lock_in_task_force, lock_task_forces
 
 
@@ -74,7 +74,7 @@ def _create_assignment(
     except IntegrityError as error:  # the partial unique index, if a check above raced
         raise ValidationError({"person": f"{person} already holds {locked.name}."}) from error
     person.groups.add(locked.group)
-    audit.record(
+    record(
         actor=assigned_by,
         action="assignment.created",
         obj=assignment,
@@ -142,12 +142,13 @@ def _end(
     validate_fields(assignment, {"end_reason": "reason"})
     assignment.save(update_fields=["ended_at", "ended_by", "end_reason"])
     assignment.person.groups.remove(assignment.role.group)
-    audit.record(
+    record(
         actor=by,
         action="assignment.ended",
         obj=assignment,
         before={"ended_at": None},
         after={"ended_at": assignment.ended_at.isoformat(), "reason": reason},
+        at=assignment.ended_at,
     )
     notifications.emit("assignment.ended", assignment, actor=by, data={"reason": reason})
 
@@ -203,7 +204,7 @@ def set_assignment_end(
     assignment.ends_at = until
     validate_fields(assignment, {"ends_at": "until"})
     assignment.save(update_fields=["ends_at"])
-    audit.record(
+    record(
         actor=by,
         action="assignment.end_date_set",
         obj=assignment,
@@ -254,7 +255,7 @@ def recertify_assignment(
     assignment.recertified_by = actor
     assignment.full_clean(validate_constraints=False)
     assignment.save(update_fields=["recertified_at", "recertified_by"])
-    audit.record(
+    record(
         actor=actor,
         action="assignment.recertified",
         obj=assignment,

@@ -15,7 +15,7 @@ from coordination.models import User
 from coordination.permissions import PermissionDenied, can, require
 
 from ..models import Objective, OperationalPeriod, Role, Task, TaskForce
-from ._common import _apply_changes, _check_agencies, _check_marking, _reread_or_rollback
+from ._common import _apply_changes, _check_agencies, _check_marking, _reread_or_rollback, record
 from .locks import lock_in_task_force, lock_task_forces
 from .periods import _check_period_of
 
@@ -70,7 +70,7 @@ def create_objective(
     objective.save()
     objective.contributing_agencies.set(contributors)
     _reread_or_rollback(objective, by)
-    audit.record(
+    record(
         actor=by,
         action="objective.created",
         obj=objective,
@@ -112,7 +112,7 @@ def update_objective(
     if contributing_agencies is not None:
         objective.contributing_agencies.set(contributors)
     _reread_or_rollback(objective, by)
-    audit.record(
+    record(
         actor=by,
         action="objective.updated",
         obj=objective,
@@ -187,7 +187,7 @@ def create_task(
     task.full_clean()
     task.save()
     _reread_or_rollback(task, by)
-    audit.record(actor=by, action="task.created", obj=task, after=audit.snapshot(task, TASK_FIELDS))
+    record(actor=by, action="task.created", obj=task, after=audit.snapshot(task, TASK_FIELDS))
     if task.assignee_id or task.assigned_role_id:
         notifications.emit("task.assigned", task, actor=by)
     return task
@@ -221,7 +221,7 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
     task.full_clean()
     if changed:
         task.save(update_fields=[*changed, "updated_at"])
-    audit.record(
+    record(
         actor=by,
         action="task.updated",
         obj=task,

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coordination import audit
 from coordination.models import User
 from coordination.permissions import require
 
 from ..models import OperationalPeriod, TaskForce
+from ._common import record
 
 PERIOD_FIELDS = ("number", "starts_at", "ends_at", "notes")
 
@@ -100,7 +100,7 @@ def create_period(
     period.full_clean(validate_constraints=False)
     _check_period(period)
     period.save()
-    audit.record(actor=by, action="period.created", obj=period, after=_period_snapshot(period))
+    record(actor=by, action="period.created", obj=period, after=_period_snapshot(period))
     return period
 
 
@@ -123,7 +123,7 @@ def update_period(*, period: OperationalPeriod, by: User, **changes: Any) -> Ope
     _check_period(period)
     if changes:
         period.save(update_fields=list(changes))
-    audit.record(
+    record(
         actor=by,
         action="period.updated",
         obj=period,
@@ -144,7 +144,7 @@ def delete_period(*, period: OperationalPeriod, by: User) -> None:
         "objectives": sorted(period.objectives.values_list("pk", flat=True)),
         "tasks": sorted(period.tasks.values_list("pk", flat=True)),
     }
-    audit.record(
+    record(
         actor=by,
         action="period.deleted",
         obj=period,

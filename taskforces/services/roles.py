@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agencies.models import Agency
-from coordination import audit
 from coordination.models import User
 from coordination.permissions import require
 
@@ -24,6 +23,7 @@ from ..models import (
     TaskForce,
     TaskForceGroupObjectPermission,
 )
+from ._common import record
 from .locks import lock_in_task_force, lock_task_forces
 
 
@@ -140,7 +140,7 @@ def create_role(
     eligible = list(eligible_agencies)
     if eligible:
         role.eligible_agencies.set(eligible)
-    audit.record(
+    record(
         actor=by,
         action="role.created",
         obj=role,
@@ -193,7 +193,7 @@ def update_role(
         _sync_role_permissions(role)
     if eligible_agencies is not None:
         role.eligible_agencies.set(list(eligible_agencies))
-    audit.record(
+    record(
         actor=by,
         action="role.updated",
         obj=role,

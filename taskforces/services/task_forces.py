@@ -16,7 +16,7 @@ from coordination.validators import validate_fields
 
 from ..access import access_for
 from ..models import Participation, Role, RoleAssignment, RoleTemplate, TaskForce
-from ._common import TF, P, _apply_changes, _check_marking, _liaison_membership
+from ._common import TF, P, _apply_changes, _check_marking, _liaison_membership, record
 from .assignments import _create_assignment, _eligible, _end_many
 from .locks import lock_in_task_force, lock_task_forces
 from .roles import _new_role, ensure_role_templates
@@ -71,7 +71,7 @@ def form_task_force(
             max_holders=template.default_max_holders,
             order=template.order,
         )
-    audit.record(
+    record(
         actor=by,
         action="taskforce.formed",
         obj=task_force,
@@ -116,7 +116,7 @@ def update_task_force(
     task_force.full_clean()
     if fields:
         task_force.save(update_fields=fields)
-    audit.record(
+    record(
         actor=by,
         action="taskforce.updated",
         obj=task_force,
@@ -145,7 +145,7 @@ def transition_task_force(*, task_force: TaskForce, to_status: str, by: User) ->
     task_force.status = to_status
     task_force.status_changed_at = timezone.now()
     task_force.save(update_fields=["status", "status_changed_at"])
-    audit.record(
+    record(
         actor=by,
         action="taskforce.status_changed",
         obj=task_force,
@@ -186,7 +186,7 @@ def invite_agency(
     participation.reason = ""
     participation.full_clean(validate_constraints=False)
     participation.save()
-    audit.record(
+    record(
         actor=by,
         action="participation.invited",
         obj=participation,
@@ -280,7 +280,7 @@ def _move_participation(
     if validate:
         validate_fields(participation, {"reason": "reason"})
     participation.save(update_fields=["status", "responded_by", "responded_at", "reason"])
-    audit.record(
+    record(
         actor=by,
         action=f"participation.{to}",
         obj=participation,

@@ -9,12 +9,12 @@ from django.db import transaction
 
 from agencies.models import Agency
 from agencies.selectors import membership_of
-from coordination import audit, notifications
+from coordination import notifications
 from coordination.models import User
 from coordination.permissions import require
 
 from ..models import Acknowledgement, Role, TaskForce, Update
-from ._common import _check_agencies, _check_marking, _reread_or_rollback
+from ._common import _check_agencies, _check_marking, _reread_or_rollback, record
 from .locks import lock_task_forces
 
 
@@ -67,7 +67,7 @@ def post_update(
     if agencies:
         update.ack_agencies.add(*agencies)
     _reread_or_rollback(update, by)
-    audit.record(
+    record(
         actor=by,
         action="update.posted",
         obj=update,
@@ -90,5 +90,5 @@ def acknowledge_update(*, update: Update, by: User) -> Acknowledgement:
     lock_task_forces([update.task_force_id])
     acknowledgement, created = Acknowledgement.objects.get_or_create(update=update, person=by)
     if created:
-        audit.record(actor=by, action="update.acknowledged", obj=update)
+        record(actor=by, action="update.acknowledged", obj=update)
     return acknowledgement

@@ -25,6 +25,7 @@ MODELS: dict[str, str] = {
     "objectives": "taskforces.Objective",
     "tasks": "taskforces.Task",
     "updates": "taskforces.Update",
+    "timeline-entries": "taskforces.TimelineEntry",
     "notifications": "coordination.Notification",
     "audit-events": "coordination.AuditEvent",
     "resource-kinds": "mutualaid.ResourceKind",

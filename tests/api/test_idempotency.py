@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from coordination.api.tasks import purge_idempotency_keys
 from coordination.models import IdempotencyKey
+from coordination.permissions.markings import Marking
 from taskforces.models import Update
 
 from ..conftest import role_named
@@ -60,6 +61,11 @@ CREATES_BY_PATH: dict[str, Build] = {
     "/api/v1/task-forces/{id}/invite/": matrix_op("invite", "lead_liaison", lambda w: w.tf),
     "/api/v1/roles/{id}/assign/": matrix_op(
         "assign", "lead_liaison", lambda w: role_named(w.tf, "observer")
+    ),
+    "/api/v1/timeline-entries/": lambda w: (
+        "lead_liaison",
+        "/api/v1/timeline-entries/",
+        {"task_force": w.tf.pk, "text": "Gauge at 4.2 m", "marking": Marking.GREEN},
     ),
 }
 

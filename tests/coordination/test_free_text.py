@@ -31,6 +31,12 @@ APPS = ("coordination", "agencies", "taskforces")
 
 # Model fields no person types: the portal fills them itself.
 SYSTEM_WRITTEN = {
+    "taskforces.TimelineEntry.action": "an action code",
+    "taskforces.TimelineEntry.actor_label": "copied from the person at the time",
+    "taskforces.TimelineEntry.object_type": "a model label",
+    "taskforces.TimelineEntry.summary": "the code's words for the action",
+    "taskforces.TimelineEntry.significant_at": "the moment it was marked significant",
+    "taskforces.HandoverBrief.acknowledged_at": "the moment it was acknowledged",
     "coordination.User.password": "a password hash",
     "coordination.AuditEvent.actor_label": "copied from the person at the time",
     "coordination.AuditEvent.actor_agency_label": "copied from the agency at the time",

@@ -26,12 +26,14 @@ from coordination.permissions import can, explain
 from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import (
+    HandoverBrief,
     Objective,
     OperationalPeriod,
     Role,
     RoleAssignment,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 from taskforces.permissions import audience
@@ -137,18 +139,50 @@ def wide_world() -> SimpleNamespace:
             marking=marking,
             by=w.lead_liaison,
         )
-    services.create_period(
+    period = services.create_period(
         task_force=w.tf,
         starts_at=now,
         ends_at=now + datetime.timedelta(hours=12),
         by=w.lead_liaison,
     )
+    # the timeline (every change above wrote its entries) with log entries of their own
+    # markings, and handover briefs at the end of the period
+    services.create_period(
+        task_force=w.tf,
+        starts_at=now + datetime.timedelta(hours=12),
+        ends_at=now + datetime.timedelta(hours=24),
+        by=w.lead_liaison,
+    )
+    for marking in (Marking.CLEAR, Marking.AMBER_STRICT, Marking.RED):
+        services.write_log_entry(
+            task_force=w.tf, text=f"Log {marking.label}", marking=marking, by=w.lead_analyst
+        )
+    for analyst, marking in ((w.lead_analyst, Marking.RED), (w.partner_analyst, Marking.GREEN)):
+        services.write_handover_brief(
+            assignment=RoleAssignment.objects.get(role=analyst_role(w), person=analyst),
+            period=period,
+            marking=marking,
+            by=analyst,
+        )
     return w
+
+
+def analyst_role(w: SimpleNamespace) -> Role:
+    return role_named(w.tf, "intelligence-analyst")
 
 
 def every_object() -> list[Any]:
     objects: list[Any] = []
-    for model in (TaskForce, Objective, Task, Update, Role, OperationalPeriod):
+    for model in (
+        TaskForce,
+        Objective,
+        Task,
+        Update,
+        Role,
+        OperationalPeriod,
+        TimelineEntry,
+        HandoverBrief,
+    ):
         objects += list(model.objects.all())
     return objects
 

@@ -475,6 +475,63 @@ def period_intruders(w: SimpleNamespace) -> list[Visit]:
     ]
 
 
+# --- the timeline and handover (issue 19) ----------------------------------------------------
+
+
+def timeline_entry(w: SimpleNamespace) -> Any:
+    """The timeline entry of the TLP:AMBER update being posted."""
+    from taskforces.models import TimelineEntry
+
+    return TimelineEntry.objects.get(
+        task_force=w.tf, action="update.posted", object_id=w.updates[Marking.AMBER].pk
+    )
+
+
+def timeline_intruders(w: SimpleNamespace) -> list[Visit]:
+    from taskforces.models import TimelineEntry
+
+    red = TimelineEntry.objects.get(
+        task_force=w.tf, action="update.posted", object_id=w.updates[Marking.RED].pk
+    )
+    hidden = TimelineEntry.objects.filter(task_force=hidden_task_force(w)).first()
+    return [
+        Visit(w.outsider, {"pk": timeline_entry(w).pk}),
+        Visit(w.partner_staff, {"pk": red.pk}),  # above the lead–partner agreement
+        Visit(w.partner_staff, {"pk": hidden.pk}),
+    ]
+
+
+def handover(w: SimpleNamespace) -> SimpleNamespace:
+    """Periods 1 (running now) and 2; lead_staff leaves the Member role at the end of
+    period 1 and has written its brief, which partner_staff (staying on) takes over."""
+    if not hasattr(w, "_handover"):
+        now = datetime.datetime.now(datetime.UTC)
+        hour = datetime.timedelta(hours=1)
+        first = services.create_period(
+            task_force=w.tf, starts_at=now - hour, ends_at=now + hour, by=w.lead_liaison
+        )
+        second = services.create_period(
+            task_force=w.tf, starts_at=now + hour, ends_at=now + 9 * hour, by=w.lead_liaison
+        )
+        assignment = services.set_assignment_end(
+            assignment=w.lead_staff_assignment, until=first.ends_at, by=w.lead_liaison
+        )
+        brief = services.write_handover_brief(
+            assignment=assignment, period=first, risks="Levee.", by=w.lead_staff
+        )
+        w._handover = SimpleNamespace(
+            period=first, next_period=second, assignment=assignment, brief=brief
+        )
+    return w._handover
+
+
+def handover_intruders(obj: Callable[[SimpleNamespace], Any]):
+    def visits(w: SimpleNamespace) -> list[Visit]:
+        return [Visit(w.outsider, {"pk": obj(w).pk})]
+
+    return visits
+
+
 def report_visit(w: SimpleNamespace) -> Visit:
     return Visit(
         w.lead_staff, {"pk": w.tf.pk, "form": "ics-202"}, query=f"period={period(w).number}"
@@ -970,6 +1027,64 @@ PAGES: dict[str, Page] = {
         get=False,
         intruders=refused(aid_capability, "partner_staff", "lead_liaison", "outsider"),
         data=lambda w: {},
+    # the timeline and handover (issue 19)
+    "taskforces:timeline": Page(with_pk("lead_staff", tf), intruders=outsider_intruders(tf)),
+    "taskforces:timeline-entries": Page(
+        with_pk("lead_staff", tf),
+        html=False,  # a region of the timeline page, not a page
+        intruders=outsider_intruders(tf),
+    ),
+    "taskforces:timeline-log": Page(
+        with_pk("lead_staff", tf),
+        intruders=outsider_intruders(tf),
+        data=lambda w: {"kind": "log", "text": "Gauge at 4.2 m", "marking": 1},
+    ),
+    "taskforces:timeline-csv": Page(
+        with_pk("lead_staff", tf), html=False, intruders=outsider_intruders(tf)
+    ),
+    "taskforces:timeline-pdf": Page(
+        with_pk("lead_staff", tf), html=False, intruders=outsider_intruders(tf)
+    ),
+    "taskforces:timeline-significant": Page(
+        with_pk("lead_staff", timeline_entry),
+        get=False,
+        intruders=timeline_intruders,
+        data=lambda w: {"significant": "true"},
+    ),
+    "taskforces:handover": Page(
+        lambda w: Visit(w.lead_liaison, {"pk": handover(w) and w.tf.pk}),
+        intruders=outsider_intruders(tf),
+    ),
+    "taskforces:handover-mine": Page(
+        lambda w: Visit(w.partner_staff, {"pk": handover(w) and w.tf.pk}),
+        intruders=outsider_intruders(tf),
+    ),
+    "taskforces:handover-write": Page(
+        lambda w: Visit(
+            w.partner_staff,
+            {"pk": w.partner_staff_assignment.pk},
+            query=f"period={handover(w).period.number}",
+        ),
+        intruders=lambda w: [
+            Visit(w.outsider, {"pk": w.partner_staff_assignment.pk}, query="period=1"),
+            Visit(w.lead_staff, {"pk": w.partner_staff_assignment.pk}, query="period=1"),
+        ],
+        refusal=frozenset({403, 404}),
+        data=lambda w: {"open_tasks": "", "risks": "Bridge", "marking": 1},
+    ),
+    "taskforces:handover-brief": Page(
+        lambda w: Visit(w.partner_staff, {"pk": handover(w).brief.pk}),
+        intruders=handover_intruders(lambda w: handover(w).brief),
+    ),
+    "taskforces:handover-acknowledge": Page(
+        lambda w: Visit(w.partner_staff, {"pk": handover(w).brief.pk}),
+        get=False,
+        intruders=handover_intruders(lambda w: handover(w).brief),
+        data=lambda w: {},
+    ),
+    "taskforces:briefing": Page(
+        lambda w: Visit(w.lead_staff, {"pk": handover(w).next_period.pk}),
+        intruders=handover_intruders(lambda w: handover(w).next_period),
     ),
     # the personal calendar feed
     "taskforces:calendar": Page(as_("lead_staff"), data=lambda w: {}),

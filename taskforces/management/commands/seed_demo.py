@@ -822,6 +822,23 @@ class Seeder:
             marking=Marking.GREEN,
             by=self.person("shelter@redcross.example"),
         )
+        # the timeline: a decision and a log entry written by hand
+        services.write_log_entry(
+            task_force=tf,
+            kind="decision",
+            subject="Zone A evacuation",
+            text="Commander orders Zone A cleared before the evening peak; police to close Quay Street.",
+            occurred_at=self.now - 2 * hour,
+            significant=True,
+            by=commander,
+        )
+        services.write_log_entry(
+            task_force=tf,
+            text="River gauge at Riverton Bridge: 4.6 m and rising 10 cm an hour.",
+            occurred_at=self.now - hour,
+            marking=Marking.GREEN,
+            by=self.person("planning@nfa.example"),
+        )
 
     # --- task force 2 ----------------------------------------------------------------------
 
