@@ -96,6 +96,9 @@ def acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "taskforces/_ack_area.html",
             {"update": update, "acknowledgement_count": update.acknowledgements.count()},
         )
+    if request.htmx and (request.htmx.target or "").startswith("critical-"):
+        # the banner at the top of every page: the item says it is done
+        return render(request, "includes/critical_acknowledged.html", {"update": update})
     if request.htmx:
         return render(request, "taskforces/_acknowledged.html", {"update": update})
     messages.success(request, "Acknowledged.")
