@@ -239,6 +239,14 @@ class TaskForm(forms.Form):
         return data
 
 
+class ObjectiveStatusForm(forms.Form):
+    """A move on the objectives board: the status to move to (the service checks the
+    lifecycle) and the board's query string, to show the same board again."""
+
+    status = forms.ChoiceField(choices=Objective.Status.choices)
+    board_query = forms.CharField(required=False, max_length=500)
+
+
 class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
 
