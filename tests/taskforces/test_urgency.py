@@ -166,3 +166,19 @@ def test_critical_and_routine_notifications_look_different(
     assert html.count("concord-notification--critical") == 1
     assert html.count("concord-notification--routine") == 1
     assert "1 critical" in html and "1 routine" in html
+
+
+def test_acknowledging_on_the_updates_page_refreshes_the_banner_out_of_band(client, world):
+    update = critical(world, ack_agencies=[world.partner])
+    other = critical(world, title="Boil water", ack_agencies=[world.partner])
+    client.force_login(world.partner_staff)
+    response = client.post(
+        reverse("taskforces:acknowledge", args=[update.pk]),
+        headers={"HX-Request": "true", "HX-Target": "ack-area"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="ack-area"' in html
+    slot = html[html.index('id="critical-banner-slot"') :]
+    assert 'hx-swap-oob="true"' in slot
+    # the banner now asks only for the other one
+    assert f'id="critical-{other.pk}"' in slot and f'id="critical-{update.pk}"' not in slot
