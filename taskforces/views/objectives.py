@@ -218,7 +218,12 @@ def objective_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     return form_page(
         request,
-        forms.ObjectiveForm(request.POST or None, initial=initial, task_force=objective.task_force),
+        forms.ObjectiveForm(
+            request.POST or None,
+            initial=initial,
+            task_force=objective.task_force,
+            current_status=objective.status,
+        ),
         save=save,
         saved="Objective saved.",
         then=lambda _: reverse("taskforces:objective", args=[objective.pk]),

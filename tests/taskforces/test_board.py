@@ -231,3 +231,23 @@ def test_the_server_still_refuses_a_move_not_offered(client, world):
     world.tf.refresh_from_db()
     assert world.tf.status == TaskForce.Status.ACTIVE
     assert buttons(response.content.decode()) == ["standing_down"]
+
+
+def test_the_edit_form_offers_only_the_current_status_and_allowed_moves(client, world):
+    objective = world.objectives[Marking.GREEN]
+    services.update_objective(objective=objective, by=world.lead_liaison, status="completed")
+    client.force_login(world.lead_liaison)
+    url = reverse("taskforces:objective-edit", args=[objective.pk])
+    form = client.get(url).context["form"]
+    assert [value for value, _ in form.fields["status"].choices] == ["on_track", "completed"]
+    data = {
+        "title": objective.title,
+        "owner_agency": world.lead.pk,
+        "status": "at_risk",
+        "priority": objective.priority,
+        "marking": objective.marking,
+    }
+    response = client.post(url, data)
+    assert response.status_code in (200, 400) and "status" in response.context["form"].errors
+    objective.refresh_from_db()
+    assert objective.status == Objective.Status.COMPLETED
