@@ -15,6 +15,7 @@ from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
 from coordination.web.forms import DayField, PlanMomentField, line_field, model_choice, prose_field
 from coordination.web.widgets import DateInput, DateTimeInput
 
+from .lifecycles import OBJECTIVE
 from .models import (
     Capability,
     Objective,
@@ -201,13 +202,20 @@ class ObjectiveForm(forms.Form):
     marking = marking_field()
     period = period_field()
 
-    def __init__(self, *args: Any, task_force: TaskForce, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, task_force: TaskForce, current_status: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         agencies = participating_agencies(task_force)
         model_choice(self, "owner_agency").queryset = agencies
         model_choice(self, "contributing_agencies").queryset = agencies
         self.fields["marking"].initial = task_force.marking
         model_choice(self, "period").queryset = task_force.operational_periods.order_by("number")
+        if current_status is not None:
+            # editing: offer the status it has and the moves its lifecycle allows, no more
+            allowed = {current_status, *(m.to for m in OBJECTIVE.moves_from(current_status))}
+            status = cast(forms.ChoiceField, self.fields["status"])
+            status.choices = [(v, label) for v, label in Objective.Status.choices if v in allowed]
 
 
 class TaskForm(forms.Form):
@@ -238,6 +246,14 @@ class TaskForm(forms.Form):
         if data.get("assignee") and data.get("assigned_role"):
             self.add_error("assigned_role", "Choose a person or a role, not both.")
         return data
+
+
+class ObjectiveStatusForm(forms.Form):
+    """A move on the objectives board: the status to move to (the service checks the
+    lifecycle) and the board's query string, to show the same board again."""
+
+    status = forms.ChoiceField(choices=Objective.Status.choices)
+    board_query = forms.CharField(required=False, max_length=500)
 
 
 class TaskStatusForm(forms.Form):

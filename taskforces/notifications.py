@@ -344,6 +344,9 @@ register(
         ),
         message=_update_message("Critical — please acknowledge"),
         critical=True,
+        # everyone else who may read it is told it was posted, under the same event
+        others_told_as="update.posted",
+        already_done=lambda event, update: User.objects.filter(acknowledgements__update=update),
         extra={"acknowledge_url": acknowledge_url},
     )
 )

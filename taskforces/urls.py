@@ -76,6 +76,7 @@ urlpatterns = [
     path("assignments/<int:pk>/until/", roles.assignment_until, name="assignment-until"),
     path("objectives/<int:pk>/", objectives.objective_detail, name="objective"),
     path("objectives/<int:pk>/edit/", objectives.objective_edit, name="objective-edit"),
+    path("objectives/<int:pk>/status/", objectives.objective_status, name="objective-status"),
     path("objectives/<int:pk>/tasks/new/", objectives.task_create, name="task-create"),
     path("tasks/<int:pk>/", objectives.task_detail, name="task"),
     path("tasks/<int:pk>/edit/", objectives.task_edit, name="task-edit"),

@@ -79,6 +79,14 @@ class Kind:
     # everyone who may ``visible_action`` the object (the permission core turned round):
     # lets a worker check a whole chunk of recipients with one query
     audience: Callable[[Any], QuerySet[User]] | None = None
+    # The kind that tells everyone else about the same event: whoever that kind would tell
+    # and this one does not gets that kind's notification, under this same event. So an
+    # event that is critical for some and routine for others (an update some must
+    # acknowledge) reaches each person once, with one meaning, never both.
+    others_told_as: str | None = None
+    # Recipients to whom the notification is already read when it is created (e.g. those
+    # who acknowledged a critical update before a worker got round to telling them).
+    already_done: Callable[[Event, Any], QuerySet[User]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -166,35 +174,7 @@ def dispatch(event_id: int) -> int:
         obj = target_of(event)
         created = 0
         if kind is not None and obj is not None:
-            message = kind.message(event, obj)
-            recipient_ids = list(
-                kind.recipients(event, obj).values_list("pk", flat=True).distinct()
-            )
-            preferences = dict(
-                NotificationPreference.objects.filter(
-                    kind=event.kind, user_id__in=recipient_ids
-                ).values_list("user_id", "delivery")
-            )
-            before = Notification.objects.filter(event=event).count()
-            rows = []
-            for recipient_id in recipient_ids:
-                delivery, status = _delivery_for(kind, preferences.get(recipient_id))
-                rows.append(
-                    Notification(
-                        event=event,
-                        recipient_id=recipient_id,
-                        kind=event.kind,
-                        title=message.title[:300],
-                        body=message.body,
-                        link=message.link[:300],
-                        group_key=message.group_key[:60],
-                        critical=kind.critical,
-                        delivery=delivery,
-                        email_status=status,
-                    )
-                )
-            Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-            created = Notification.objects.filter(event=event).count() - before
+            created = _fan_out(event, kind, obj)
             if created:
                 # the recipients' open pages show a new unread count
                 live.changed(event, topic=live.ME, regions=["notifications"])
@@ -206,6 +186,56 @@ def dispatch(event_id: int) -> int:
 
             transaction.on_commit(lambda: deliver_external.delay(event.pk), robust=True)
     return created
+
+
+def _fan_out(event: Event, kind: Kind, obj: Any) -> int:
+    """Insert one notification per recipient of ``event``: the kind's own recipients, then
+    (``others_told_as``) everyone else the companion kind tells. Runs under the event's
+    lock; the unique (event, recipient) constraint makes a repeat add nothing."""
+    told: list[tuple[Kind, list[int]]] = []
+    own = list(kind.recipients(event, obj).values_list("pk", flat=True).distinct())
+    told.append((kind, own))
+    other = KINDS.get(kind.others_told_as) if kind.others_told_as else None
+    if other is not None:
+        seen = set(own)
+        rest = other.recipients(event, obj).values_list("pk", flat=True).distinct()
+        told.append((other, [pk for pk in rest if pk not in seen]))
+    everyone = [pk for _, ids in told for pk in ids]
+    preferences = {
+        (user_id, name): delivery
+        for user_id, name, delivery in NotificationPreference.objects.filter(
+            kind__in=[k.name for k, _ in told], user_id__in=everyone
+        ).values_list("user_id", "kind", "delivery")
+    }
+    done = (
+        set(kind.already_done(event, obj).filter(pk__in=own).values_list("pk", flat=True))
+        if kind.already_done is not None and own
+        else set()
+    )
+    now = timezone.now()
+    before = Notification.objects.filter(event=event).count()
+    rows = []
+    for told_as, ids in told:
+        message = told_as.message(event, obj)
+        for recipient_id in ids:
+            delivery, status = _delivery_for(told_as, preferences.get((recipient_id, told_as.name)))
+            rows.append(
+                Notification(
+                    event=event,
+                    recipient_id=recipient_id,
+                    kind=told_as.name,
+                    title=message.title[:300],
+                    body=message.body,
+                    link=message.link[:300],
+                    group_key=message.group_key[:60],
+                    critical=told_as.critical,
+                    delivery=delivery,
+                    email_status=status,
+                    read_at=now if told_as is kind and recipient_id in done else None,
+                )
+            )
+    Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return Notification.objects.filter(event=event).count() - before
 
 
 def deliver_external(event_id: int) -> bool:
@@ -607,6 +637,18 @@ def set_preferences(*, user: User, choices: dict[str, str]) -> None:
         NotificationPreference.objects.update_or_create(
             user=user, kind=name, defaults={"delivery": delivery}
         )
+
+
+def mark_read_about(*, recipient: User, obj: models.Model, kinds: Iterable[str]) -> int:
+    """Mark read the recipient's notifications of these kinds about ``obj`` (e.g. "please
+    acknowledge" once they have acknowledged). Returns how many changed."""
+    return Notification.objects.filter(
+        recipient=recipient,
+        read_at__isnull=True,
+        kind__in=list(kinds),
+        event__object_type=obj._meta.label_lower,
+        event__object_id=str(obj.pk),
+    ).update(read_at=timezone.now())
 
 
 def visible_notifications(user: User) -> QuerySet[Notification]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,10 +18,21 @@ from coordination.web.pages import AuthenticatedHttpRequest, paginate, run_servi
 
 @login_required
 def notification_centre(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """My notifications, newest first; unread ones stand out."""
+    """My notifications, newest first; unread ones stand out, critical ones look critical
+    (a red tag and edge) and are counted apart from routine ones."""
     notifications = visible_notifications(request.user)
+    unread = notifications.filter(read_at__isnull=True).aggregate(
+        n_critical=Count("pk", filter=Q(critical=True)),
+        n_routine=Count("pk", filter=Q(critical=False)),
+    )
     return render(
-        request, "notifications/centre.html", {"page_obj": paginate(request, notifications)}
+        request,
+        "notifications/centre.html",
+        {
+            "page_obj": paginate(request, notifications),
+            "unread_critical": unread["n_critical"],
+            "unread_routine": unread["n_routine"],
+        },
     )
 
 

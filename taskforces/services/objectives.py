@@ -14,6 +14,7 @@ from coordination import audit, notifications
 from coordination.models import User
 from coordination.permissions import PermissionDenied, can, require
 
+from ..lifecycles import OBJECTIVE, TASK
 from ..models import Objective, OperationalPeriod, Role, Task, TaskForce
 from ._common import _apply_changes, _check_agencies, _check_marking, _reread_or_rollback, record
 from .locks import lock_in_task_force, lock_task_forces
@@ -98,6 +99,9 @@ def update_objective(
         task_force_id=objective.task_force_id,
     )
     before = audit.snapshot(objective, OBJECTIVE_FIELDS)
+    if "status" in changes and changes["status"] != objective.status:
+        # checked under the lock: the status it moves from is the one it has now
+        OBJECTIVE.check(objective.status, changes["status"])
     if "marking" in changes:
         _check_marking(changes["marking"], by, objective.task_force)
     if "period" in changes:
@@ -209,6 +213,8 @@ def update_task(*, task: Task, by: User, **changes: Any) -> Task:
     if set(changes) - {"status"} and not can(by, "manage_tasks", task.task_force):
         raise PermissionDenied("Only task managers may change more than a task's status.")
     before = audit.snapshot(task, TASK_FIELDS)
+    if "status" in changes and changes["status"] != task.status:
+        TASK.check(task.status, changes["status"])
     if "assignee" in changes or "assigned_role" in changes:
         _check_task_assignee(
             task.objective,

@@ -15,19 +15,15 @@ from coordination.permissions.markings import Marking
 from coordination.validators import validate_fields
 
 from ..access import access_for
+from ..lifecycles import TASK_FORCE
 from ..models import Participation, Role, RoleAssignment, RoleTemplate, TaskForce
 from ._common import TF, P, _apply_changes, _check_marking, _liaison_membership, record
 from .assignments import _create_assignment, _eligible, _end_many
 from .locks import lock_in_task_force, lock_task_forces
 from .roles import _new_role, ensure_role_templates
 
-TASK_FORCE_TRANSITIONS = {
-    (TF.FORMING, TF.ACTIVE),
-    (TF.FORMING, TF.CLOSED),
-    (TF.ACTIVE, TF.STANDING_DOWN),
-    (TF.STANDING_DOWN, TF.ACTIVE),
-    (TF.STANDING_DOWN, TF.CLOSED),
-}
+# forming → active → standing down → closed (taskforces.lifecycles, with the buttons)
+TASK_FORCE_TRANSITIONS = TASK_FORCE.pairs
 
 
 @transaction.atomic
@@ -134,14 +130,7 @@ def transition_task_force(*, task_force: TaskForce, to_status: str, by: User) ->
         pk=task_force.pk
     )
     old = task_force.status
-    if to_status not in TF.values:
-        raise ValidationError({"status": f"Unknown status {to_status!r}."})
-    if (old, to_status) not in TASK_FORCE_TRANSITIONS:
-        raise ValidationError(
-            {
-                "status": f"A task force that is {TF(old).label.lower()} cannot become {TF(to_status).label.lower()}."
-            }
-        )
+    TASK_FORCE.check(old, to_status)
     task_force.status = to_status
     task_force.status_changed_at = timezone.now()
     task_force.save(update_fields=["status", "status_changed_at"])

@@ -77,10 +77,18 @@ def post_update(
             "requires_acknowledgement": requires_acknowledgement,
         },
     )
-    notifications.emit("update.posted", update, actor=by)
-    if requires_acknowledgement:
-        notifications.emit("update.critical", update, actor=by)
+    # One event per update, so one notification per person: those asked to acknowledge
+    # are told it is critical, everyone else who may read it that it was posted
+    # ("update.critical" tells the others as "update.posted"). Two events here listed a
+    # critical update twice for the people it asked.
+    notifications.emit(
+        "update.critical" if requires_acknowledgement else "update.posted", update, actor=by
+    )
     return update
+
+
+# the notifications that ask a person to acknowledge an update; read once they have
+ASKING_KINDS = ("update.critical", "update.ack_reminder")
 
 
 @transaction.atomic
@@ -91,4 +99,6 @@ def acknowledge_update(*, update: Update, by: User) -> Acknowledgement:
     acknowledgement, created = Acknowledgement.objects.get_or_create(update=update, person=by)
     if created:
         record(actor=by, action="update.acknowledged", obj=update)
+    # "please acknowledge" is done with: it no longer waits unread in their centre
+    notifications.mark_read_about(recipient=by, obj=update, kinds=ASKING_KINDS)
     return acknowledgement

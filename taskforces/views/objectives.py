@@ -6,10 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.core.exceptions import BadRequest
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Prefetch
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
@@ -25,42 +28,124 @@ from coordination.web.pages import (
 
 from .. import forms, selectors, services
 from ..filtersets import ObjectiveFilter, TaskListFilter
+from ..lifecycles import OBJECTIVE
 from ..models import Objective, Task, TaskForce
 from ._pages import form_page
 
+BOARD_PAGE_SIZE = 60
 
-@login_required
-def objectives_board(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+
+def _board(
+    request: AuthenticatedHttpRequest, task_force: TaskForce, params: QueryDict
+) -> dict[str, Any]:
+    """The objectives board's context: the person's visible objectives (filtered by
+    ``params``, the board's query string) in one column per status, each card with the
+    moves its lifecycle allows and whether the person may make them (the permission
+    core's "change", as a subquery: one query for the whole board)."""
     user = request.user
-    base = selectors.visible_objectives(user, task_force).prefetch_related(
-        "contributing_agencies",
-        Prefetch(
-            "tasks",
-            queryset=Task.objects.restrict(user, "view").select_related(
-                "assignee", "assigned_role"
+    base = (
+        selectors.visible_objectives(user, task_force)
+        .annotate(
+            may_change=Exists(Objective.objects.restrict(user, "change").filter(pk=OuterRef("pk")))
+        )
+        .prefetch_related(
+            "contributing_agencies",
+            Prefetch(
+                "tasks",
+                queryset=Task.objects.restrict(user, "view").select_related(
+                    "assignee", "assigned_role"
+                ),
+                to_attr="visible_tasks",
             ),
-            to_attr="visible_tasks",
-        ),
+        )
     )
-    filterset = ObjectiveFilter(request.GET or None, queryset=base)
+    filterset = ObjectiveFilter(params or None, queryset=base)
     # owners to choose from: this task force's agencies, not every agency in the portal
     # (thousands of options made the page grow with the federation)
     filterset.filters["owner_agency"].queryset = Agency.objects.filter(
         status=Agency.Status.ACTIVE, participations__task_force=task_force
     ).order_by("name")
-    queryset = filter_list(request, filterset)
+    filtered = bool(params.keys() - {"page"})
+    if filtered and not filterset.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+        )
+        raise BadRequest(f"Invalid filter — {problems}")
+    raw = params.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest("The page number must be a whole number of at least 1.")
+    paginator = Paginator(filterset.qs if filtered else filterset.queryset, BOARD_PAGE_SIZE)
+    if int(raw) > paginator.num_pages:
+        raise BadRequest(f"There are only {paginator.num_pages} pages.")
+    page = paginator.page(int(raw))
+    by_status: dict[str, list[Objective]] = {status: [] for status in Objective.Status.values}
+    for objective in page:
+        objective.moves = OBJECTIVE.moves_from(objective.status)
+        by_status[objective.status].append(objective)
+    query = params.copy()
+    query.pop("page", None)
+    return {
+        "task_force": task_force,
+        "filter": filterset,
+        "filtered": filtered,
+        "page_obj": page,
+        "columns": [
+            (Objective.Status(status), objectives) for status, objectives in by_status.items()
+        ],
+        "query": query.urlencode(),
+        "board_query": params.urlencode(),
+        "may_manage": can(user, "manage_objectives", task_force),
+        "today": timezone.localdate(),
+    }
+
+
+@login_required
+def objectives_board(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The objectives board: a column per status, a card per objective; each card's
+    status moves in place (htmx) or by a plain POST."""
+    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
     return render(
-        request,
-        "taskforces/objectives_board.html",
-        {
-            "task_force": task_force,
-            "filter": filterset,
-            "page_obj": paginate(request, queryset, per_page=20),
-            "query": query_without_page(request),
-            "may_manage": can(user, "manage_objectives", task_force),
-        },
+        request, "taskforces/objectives_board.html", _board(request, task_force, request.GET)
     )
+
+
+@login_required
+@require_POST
+def objective_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Move an objective to another status from its card on the board, through the same
+    service as the edit form (which checks the person's right and the lifecycle). With
+    htmx the answer is the board again, the card in its new column and focused; without,
+    a redirect back to the board. A refused move changes nothing and says why."""
+    objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
+    task_force = objective.task_force
+    form = forms.ObjectiveStatusForm(request.POST)
+    params = QueryDict(form.data.get("board_query", ""), mutable=False)
+    if form.is_valid():
+        run_service(
+            form,
+            lambda: services.update_objective(
+                objective=objective, by=request.user, status=form.cleaned_data["status"]
+            ),
+        )
+    errors = [str(error) for errors in form.errors.values() for error in errors]
+    if not errors:
+        objective.refresh_from_db(fields=["status"])
+        done = f"“{objective.title}” is now {objective.get_status_display().lower()}."
+    if request.htmx:
+        context = _board(request, task_force, params)
+        context.update(
+            {"moved": objective.pk, "board_errors": errors, "board_done": "" if errors else done}
+        )
+        # 200 even when refused: htmx swaps only successful answers, and the board must
+        # show why nothing moved (the message is the board's error summary)
+        return render(request, "taskforces/_board.html", context)
+    if errors:
+        context = _board(request, task_force, params)
+        context.update({"board_errors": errors})
+        return render(request, "taskforces/objectives_board.html", context, status=400)
+    messages.success(request, done)
+    target = reverse("taskforces:objectives", args=[task_force.pk])
+    return redirect(f"{target}?{params.urlencode()}#objective-{objective.pk}")
 
 
 @login_required
@@ -133,7 +218,12 @@ def objective_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     return form_page(
         request,
-        forms.ObjectiveForm(request.POST or None, initial=initial, task_force=objective.task_force),
+        forms.ObjectiveForm(
+            request.POST or None,
+            initial=initial,
+            task_force=objective.task_force,
+            current_status=objective.status,
+        ),
         save=save,
         saved="Objective saved.",
         then=lambda _: reverse("taskforces:objective", args=[objective.pk]),

@@ -23,6 +23,7 @@ from coordination.web.pages import (
 
 from .. import forms, selectors, services
 from ..filtersets import TaskForceFilter
+from ..lifecycles import TASK_FORCE
 from ..models import Participation, TaskForce
 from ._pages import form_page
 
@@ -95,7 +96,8 @@ def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
                     "post_updates",
                 )
             },
-            "status_form": forms.TaskForceStatusForm(),
+            # one button per move the lifecycle allows from here (the service refuses others)
+            "status_moves": TASK_FORCE.moves_from(task_force.status),
             "my_participation": Participation.objects.restrict(user, "respond")
             .filter(task_force=task_force)
             .first(),

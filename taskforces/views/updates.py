@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -88,16 +89,27 @@ def update_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     update = visible_or_404(Update.objects.all(), request.user, pk)
     services.acknowledge_update(update=update, by=request.user)
-    if request.htmx and request.htmx.target == "ack-area":
-        # the update's own page: answer with the count and the state together
-        update = _with_acknowledgement_state(Update.objects.all(), request.user).get(pk=update.pk)
-        return render(
-            request,
-            "taskforces/_ack_area.html",
-            {"update": update, "acknowledgement_count": update.acknowledgements.count()},
-        )
+    if request.htmx and (request.htmx.target or "").startswith("critical-"):
+        # the banner at the top of every page: the item says it is done
+        return render(request, "includes/critical_acknowledged.html", {"update": update})
     if request.htmx:
-        return render(request, "taskforces/_acknowledged.html", {"update": update})
+        # and the banner, refreshed out of band, no longer asks for this one
+        banner = render_to_string("includes/critical_banner.html", {"oob": True}, request=request)
+        if request.htmx.target == "ack-area":
+            # the update's own page: answer with the count and the state together
+            update = _with_acknowledgement_state(Update.objects.all(), request.user).get(
+                pk=update.pk
+            )
+            fragment = render_to_string(
+                "taskforces/_ack_area.html",
+                {"update": update, "acknowledgement_count": update.acknowledgements.count()},
+                request=request,
+            )
+        else:
+            fragment = render_to_string(
+                "taskforces/_acknowledged.html", {"update": update}, request=request
+            )
+        return HttpResponse(fragment + banner)
     messages.success(request, "Acknowledged.")
     return redirect(
         request.POST["next"]

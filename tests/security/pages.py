@@ -890,6 +890,12 @@ PAGES: dict[str, Page] = {
         intruders=outsider_intruders(objective),
         data=objective_form,
     ),
+    "taskforces:objective-status": Page(
+        with_pk("lead_liaison", objective),
+        get=False,
+        intruders=outsider_intruders(objective),
+        data=lambda w: {"status": "at_risk"},
+    ),
     "taskforces:task-create": Page(
         with_pk("lead_liaison", objective),
         intruders=outsider_intruders(objective),
