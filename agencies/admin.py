@@ -368,6 +368,8 @@ class IdentityDomainAdmin(ReadOnlyAdmin):
 
     def permitted(self, queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
         return queryset if user.is_portal_admin else queryset.none()
+
+
 @admin.register(ScimToken)
 class ScimTokenAdmin(ReadOnlyAdmin):
     """Agencies' SCIM tokens (never a secret: only hashes are stored), for the agencies the

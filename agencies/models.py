@@ -416,6 +416,8 @@ class SignInRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} asks to join {self.agency}"
+
+
 class ScimToken(models.Model):
     """A bearer token issued to one agency's identity provider for SCIM 2.0 provisioning
     (``/scim/v2/``, ``agencies.scim``): it creates, updates and deactivates that agency's

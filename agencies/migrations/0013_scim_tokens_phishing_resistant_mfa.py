@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agencies', '0010_text_and_date_limits'),
+        ('agencies', '0012_identity_provider'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -34,7 +34,7 @@ def remove(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('taskforces', '0010_text_and_date_limits'),
+        ('taskforces', '0011_timeline_and_handover'),
     ]
 
     operations = [

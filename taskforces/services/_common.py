@@ -15,8 +15,8 @@ from coordination.models import User
 from coordination.permissions import PermissionDenied, can, explain
 from coordination.permissions.markings import Marking
 
-from ..access import access_for
 from .. import timeline
+from ..access import access_for
 from ..models import Participation, TaskForce
 from ..permissions.items import _ceiling_for
 

@@ -17,7 +17,7 @@ from coordination.validators import validate_fields
 from ..access import access_for
 from ..lifecycles import TASK_FORCE
 from ..models import Participation, Role, RoleAssignment, RoleTemplate, TaskForce
-from ._common import TF, P, _apply_changes, _check_marking, _liaison_membership, record
+from ._common import P, _apply_changes, _check_marking, _liaison_membership, record
 from .assignments import _create_assignment, _eligible, _end_many
 from .locks import lock_in_task_force, lock_task_forces
 from .roles import _new_role, ensure_role_templates

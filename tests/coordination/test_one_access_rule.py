@@ -287,6 +287,8 @@ def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> Non
             assert all(row[-1] == len(listed) for row in rows)  # the count
             compared += 1
     assert compared == 5 * User.objects.count()
+
+
 # --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------
 
 

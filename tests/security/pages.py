@@ -1033,6 +1033,7 @@ PAGES: dict[str, Page] = {
         get=False,
         intruders=refused(aid_capability, "partner_staff", "lead_liaison", "outsider"),
         data=lambda w: {},
+    ),
     # the timeline and handover (issue 19)
     "taskforces:timeline": Page(with_pk("lead_staff", tf), intruders=outsider_intruders(tf)),
     "taskforces:timeline-entries": Page(

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("coordination", "0014_idempotency_key"),
+        ('coordination', '0016_user_session'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0010_text_and_date_limits'),
-        ('taskforces', '0010_text_and_date_limits'),
+        ('taskforces', '0012_mutual_aid_capabilities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
