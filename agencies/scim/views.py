@@ -102,7 +102,8 @@ class ScimView(APIView):
     @property
     def token(self) -> ScimToken:
         auth = self.request.auth
-        assert isinstance(auth, ScimToken)  # noqa: S101 - HasScimToken let only these in
+        if not isinstance(auth, ScimToken):  # HasScimToken lets only these in
+            raise exceptions.NotAuthenticated()
         return auth
 
     def people(self) -> QuerySet[User]:

@@ -8,7 +8,7 @@ kept in any process.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
@@ -24,8 +24,8 @@ class SessionStore(DBStore):
         return UserSession
 
     def create_model_instance(self, data: dict[str, Any]) -> UserSession:
-        instance = super().create_model_instance(data)
-        assert isinstance(instance, UserSession)  # noqa: S101 - get_model_class's
+        # get_model_class's model, so a UserSession
+        instance = cast(UserSession, super().create_model_instance(data))
         raw = data.get(SESSION_KEY)
         try:
             instance.user_id = int(raw) if raw is not None else None

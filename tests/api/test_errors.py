@@ -58,10 +58,12 @@ def test_400_from_a_service_carries_its_field_messages(world: SimpleNamespace) -
         format="json",
     )
     error = error_of(response, 400)
-    assert error["fields"] == {
-        "status": ["A task force that is forming cannot become standing down."]
-    }
-    assert error["message"] == "A task force that is forming cannot become standing down."
+    # the refusal names the moves that are allowed (taskforces.lifecycles)
+    said = (
+        "A task force that is forming cannot become standing down (it can become: active, closed)."
+    )
+    assert error["fields"] == {"status": [said]}
+    assert error["message"] == said
 
 
 def test_400_for_a_body_that_is_not_an_object(world: SimpleNamespace) -> None:
