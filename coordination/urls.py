@@ -37,6 +37,7 @@ urlpatterns = [
     path("audit/", include("coordination.audit.urls")),
     path("api/", include("coordination.api.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
+    path("settings/", accounts.settings_page, name="settings"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
     # The agencies' pages, and among them the access review: task-force work (it recertifies
     # and ends role assignments), so it is defined in taskforces, which agencies never import;

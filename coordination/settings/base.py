@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "coordination.accounts.signin.IdleTimeoutMiddleware",
     "coordination.accounts.signin.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
+    # Pages show times in the reader's zone (their choice, else their agency's).
+    "coordination.web.timezones.TimeZoneMiddleware",
     "coordination.web.pages.PermissionDeniedMiddleware",
     # What a request computed (a person's access) is remembered for that request only.
     "coordination.permissions.request_memory.RequestMemoryMiddleware",
@@ -86,6 +88,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "coordination.web.context_processors.portal",
             ],
+            # GOV.UK Frontend helpers (status and priority tags, the one way to show time):
+            # a builtin, so every template (e-mails too) has them; {% load concord_ui %} works.
+            "libraries": {"concord_ui": "coordination.web.templatetags.concord_ui"},
+            "builtins": ["coordination.web.templatetags.concord_ui"],
         },
     },
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 
@@ -21,4 +22,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
 
         return visible_notifications(user).filter(read_at__isnull=True).count()
 
-    return {"my_membership": SimpleLazyObject(membership), "unread_count": SimpleLazyObject(unread)}
+    return {
+        "my_membership": SimpleLazyObject(membership),
+        "unread_count": SimpleLazyObject(unread),
+        # the zone the page's times are in (activated by coordination.web.timezones)
+        "time_zone_label": timezone.get_current_timezone_name().replace("_", " "),
+    }
