@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from coordination import timefmt
 from coordination.models import Event, Notification, NotificationPreference, User
 from coordination.notifications.mail import transport
 
@@ -79,6 +81,22 @@ class Kind:
     # lets a worker check a whole chunk of recipients with one query
     audience: Callable[[Any], QuerySet[User]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The preferences page: the heading this kind is listed under, and who can ever receive
+    # it (the kinds nobody like the person can receive are not offered to them). Portal
+    # administrators' kinds name ``portal_admins_only``; the rest go to people of an agency
+    # with one of ``agency_roles`` (None: any role).
+    group: str = "Other"
+    portal_admins_only: bool = False
+    agency_roles: tuple[str, ...] | None = None
+
+    def may_reach(self, *, is_portal_admin: bool, agency_role: str | None) -> bool:
+        """Whether a person like this (portal administrator or not, their agency role or
+        None without an agency) can ever receive this kind."""
+        if self.portal_admins_only:
+            return is_portal_admin
+        if agency_role is None:
+            return False
+        return self.agency_roles is None or agency_role in self.agency_roles
 
 
 KINDS: dict[str, Kind] = {}
@@ -165,10 +183,16 @@ def dispatch(event_id: int) -> int:
         obj = target_of(event)
         created = 0
         if kind is not None and obj is not None:
-            message = kind.message(event, obj)
             recipient_ids = list(
                 kind.recipients(event, obj).values_list("pk", flat=True).distinct()
             )
+            # The words are written once per time zone among the recipients, so a time in
+            # them ("expires on 6 December 2026, 14:00 GMT") is in each person's own zone.
+            zones = timefmt.zone_names_for(recipient_ids)
+            messages: dict[str, Message] = {}
+            for zone_name in sorted(set(zones.values())):
+                with timezone.override(zoneinfo.ZoneInfo(zone_name)):
+                    messages[zone_name] = kind.message(event, obj)
             preferences = dict(
                 NotificationPreference.objects.filter(
                     kind=event.kind, user_id__in=recipient_ids
@@ -178,6 +202,7 @@ def dispatch(event_id: int) -> int:
             rows = []
             for recipient_id in recipient_ids:
                 delivery, status = _delivery_for(kind, preferences.get(recipient_id))
+                message = messages[zones[recipient_id]]
                 rows.append(
                     Notification(
                         event=event,
@@ -385,7 +410,9 @@ def send_email(
     """One plain-text e-mail with a stable Message-ID, so a copy sent twice after a crash
     in the instant between sending and recording is recognisable as the same message."""
     base = settings.CONCORD_BASE_URL.rstrip("/")
-    body = render_to_string(template, {**context, "recipient": to, "base_url": base})
+    # times in the e-mail are in the recipient's zone, as on their pages
+    with timezone.override(timefmt.zone_for(to)):
+        body = render_to_string(template, {**context, "recipient": to, "base_url": base})
     message = EmailMessage(
         subject=f"[Concord] {subject}",
         body=body,
@@ -574,6 +601,24 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
 
 
 # --- preferences ---------------------------------------------------------------------------------
+
+
+def kinds_for(user: User) -> dict[str, list[tuple[str, Kind]]]:
+    """The kinds ``user`` can receive, grouped under their headings (in the order the kinds
+    were registered), each group's kinds sorted by label: what the preferences page offers."""
+    role = (
+        user.memberships.filter(is_active=True)
+        .order_by("pk")
+        .values_list("role", flat=True)
+        .first()
+    )
+    grouped: dict[str, list[tuple[str, Kind]]] = {}
+    for name, kind in KINDS.items():
+        if kind.may_reach(is_portal_admin=user.is_portal_admin, agency_role=role):
+            grouped.setdefault(kind.group, []).append((name, kind))
+    return {
+        group: sorted(kinds, key=lambda item: item[1].label) for group, kinds in grouped.items()
+    }
 
 
 def preferences_for(user: User) -> dict[str, str]:

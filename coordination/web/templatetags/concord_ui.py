@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from coordination import timefmt
+from coordination.audit.labels import action_label, object_kind_label
 
 register = template.Library()
 
@@ -165,3 +166,15 @@ def govuk_widget(field: BoundField) -> SafeString:
     if described:
         attrs["aria-describedby"] = " ".join(described)
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """An audit action's code in words (coordination.audit.labels)."""
+    return action_label(code)
+
+
+@register.filter
+def object_kind(object_type: str) -> str:
+    """An audit event's object kind (``app.model``) in words."""
+    return object_kind_label(object_type)
