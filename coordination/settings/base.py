@@ -368,7 +368,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No "valid" badge fetched from validator.swagger.io (it would send the schema's
     # address elsewhere, and the Content Security Policy refuses it anyway).
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # No deep links either: Swagger UI puts them as links inside each operation's toggle
+    # button, which assistive technology cannot reach (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 

@@ -446,6 +446,7 @@ PAGES: dict[str, Page] = {
     "notifications:mark-all-read": Page(as_("lead_staff"), get=False, data=unread_notifications),
     "notifications:preferences": Page(as_("lead_staff")),
     "tokens": Page(as_("lead_staff")),
+    "settings": Page(as_("lead_staff"), data=lambda w: {"time_zone": "Europe/Paris"}),
     "token-revoke": Page(
         with_pk("lead_staff", lead_staff_token),
         get=False,
