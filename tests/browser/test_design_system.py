@@ -89,9 +89,10 @@ def test_on_a_phone_tables_are_labelled_cards_and_the_menu_opens(open_page, sign
     wide = open_page()
     sign_in(wide, w.lead_liaison.email)
     wide.goto("/task-forces/")
-    assert wide.locator("main table tbody tr").first.evaluate(
-        "r => getComputedStyle(r).display"
-    ) == "table-row"
+    assert (
+        wide.locator("main table tbody tr").first.evaluate("r => getComputedStyle(r).display")
+        == "table-row"
+    )
     expect(wide.get_by_role("button", name="Menu")).to_be_hidden()
 
 
@@ -129,9 +130,7 @@ def test_pages_with_tables_fit_a_phone(open_page, sign_in, shot) -> None:
     assert not too_wide, f"Pages that scroll sideways on a phone: {too_wide}"
     # The audit trail's actions read as words, not codes.
     admin.goto("/audit/")
-    expect(admin.locator("main table tbody td[data-label='Action']").first).not_to_contain_text(
-        "."
-    )
+    expect(admin.locator("main table tbody td[data-label='Action']").first).not_to_contain_text(".")
 
 
 def test_axe_finds_no_violations(open_page, sign_in, shot) -> None:
@@ -190,7 +189,10 @@ def test_axe_finds_no_violations(open_page, sign_in, shot) -> None:
 
     phone = with_axe(open_page(PHONE))
     sign_in(phone, w.lead_admin.email)
-    for step, path in (("phone-people", f"/agencies/{w.lead.pk}/people/"), ("phone-audit", "/audit/")):
+    for step, path in (
+        ("phone-people", f"/agencies/{w.lead.pk}/people/"),
+        ("phone-audit", "/audit/"),
+    ):
         check(phone, step, path)
 
     assert not found, "axe-core found:\n" + json.dumps(found, indent=1)
