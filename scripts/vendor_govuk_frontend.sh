@@ -5,7 +5,8 @@
 #
 # Needs npm only here, never to run the portal: it downloads the published package with
 # `npm pack`, and copies the compiled CSS and JavaScript (with their source maps) and the
-# licence into coordination/static/vendor/govuk-frontend/<VERSION>/. The GDS Transport font and
+# licence into coordination/static/vendor/govuk-frontend/<VERSION>/, removing from the CSS
+# only the @font-face rules of the font it does not copy. The GDS Transport font and
 # the crown/crest images are deliberately NOT copied: they may only be used on GOV.UK services,
 # and Concord is not one (concord.css sets the Arial/Helvetica stack instead).
 # After a version change, update GOVUK_FRONTEND_VERSION in coordination/settings/base.py and
@@ -27,6 +28,15 @@ mkdir -p "$DEST"
 for f in govuk-frontend.min.css govuk-frontend.min.css.map govuk-frontend.min.js govuk-frontend.min.js.map; do
   cp "$PKG/dist/govuk/$f" "$DEST/$f"
 done
+# The one change to the published files: the compiled CSS declares GDS Transport with two
+# @font-face rules pointing at /assets/fonts/, files Concord does not ship (see above). Left
+# in, any text the font override in concord.css missed would make the browser ask for them.
+upstream_css="$(sha256sum "$PKG/dist/govuk/govuk-frontend.min.css" | cut -d' ' -f1)"
+sed -E -i 's/@font-face\{font-family:GDS Transport;[^}]*\}//g' "$DEST/govuk-frontend.min.css"
+if grep -q "assets/fonts" "$DEST/govuk-frontend.min.css"; then
+  echo "GDS Transport @font-face rules still in the CSS: the release changed their form" >&2
+  exit 1
+fi
 # The npm package declares MIT ("license" in package.json) but ships no licence file: write the
 # upstream LICENSE.txt text (github.com/alphagov/govuk-frontend) beside the files.
 cat > "$DEST/LICENCE.txt" <<'LICENCE'
@@ -53,5 +63,7 @@ CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 LICENCE
 printf 'govuk-frontend %s from the npm registry (%s)\n' "$VERSION" \
   "$(node -p "require('$PKG/package.json').repository.url || ''")" > "$DEST/VERSION.txt"
+printf 'upstream govuk-frontend.min.css %s (before the @font-face rules were removed)\n' \
+  "$upstream_css" >> "$DEST/VERSION.txt"
 (cd "$DEST" && sha256sum govuk-frontend.min.css govuk-frontend.min.js >> VERSION.txt)
 echo "GOV.UK Frontend $VERSION vendored into $DEST"

@@ -28,10 +28,20 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+FONT_REQUESTS: list[str] = []
+
+
 def with_axe(page):
     """Make axe-core available on every page this tab opens. An init script is injected by
-    the browser itself, so the page's Content Security Policy (no inline script) stays on."""
+    the browser itself, so the page's Content Security Policy (no inline script) stays on.
+    Any font the page asks for is noted (GOV.UK's own must never be)."""
     page.context.add_init_script(path=str(AXE))
+    page.on(
+        "request",
+        lambda r: (
+            FONT_REQUESTS.append(f"{r.url} (on {page.url})") if r.resource_type == "font" else None
+        ),
+    )
     return page
 
 
@@ -39,7 +49,9 @@ def axe_violations(page) -> list[dict]:
     """axe-core's violations on the current page: rule, impact, and the first few nodes."""
     result = page.evaluate(
         """async (tags) => {
-            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+            // no CSSOM preload: axe would re-read the stylesheets into a document of its
+            // own, which fetches the fonts they declare and no page ever uses
+            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, preload: false});
             return r.violations.map(v => ({
                 id: v.id, impact: v.impact, help: v.help,
                 nodes: v.nodes.length,

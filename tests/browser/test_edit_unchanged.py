@@ -87,6 +87,14 @@ def _preferences(w: SimpleNamespace) -> SimpleNamespace:
     return w.lead_staff
 
 
+def _settings(w: SimpleNamespace) -> Any:
+    """The lead staff member, with a time zone of their own chosen."""
+    from coordination.models import User
+
+    User.objects.filter(pk=w.lead_staff.pk).update(time_zone="Europe/Paris")
+    return User.objects.get(pk=w.lead_staff.pk)
+
+
 def _state(obj: Any) -> dict[str, Any]:
     """Everything stored about ``obj``: its fields and many-to-many links; for a person's
     preferences, the rows."""
@@ -124,6 +132,7 @@ EDIT_FORMS: dict[str, EditForm] = {
     "taskforces:assignment-until": EditForm(_assignment, "Save"),
     "agencies:membership-role": EditForm(pages.lead_staff_membership, "Change role"),
     "notifications:preferences": EditForm(_preferences, "Save preferences"),
+    "settings": EditForm(_settings, "Save settings"),
 }
 
 # Pages of the catalogue with a form that are not edit forms: they create something, or
