@@ -26,7 +26,7 @@ class ApplicationForm(forms.ModelForm):
         max_length=200,
         assume_scheme="https",
         validators=line_validators(),
-        help_text="Optional. The agency's official website.",
+        help_text="The agency's official website.",
     )
 
     class Meta:
@@ -113,7 +113,7 @@ class AgreementForm(forms.Form):
     )
     valid_from = DayField(widget=DateInput())
     valid_until = DayField(
-        widget=DateInput(), required=False, help_text="Optional. Leave empty for no end date."
+        widget=DateInput(), required=False, help_text="Leave empty for no end date."
     )
 
     def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:

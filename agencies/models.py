@@ -9,12 +9,14 @@ from django.db.models.functions import Lower
 
 from coordination.permissions import RestrictedQuerySet
 from coordination.permissions.markings import Marking
+from coordination.timefmt import portal_zone_name
 from coordination.validators import (
     REASON_LENGTH,
     day_validators,
     line_field,
     line_validators,
     prose_field,
+    validate_time_zone,
 )
 
 
@@ -70,6 +72,11 @@ class Agency(models.Model):
         default=False,
         help_text="Its people must sign in with a passkey or security key (WebAuthn).",
     )
+    # Where its people read times unless they chose their own zone (coordination.timefmt);
+    # new agencies start in the portal's zone (settings.TIME_ZONE).
+    time_zone = models.CharField(
+        max_length=64, default=portal_zone_name, validators=[validate_time_zone]
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -86,6 +93,13 @@ class Agency(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def changes_requested(self) -> bool:
+        """Sent back to the applicant for changes: "applied" again after a review (an
+        application only returns to "applied" by the request-changes decision, the one
+        move into that state, which also records when and why)."""
+        return self.status == self.Status.APPLIED and self.status_changed_at is not None
 
     @property
     def is_active(self) -> bool:

@@ -57,6 +57,8 @@ register(
         name="agency.applied",
         label="A new agency applied to join",
         recipients=_portal_admins,
+        group="Agency applications",
+        portal_admins_only=True,
         message=lambda event, agency: Message(
             title=f"New agency application: {agency.name}",
             body=f"{agency.get_level_display()} · {agency.get_sector_display()} · {agency.jurisdiction}",
@@ -70,6 +72,8 @@ register(
         name="agency.decided",
         label="A decision about your agency",
         recipients=_agency_admins,
+        group="Your agency",
+        agency_roles=(Membership.Role.ADMIN,),
         message=lambda event, agency: Message(
             title=f"{agency.name} has been {_decision_text(event, agency)}",
             body=event.data.get("reason", ""),
@@ -135,6 +139,8 @@ for _name, _label, _title in (
             name=_name,
             label=_label,
             recipients=_other_parties_liaisons,
+            group="Sharing agreements",
+            agency_roles=(Membership.Role.LIAISON,),
             message=_agreement_message(_title),
             critical=_name == "agreement.terminated",
         )

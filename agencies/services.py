@@ -76,7 +76,16 @@ def _action_for(old: str, to_status: str) -> str | None:
     return None
 
 
-AGENCY_FIELDS = ("name", "acronym", "level", "sector", "jurisdiction", "contact_email", "website")
+AGENCY_FIELDS = (
+    "name",
+    "acronym",
+    "level",
+    "sector",
+    "jurisdiction",
+    "contact_email",
+    "website",
+    "time_zone",
+)
 
 
 @transaction.atomic

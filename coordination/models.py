@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .audit.models import AuditEvent, AuditEventQuerySet, AuditTrailIsAppendOnly
-from .validators import line_field, line_validators
+from .validators import line_field, line_validators, validate_time_zone
 
 __all__ = [
     "ApiToken",
@@ -75,6 +75,10 @@ class User(AbstractUser):
         "portal administrator",
         default=False,
         help_text="Onboards agencies and keeps role templates. Grants no task force access.",
+    )
+    # Where the person reads times (coordination.timefmt); blank: their agency's zone.
+    time_zone = models.CharField(
+        max_length=64, blank=True, default="", validators=[validate_time_zone]
     )
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]

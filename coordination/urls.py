@@ -41,6 +41,7 @@ urlpatterns = [
     # SCIM 2.0 provisioning by agencies' identity providers (agencies/scim/)
     path("scim/v2/", include("agencies.scim.urls")),
     path("api-tokens/", accounts.tokens, name="tokens"),
+    path("settings/", accounts.settings_page, name="settings"),
     path("api-tokens/<int:pk>/revoke/", accounts.revoke, name="token-revoke"),
     # The agencies' pages, and among them the access review: task-force work (it recertifies
     # and ends role assignments), so it is defined in taskforces, which agencies never import;

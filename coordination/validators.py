@@ -197,3 +197,16 @@ def validate_fields(obj: models.Model, fields: dict[str, str]) -> None:
         raise ValidationError(
             {fields.get(name, name): messages for name, messages in error.error_dict.items()}
         ) from None
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name this server knows (Europe/London, America/New_York, UTC)."""
+    from coordination.timefmt import is_valid_zone
+
+    if value and not is_valid_zone(value):
+        raise ValidationError(
+            "“%(value)s” is not a time zone Concord knows: choose one from the list, "
+            "e.g. Europe/London.",
+            code="invalid_time_zone",
+            params={"value": value},
+        )

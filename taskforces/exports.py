@@ -20,6 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from coordination.timefmt import format_date, format_moment
 from coordination.web.exports import csv_response
 from coordination.web.pages import filter_list, visible_or_404
 
@@ -29,14 +30,13 @@ from .models import Objective, RoleAssignment, TaskForce
 
 
 def _date(value: datetime.date | None) -> str:
-    return value.isoformat() if value else ""
+    """A date the portal's one way, "6 December 2026" (coordination.timefmt)."""
+    return format_date(value)
 
 
 def _moment(value: datetime.datetime | None) -> str:
-    """A date and time in UTC, as ISO 8601 (``2026-05-01T09:00:00Z``)."""
-    if value is None:
-        return ""
-    return value.astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """A date and time in the reader's zone, with the zone: "6 December 2026, 14:05 GMT"."""
+    return format_moment(value)
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
@@ -59,7 +59,7 @@ OBJECTIVE_HEADER = (
     "Progress (%)",
     "Tasks done",
     "Tasks (not cancelled)",
-    "Updated (UTC)",
+    "Updated",
 )
 
 
@@ -116,7 +116,7 @@ TASK_HEADER = (
     "Assigned role",
     "Due date",
     "Operational period",
-    "Updated (UTC)",
+    "Updated",
 )
 
 
@@ -165,8 +165,8 @@ ASSIGNMENT_HEADER = (
     "Role",
     "Person",
     "Agency",
-    "Starts (UTC)",
-    "Ends (UTC)",
+    "Starts",
+    "Ends",
     "Assigned by",
 )
 

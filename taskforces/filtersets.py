@@ -18,7 +18,7 @@ from .selectors import mandate_search
 
 class TaskForceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Name or mandate contains", max_length=100)
-    status = django_filters.ChoiceFilter(choices=TaskForce.Status.choices)
+    status = django_filters.ChoiceFilter(choices=TaskForce.Status.choices, empty_label="Any status")
 
     class Meta:
         model = TaskForce
@@ -35,10 +35,14 @@ class ObjectiveFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         field_name="title", lookup_expr="icontains", label="Title contains", max_length=100
     )
-    status = django_filters.ChoiceFilter(choices=Objective.Status.choices)
-    priority = django_filters.ChoiceFilter(choices=Objective.Priority.choices)
+    status = django_filters.ChoiceFilter(choices=Objective.Status.choices, empty_label="Any status")
+    priority = django_filters.ChoiceFilter(
+        choices=Objective.Priority.choices, empty_label="Any priority"
+    )
     owner_agency = django_filters.ModelChoiceFilter(
-        queryset=Agency.objects.filter(status=Agency.Status.ACTIVE), label="Owner agency"
+        queryset=Agency.objects.filter(status=Agency.Status.ACTIVE),
+        label="Owner agency",
+        empty_label="Any agency",
     )
 
     class Meta:
@@ -47,7 +51,7 @@ class ObjectiveFilter(django_filters.FilterSet):
 
 
 class TaskFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Task.Status.choices)
+    status = django_filters.ChoiceFilter(choices=Task.Status.choices, empty_label="Any status")
 
     class Meta:
         model = Task
@@ -62,7 +66,7 @@ class TaskListFilter(TaskFilter):
         field_name="title", lookup_expr="icontains", label="Title contains", max_length=100
     )
     objective = django_filters.ModelChoiceFilter(
-        queryset=Objective.objects.none(), label="Objective"
+        queryset=Objective.objects.none(), label="Objective", empty_label="Any objective"
     )
     due_before = django_filters.DateFilter(
         field_name="due_date",

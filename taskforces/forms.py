@@ -11,6 +11,7 @@ from django.utils import timezone
 from agencies.models import Agency
 from coordination.models import User
 from coordination.permissions.markings import Marking
+from coordination.timefmt import format_span
 from coordination.validators import NOTES_LENGTH, PROSE_LENGTH, REASON_LENGTH
 from coordination.web.forms import DayField, PlanMomentField, line_field, model_choice, prose_field
 from coordination.web.widgets import DateInput, DateTimeInput
@@ -44,9 +45,7 @@ class PeriodChoiceField(forms.ModelChoiceField):
     """One of the task force's operational periods, named by number and dates."""
 
     def label_from_instance(self, obj: Any) -> str:
-        start = timezone.localtime(obj.starts_at)
-        end = timezone.localtime(obj.ends_at)
-        return f"Period {obj.number}: {start:%d %b %H:%M} – {end:%d %b %Y %H:%M}"
+        return f"Period {obj.number}: {format_span(obj.starts_at, obj.ends_at)}"
 
 
 def period_field() -> PeriodChoiceField:
@@ -54,7 +53,8 @@ def period_field() -> PeriodChoiceField:
         queryset=OperationalPeriod.objects.none(),
         required=False,
         label="Operational period",
-        help_text="Optional. The ICS reports for that period include it.",
+        empty_label="No operational period",
+        help_text="The ICS reports for that period include it.",
     )
 
 
@@ -75,6 +75,7 @@ class TaskForceStatusForm(forms.Form):
 class InviteAgencyForm(forms.Form):
     agency = forms.ModelChoiceField(
         queryset=Agency.objects.none(),
+        empty_label="Choose an agency",
         help_text="Only active agencies that are not already taking part or invited.",
     )
     message = prose_field(max_length=REASON_LENGTH, required=False)
@@ -113,13 +114,15 @@ class ReasonForm(forms.Form):
 
 class AssignRoleForm(forms.Form):
     person = forms.ModelChoiceField(
-        queryset=User.objects.none(), help_text="Only active people of your own agency."
+        queryset=User.objects.none(),
+        empty_label="Choose a person",
+        help_text="Only active people of your own agency.",
     )
     until = PlanMomentField(
         required=False,
         widget=DateTimeInput(),
         label="Ends at",
-        help_text="Optional. The role expires then.",
+        help_text="The role expires then.",
     )
 
     def __init__(self, *args: Any, agency: Agency | None, **kwargs: Any) -> None:
@@ -188,7 +191,9 @@ def participating_agencies(task_force: TaskForce) -> QuerySet[Agency]:
 class ObjectiveForm(forms.Form):
     title = line_field()
     description = prose_field(max_length=PROSE_LENGTH, required=False)
-    owner_agency = forms.ModelChoiceField(queryset=Agency.objects.none())
+    owner_agency = forms.ModelChoiceField(
+        queryset=Agency.objects.none(), empty_label="Choose the owner agency"
+    )
     contributing_agencies = forms.ModelMultipleChoiceField(
         queryset=Agency.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -222,11 +227,15 @@ class TaskForm(forms.Form):
     title = line_field()
     description = prose_field(max_length=PROSE_LENGTH, required=False)
     assignee = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, help_text="A person, or:"
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Nobody in particular",
+        help_text="A person, or:",
     )
     assigned_role = forms.ModelChoiceField(
         queryset=Role.objects.none(),
         required=False,
+        empty_label="No role",
         label="Role",
         help_text="every holder of a role.",
     )

@@ -15,6 +15,7 @@ from agencies.models import Membership
 from coordination.models import Event, User
 from coordination.notifications import Kind, Message, register
 from coordination.permissions.markings import Marking
+from coordination.timefmt import format_date, format_moment
 
 from .models import (
     Capability,
@@ -27,6 +28,9 @@ from .models import (
     Update,
 )
 from .permissions import acknowledgement_audience, audience, holders
+
+# kinds only liaison officers receive (the preferences page offers them to liaisons only)
+LIAISON = (Membership.Role.LIAISON,)
 
 
 def _liaisons(agency_id: int) -> QuerySet[User]:
@@ -76,6 +80,8 @@ register(
         name="participation.invited",
         label="Your agency is invited to a task force",
         recipients=_invited_liaisons,
+        group="Task force membership",
+        agency_roles=LIAISON,
         message=lambda event, p: Message(
             title=f"Invitation: {p.agency} is invited to {p.task_force.name}",
             body=f"Led by {p.task_force.lead_agency}. {p.message}".strip(),
@@ -94,6 +100,8 @@ for verb, kind_name, label in (
             name=kind_name,
             label=label,
             recipients=_lead_liaisons,
+            group="Task force membership",
+            agency_roles=LIAISON,
             message=_participation_message(verb),
             visible_action=None,
         )
@@ -120,7 +128,7 @@ def _assignment_message(template: str) -> Any:
             person=assignment.person,
             role=assignment.role.name,
             task_force=task_force.name,
-            until=f"{assignment.ends_at:%d %b %Y %H:%M} UTC" if assignment.ends_at else "",
+            until=format_moment(assignment.ends_at) if assignment.ends_at else "",
         )
         return Message(
             title=text,
@@ -143,6 +151,7 @@ def _holder_and_liaisons_any(event: Event, assignment: RoleAssignment) -> QueryS
 register(
     Kind(
         name="assignment.created",
+        group="Roles",
         label="A role is assigned to you or your agency's people",
         recipients=_holder_and_liaisons,
         message=_assignment_message("{person} now holds the role {role} in {task_force}"),
@@ -151,6 +160,7 @@ register(
 register(
     Kind(
         name="assignment.ended",
+        group="Roles",
         label="A role assignment ended",
         recipients=_holder_and_liaisons_any,
         message=_assignment_message("{person}'s role {role} in {task_force} has ended"),
@@ -161,6 +171,7 @@ register(
 register(
     Kind(
         name="assignment.expiring",
+        group="Roles",
         label="A role assignment is about to expire",
         recipients=_holder_and_liaisons,
         message=_assignment_message("{person}'s role {role} in {task_force} expires on {until}"),
@@ -182,9 +193,11 @@ def _liaisons_while_due(event: Event, assignment: RoleAssignment) -> QuerySet[Us
 def _recertification_message(event: Event, assignment: RoleAssignment) -> Message:
     task_force = assignment.role.task_force
     if assignment.recertified_at:
-        since = f"It was last recertified on {assignment.recertified_at:%d %b %Y}."
+        since = f"It was last recertified on {format_date(assignment.recertified_at)}."
     else:
-        since = f"It has not been recertified since it began on {assignment.starts_at:%d %b %Y}."
+        since = (
+            f"It has not been recertified since it began on {format_date(assignment.starts_at)}."
+        )
     return Message(
         title=f"{assignment.person}'s role {assignment.role.name} in {task_force.name} is due for recertification",
         body=f"{since} An agency administrator of {assignment.agency} recertifies it, or it "
@@ -198,6 +211,8 @@ register(
         name="assignment.recertification_due",
         label="A role assignment of your agency's people is due for recertification",
         recipients=_liaisons_while_due,
+        group="Roles",
+        agency_roles=LIAISON,
         message=_recertification_message,
     )
 )
@@ -222,7 +237,7 @@ def _task_people(event: Event, task: Task) -> QuerySet[User]:
 
 def _task_message(template: str) -> Any:
     def message(event: Event, task: Task) -> Message:
-        due = f" (due {task.due_date:%d %b %Y})" if task.due_date else ""
+        due = f" (due {format_date(task.due_date)})" if task.due_date else ""
         return Message(
             title=template.format(title=task.title, task_force=task.task_force.name) + due,
             body=_body(task.description, task.marking),
@@ -235,6 +250,7 @@ def _task_message(template: str) -> Any:
 register(
     Kind(
         name="task.assigned",
+        group="Tasks",
         audience=audience,
         label="A task is assigned to you or your role",
         recipients=_task_people,
@@ -244,6 +260,7 @@ register(
 register(
     Kind(
         name="task.due_soon",
+        group="Tasks",
         audience=audience,
         label="A task of yours is due soon",
         recipients=_task_people,
@@ -276,6 +293,7 @@ def _objective_message(event: Event, objective: Objective) -> Message:
 register(
     Kind(
         name="objective.status_changed",
+        group="Objectives",
         audience=audience,
         label="An objective your agency owns or contributes to changed status",
         recipients=_objective_people,
@@ -285,6 +303,7 @@ register(
 register(
     Kind(
         name="objective.at_risk",
+        group="Objectives",
         audience=audience,
         label="An objective your agency owns or contributes to is at risk",
         recipients=_objective_people,
@@ -327,6 +346,7 @@ def _update_message(prefix: str) -> Any:
 register(
     Kind(
         name="update.posted",
+        group="Updates",
         audience=audience,
         label="An update is posted in your task force",
         recipients=_update_readers,
@@ -337,6 +357,7 @@ register(
 register(
     Kind(
         name="update.critical",
+        group="Updates",
         audience=audience,
         label="A critical update asks for your acknowledgement",
         recipients=lambda event, update: acknowledgement_audience(update).exclude(
@@ -367,6 +388,7 @@ def _their_liaisons(event: Event, update: Update) -> QuerySet[User]:
 register(
     Kind(
         name="update.ack_reminder",
+        group="Updates",
         audience=audience,
         label="Reminder: a critical update still needs your acknowledgement",
         recipients=_one_person,
@@ -381,6 +403,8 @@ register(
         audience=audience,
         label="One of your agency's people has not acknowledged a critical update",
         recipients=_their_liaisons,
+        group="Updates",
+        agency_roles=LIAISON,
         message=lambda event, update: Message(
             title=f"Not acknowledged: {event.data.get('person_name', 'a colleague')} has not acknowledged “{update.title}” in {update.task_force.name}",
             link=reverse("taskforces:update", args=[update.pk]),

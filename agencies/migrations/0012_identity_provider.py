@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agencies', '0010_text_and_date_limits'),
+        ('agencies', '0011_agency_time_zone'),
         ('socialaccount', '0006_alter_socialaccount_extra_data'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -17,6 +17,7 @@ from django.contrib.auth import signals as auth_signals
 
 from coordination import audit
 from coordination.models import AuditEvent
+from coordination.web.timezones import remember_zone
 
 
 def _typed_login(credentials: dict[str, Any] | None) -> str:
@@ -29,6 +30,9 @@ def _typed_login(credentials: dict[str, Any] | None) -> str:
 
 def signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit.record(actor=user, action="auth.signed_in", obj=user)
+    if request is not None:
+        # A new sign-in reads the agency's time zone afresh (it may have changed).
+        remember_zone(request, user)
 
 
 def signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -18,11 +18,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from coordination import timefmt
 from coordination.accounts import signin
+from coordination.accounts.profile import set_time_zone
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 from coordination.web.forms import line_field
 from coordination.web.pages import run_service
+from coordination.web.timezones import remember_zone
 
 EXPIRY_CHOICES = [
     ("7", "In 7 days"),
@@ -115,3 +118,44 @@ def passkey_required(request: HttpRequest) -> HttpResponse:
         user_id=person.pk, type=Authenticator.Type.WEBAUTHN
     ).exists()
     return render(request, "account/passkey_required.html", {"has_key": has_key})
+
+
+class SettingsForm(forms.Form):
+    """The person's own settings page: the zone they read times in."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Every date and time in Concord, its e-mails and exports is shown in this zone.",
+    )
+
+    def __init__(self, *args: object, agency_zone: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = cast(forms.ChoiceField, self.fields["time_zone"])
+        field.choices = [("", f"My agency's time zone ({agency_zone.replace('_', ' ')})")]
+        field.choices += timefmt.zone_choices()
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Where a person chooses their time zone (blank: their agency's, else the portal's)."""
+    person = _person(request)
+    agency_zone = timefmt.agency_zone_name(person) or timefmt.portal_zone_name()
+    form = SettingsForm(
+        request.POST or None, initial={"time_zone": person.time_zone}, agency_zone=agency_zone
+    )
+    if request.method == "POST" and form.is_valid():
+        done = run_service(
+            form, lambda: set_time_zone(user=person, time_zone=form.cleaned_data["time_zone"])
+        )
+        if done is not None:
+            remember_zone(request, done)
+            shown = done.time_zone or agency_zone
+            messages.success(request, f"Times are now shown in {shown.replace('_', ' ')}.")
+            return redirect("settings")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "account/settings.html", {"form": form, "now": timezone.now()}, status=status
+    )

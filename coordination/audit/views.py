@@ -58,19 +58,23 @@ class AuditEventFilter(django_filters.FilterSet):
         max_length=100,
         help_text='For example "assignment." or "auth.sign_in_failed".',
     )
-    object_type = django_filters.ChoiceFilter(label="Object kind", choices=())
+    object_type = django_filters.ChoiceFilter(
+        label="Object kind", choices=(), empty_label="Any kind of object"
+    )
     object_id = django_filters.CharFilter(label="Object id", max_length=64)
-    outcome = django_filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
+    outcome = django_filters.ChoiceFilter(
+        choices=AuditEvent.Outcome.choices, empty_label="Any outcome"
+    )
     since = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__gte",
-        label="From (UTC date)",
+        label="From (date)",
         widget=DateInput(),
     )
     until = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
-        label="To (UTC date)",
+        label="To (date)",
         widget=DateInput(),
     )
     ip_address = django_filters.CharFilter(label="IP address", max_length=45)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coordination', '0014_idempotency_key'),
+        ('coordination', '0015_user_time_zone'),
     ]
 
     operations = [

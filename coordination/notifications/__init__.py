@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from coordination import live
+from coordination import live, timefmt
 from coordination.models import Event, Notification, NotificationPreference, User
 from coordination.notifications.mail import transport
 
@@ -88,6 +89,22 @@ class Kind:
     # who acknowledged a critical update before a worker got round to telling them).
     already_done: Callable[[Event, Any], QuerySet[User]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The preferences page: the heading this kind is listed under, and who can ever receive
+    # it (the kinds nobody like the person can receive are not offered to them). Portal
+    # administrators' kinds name ``portal_admins_only``; the rest go to people of an agency
+    # with one of ``agency_roles`` (None: any role).
+    group: str = "Other"
+    portal_admins_only: bool = False
+    agency_roles: tuple[str, ...] | None = None
+
+    def may_reach(self, *, is_portal_admin: bool, agency_role: str | None) -> bool:
+        """Whether a person like this (portal administrator or not, their agency role or
+        None without an agency) can ever receive this kind."""
+        if self.portal_admins_only:
+            return is_portal_admin
+        if agency_role is None:
+            return False
+        return self.agency_roles is None or agency_role in self.agency_roles
 
 
 KINDS: dict[str, Kind] = {}
@@ -215,9 +232,16 @@ def _fan_out(event: Event, kind: Kind, obj: Any) -> int:
     now = timezone.now()
     before = Notification.objects.filter(event=event).count()
     rows = []
+    # The words are written once per time zone among the recipients, so a time in them
+    # ("expires on 6 December 2026, 14:00 GMT") is in each person's own zone.
+    zones = timefmt.zone_names_for(everyone)
     for told_as, ids in told:
-        message = told_as.message(event, obj)
+        messages: dict[str, Message] = {}
+        for zone_name in sorted({zones[pk] for pk in ids}):
+            with timezone.override(zoneinfo.ZoneInfo(zone_name)):
+                messages[zone_name] = told_as.message(event, obj)
         for recipient_id in ids:
+            message = messages[zones[recipient_id]]
             delivery, status = _delivery_for(told_as, preferences.get((recipient_id, told_as.name)))
             rows.append(
                 Notification(
@@ -419,7 +443,9 @@ def send_email(
     """One plain-text e-mail with a stable Message-ID, so a copy sent twice after a crash
     in the instant between sending and recording is recognisable as the same message."""
     base = settings.CONCORD_BASE_URL.rstrip("/")
-    body = render_to_string(template, {**context, "recipient": to, "base_url": base})
+    # times in the e-mail are in the recipient's zone, as on their pages
+    with timezone.override(timefmt.zone_for(to)):
+        body = render_to_string(template, {**context, "recipient": to, "base_url": base})
     message = EmailMessage(
         subject=f"[Concord] {subject}",
         body=body,
@@ -608,6 +634,24 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
 
 
 # --- preferences ---------------------------------------------------------------------------------
+
+
+def kinds_for(user: User) -> dict[str, list[tuple[str, Kind]]]:
+    """The kinds ``user`` can receive, grouped under their headings (in the order the kinds
+    were registered), each group's kinds sorted by label: what the preferences page offers."""
+    role = (
+        user.memberships.filter(is_active=True)
+        .order_by("pk")
+        .values_list("role", flat=True)
+        .first()
+    )
+    grouped: dict[str, list[tuple[str, Kind]]] = {}
+    for name, kind in KINDS.items():
+        if kind.may_reach(is_portal_admin=user.is_portal_admin, agency_role=role):
+            grouped.setdefault(kind.group, []).append((name, kind))
+    return {
+        group: sorted(kinds, key=lambda item: item[1].label) for group, kinds in grouped.items()
+    }
 
 
 def preferences_for(user: User) -> dict[str, str]:

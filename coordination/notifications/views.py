@@ -11,7 +11,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from coordination.models import Notification
-from coordination.notifications import preferences_for, set_preferences, visible_notifications
+from coordination.notifications import (
+    kinds_for,
+    preferences_for,
+    set_preferences,
+    visible_notifications,
+)
 from coordination.notifications.forms import PreferencesForm
 from coordination.web.pages import AuthenticatedHttpRequest, paginate, run_service
 
@@ -61,7 +66,9 @@ def mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
 def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How I want to hear about each kind of event."""
     user = request.user
-    form = PreferencesForm(request.POST or None, current=preferences_for(user))
+    form = PreferencesForm(
+        request.POST or None, current=preferences_for(user), kinds=kinds_for(user)
+    )
     if request.method == "POST" and form.is_valid():
         run_service(form, lambda: set_preferences(user=user, choices=form.choices()))
         if not form.errors:

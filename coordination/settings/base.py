@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "coordination.accounts.signin.IdleTimeoutMiddleware",
     "coordination.accounts.signin.RequireMFAMiddleware",
     "coordination.audit.AuditContextMiddleware",
+    # Pages show times in the reader's zone (their choice, else their agency's).
+    "coordination.web.timezones.TimeZoneMiddleware",
     "coordination.web.pages.PermissionDeniedMiddleware",
     # What a request computed (a person's access) is remembered for that request only.
     "coordination.permissions.request_memory.RequestMemoryMiddleware",
@@ -93,6 +95,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "coordination.web.context_processors.portal",
             ],
+            # GOV.UK Frontend helpers (status and priority tags, the one way to show time):
+            # a builtin, so every template (e-mails too) has them; {% load concord_ui %} works.
+            "libraries": {"concord_ui": "coordination.web.templatetags.concord_ui"},
+            "builtins": ["coordination.web.templatetags.concord_ui"],
         },
     },
 ]
@@ -414,7 +420,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No "valid" badge fetched from validator.swagger.io (it would send the schema's
     # address elsewhere, and the Content Security Policy refuses it anyway).
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # No deep links either: Swagger UI puts them as links inside each operation's toggle
+    # button, which assistive technology cannot reach (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 

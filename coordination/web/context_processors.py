@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 
@@ -34,4 +35,6 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         # live pages: where the page's event stream starts, how often it polls without one
         "live_since": SimpleLazyObject(live_since),
         "live_poll_seconds": settings.CONCORD_LIVE_POLL_SECONDS,
+        # the zone the page's times are in (activated by coordination.web.timezones)
+        "time_zone_label": timezone.get_current_timezone_name().replace("_", " "),
     }

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from coordination.permissions.markings import Marking
+from coordination.timefmt import format_date, format_moment
 
 from ..models import OperationalPeriod, TaskForce
 
@@ -102,16 +103,15 @@ class Report:
 
 
 def moment(value: datetime.datetime | None) -> str:
-    """A date and time as printed on the reports (in the portal's time zone)."""
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    """A date and time as printed on the reports: the one way, in the reader's time zone
+    ("6 December 2026, 14:05 GMT", coordination.timefmt)."""
+    return format_moment(value)
 
 
 def day(value: datetime.date | None) -> str:
-    return value.isoformat() if value else ""
+    """A date as printed on the reports: "6 December 2026"."""
+    return format_date(value)
 
 
 def period_span(period: OperationalPeriod) -> str:
-    zone = timezone.localtime(period.starts_at).strftime("%Z")
-    return f"{moment(period.starts_at)} – {moment(period.ends_at)} {zone}".strip()
+    return f"{moment(period.starts_at)} – {moment(period.ends_at)}"

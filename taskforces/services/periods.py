@@ -8,10 +8,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from coordination.models import User
 from coordination.permissions import require
+from coordination.timefmt import format_moment
 
 from ..models import OperationalPeriod, TaskForce
 from ._common import record
@@ -48,7 +48,8 @@ def _check_period(period: OperationalPeriod) -> None:
 
 
 def _when(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+    # the one way to show a time, in the reader's zone (coordination.timefmt)
+    return format_moment(moment)
 
 
 def _period_snapshot(period: OperationalPeriod) -> dict[str, Any]:

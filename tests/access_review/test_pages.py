@@ -264,7 +264,7 @@ def test_bad_actions_are_form_errors_and_change_nothing(client, world, data):
     audit_events = AuditEvent.objects.count()  # after signing in, which is recorded too
     response = client.post(review_url(world.lead), data)
     assert response.status_code == 200
-    assert 'class="errors" role="alert"' in html(response)
+    assert 'class="govuk-error-summary"' in html(response)
     assert AuditEvent.objects.count() == audit_events
     for assignment in (world.partner_staff_assignment, world.lead_staff_assignment):
         assert fresh(assignment).recertified_at is None

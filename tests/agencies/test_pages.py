@@ -360,7 +360,7 @@ def test_review_page_offers_the_open_decisions(client, world):
     assert ">Begin review</button>" in page
     assert ">Reject</button>" in page
     assert ">Approve</button>" not in page
-    assert '<label for="id_reject-reason">' in page
+    assert '<label for="id_reject-reason" class="govuk-label' in page
 
 
 def test_begin_review_then_approve(client, world):
@@ -566,7 +566,7 @@ def test_an_agency_admin_ends_a_membership_with_a_reason(client, world):
     membership = world.lead_staff.memberships.get()
     client.force_login(world.lead_admin)
     page = html(client.get(url("membership-end", membership.pk)))
-    assert '<label for="id_reason">' in page
+    assert '<label for="id_reason" class="govuk-label' in page
 
     response = client.post(url("membership-end", membership.pk), {"reason": " "})
     assert response.status_code == 200
@@ -759,7 +759,7 @@ def agreement_data(world, **changes):
 def test_an_agency_admin_proposes_an_agreement(client, world):
     client.force_login(world.lead_admin)
     response = client.get(url("agreement-new", world.lead.pk))
-    assert '<label for="id_parties">' in html(response)
+    assert '<label for="id_parties" class="govuk-label' in html(response)
     choices = response.context["form"].fields["parties"].queryset
     assert set(choices) == {world.partner, world.outsider_agency}  # active, not itself
     assert "activate" not in response.context["form"].fields

@@ -21,8 +21,17 @@ def assert_complete_offline(page, base_url: str, path: str) -> None:
     outside = [url for url in resources if not url.startswith(base_url)]
     assert not outside, (path, outside)
     assert any(url.endswith(".css") for url in resources), (path, resources)
+    # GOV.UK Frontend's stylesheet (the page's white body on its grey template) and
+    # Concord's (the Arial/Helvetica stack instead of GOV.UK's own font) both applied, and
+    # GOV.UK Frontend's script ran (it marks the body as supported).
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(246, 248, 250)", (path, "the stylesheet did not apply")
+    assert background == "rgb(255, 255, 255)", (path, "GOV.UK Frontend's CSS did not apply")
+    template = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert template == "rgb(243, 242, 241)", (path, "GOV.UK Frontend's CSS did not apply")
+    font = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+    assert font.lower().startswith("arial") and "transport" not in font.lower(), (path, font)
+    supported = page.evaluate("document.body.classList.contains('govuk-frontend-supported')")
+    assert supported, (path, "GOV.UK Frontend's script did not start")
     assert page.evaluate("typeof window.htmx") == "object", (path, "htmx did not load")
 
 

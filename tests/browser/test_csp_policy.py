@@ -57,7 +57,7 @@ def test_htmx_works_under_the_policy_without_injecting_styles(open_page, sign_in
     assert page.evaluate("htmx.config.allowEval") is False
     page.locator("#task-status select").select_option("in_progress")
     page.locator("#task-status").get_by_role("button", name="Update status").click()
-    expect(page.locator("#task-status .status")).to_have_text("In progress")
+    expect(page.locator("#task-status .govuk-tag")).to_have_text("In progress")
     assert page.url.endswith(f"/tasks/{task.pk}/"), "htmx did not swap; the page reloaded"
     task.refresh_from_db()
     assert task.status == Task.Status.IN_PROGRESS

@@ -87,6 +87,14 @@ def _preferences(w: SimpleNamespace) -> SimpleNamespace:
     return w.lead_staff
 
 
+def _settings(w: SimpleNamespace) -> Any:
+    """The lead staff member, with a time zone of their own chosen."""
+    from coordination.models import User
+
+    User.objects.filter(pk=w.lead_staff.pk).update(time_zone="Europe/Paris")
+    return User.objects.get(pk=w.lead_staff.pk)
+
+
 def _state(obj: Any) -> dict[str, Any]:
     """Everything stored about ``obj``: its fields and many-to-many links; for a person's
     preferences, the rows."""
@@ -125,6 +133,7 @@ EDIT_FORMS: dict[str, EditForm] = {
     "agencies:membership-role": EditForm(pages.lead_staff_membership, "Change role"),
     "notifications:preferences": EditForm(_preferences, "Save preferences"),
     "agencies:identity-provider": EditForm(pages.lead_identity_provider, "Save"),
+    "settings": EditForm(_settings, "Save settings"),
 }
 
 # Pages of the catalogue with a form that are not edit forms: they create something, or
@@ -206,7 +215,7 @@ def test_an_edit_form_submitted_unchanged_changes_nothing(
     assert answer.value.status < 400, f"{name}: the unchanged form was refused"
     page.wait_for_load_state()
     shot(page, "after")
-    expect(page.locator(".errorlist")).to_have_count(0)
+    expect(page.locator(".govuk-error-message, .govuk-error-summary")).to_have_count(0)
 
     after = _state(obj)
     changed = {
@@ -229,7 +238,12 @@ class Prefilled:
 
 
 def _local(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+    # the portal's date-time input: day/month/year and 24-hour time (coordination.web.widgets)
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
+
+
+def _day(value: datetime.date) -> str:
+    return value.strftime("%d/%m/%Y")
 
 
 # By form class (tests/coordination/test_date_widgets.py finds every form with a date), the
@@ -237,11 +251,11 @@ def _local(moment: datetime.datetime) -> str:
 PREFILLED: dict[str, tuple[str, Prefilled]] = {
     "taskforces.forms.ObjectiveForm": (
         "taskforces:objective-edit",
-        Prefilled(_objective, lambda o: {"id_target_date": o.target_date.isoformat()}),
+        Prefilled(_objective, lambda o: {"id_target_date": _day(o.target_date)}),
     ),
     "taskforces.forms.TaskForm": (
         "taskforces:task-edit",
-        Prefilled(_task, lambda t: {"id_due_date": t.due_date.isoformat()}),
+        Prefilled(_task, lambda t: {"id_due_date": _day(t.due_date)}),
     ),
     "taskforces.forms.PeriodForm": (
         "taskforces:period-edit",

@@ -130,7 +130,7 @@ def test_a_task_force_is_formed_a_partner_joins_and_its_staff_member_gets_a_role
     # --- the staff member's first sign-in: set up the authenticator app ----------------------
     amira = open_page()
     sign_in(amira, partner_staff.email)
-    expect(amira.get_by_role("status")).to_contain_text("Set one up to continue")
+    expect(amira.get_by_role("status").filter(has_text="Set one up to continue")).to_be_visible()
     if "/reauthenticate/" in amira.url:
         # allauth asks for the password again before any change to the second factor,
         # even seconds after signing in with it (reported as confusing).

@@ -58,7 +58,7 @@ def test_a_staff_member_updates_a_task_and_acknowledges_a_critical_update(
     my_tasks.get_by_role("link", name=TASK).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(TASK)
     status = page.locator("#task-status")
-    expect(status.locator(".status")).to_have_text("To do")
+    expect(status.locator(".govuk-tag")).to_have_text("To do")
     shot(page, "task-page")
     task_url = page.url
     # A marker a full page load would wipe out, and a scroll position it would reset.
@@ -73,7 +73,7 @@ def test_a_staff_member_updates_a_task_and_acknowledges_a_critical_update(
     assert answer.value.request.headers.get("hx-request") == "true"
     assert answer.value.status == 200
 
-    expect(page.locator("#task-status .status")).to_have_text("In progress")
+    expect(page.locator("#task-status .govuk-tag")).to_have_text("In progress")
     expect(page.get_by_label("Change status")).to_have_value(Task.Status.IN_PROGRESS)
     assert page.url == task_url
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"

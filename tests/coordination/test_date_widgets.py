@@ -1,10 +1,11 @@
-"""Every date and date-time field of every form the portal renders shows its value the way
-the browser's ``<input type="date">`` / ``<input type="datetime-local">`` reads it (ISO 8601),
-and takes that value back unchanged.
+"""Every date and date-time field of every form the portal renders shows its value in the
+portal's one (en-GB) order, day/month/year (``08/12/2026``, ``08/12/2026 09:30``), in a text
+input with a hint rather than the browser's date input (which shows mm/dd/yyyy in a US
+browser, issue 17), and takes that value back unchanged; ISO 8601 is still accepted.
 
-The portal's language is en-gb, whose first date format is ``%d/%m/%Y``: a plain Django
-``DateInput`` rendered a target date as ``08/12/2026``, which a date input cannot show, so
-the field came up empty and saving the form unchanged erased the date (issue 15, item 15).
+An earlier round (issue 15, item 15) found a value rendered in a format the input could not
+show: the field came up empty and saving the form unchanged erased the date. The widgets
+name their format (coordination.web.widgets), so what is shown is what is read back.
 
 The forms are found, not listed: every module of the project's packages is imported and
 every Django form and django-filter filterset class defined in them is checked.
@@ -110,14 +111,19 @@ def _rendered_value(field: forms.Field, value: object) -> str:
 )
 def test_a_date_field_shows_its_value_as_the_browser_reads_it(field: forms.Field) -> None:
     if isinstance(field, forms.DateTimeField):
-        expected_type, value, shown = "datetime-local", MOMENT, "2026-12-08T09:30"
+        value, shown, iso = MOMENT, "08/12/2026 09:30", "2026-12-08T09:30"
         back = MOMENT
     else:
-        expected_type, value, shown = "date", DAY, "2026-12-08"
+        value, shown, iso = DAY, "08/12/2026", "2026-12-08"
         back = DAY
-    assert field.widget.input_type == expected_type
+    assert field.widget.input_type == "text"
+    assert getattr(field.widget, "hint", ""), "the field says what format it takes"
     rendered = _rendered_value(field, value)
     assert rendered == shown
-    # What the browser sends back unchanged is the same value.
-    cleaned = field.clean(rendered)
-    assert cleaned == back
+    # What the browser sends back unchanged is the same value; so is ISO 8601.
+    assert field.clean(rendered) == back
+    assert field.clean(iso) == back
+    # the US order is not read as a date in an en-GB portal
+    if not isinstance(field, forms.DateTimeField):
+        with pytest.raises(forms.ValidationError):
+            field.clean("12/31/2026")

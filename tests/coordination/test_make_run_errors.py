@@ -60,7 +60,7 @@ def test_make_run_serves_without_debug_pages_and_with_static_files() -> None:
     assert answers["static"]["body"] == css
     missing = answers["missing"]
     assert missing["status"] == 404
-    assert "<h1>Not found</h1>" in missing["body"]
+    assert ">Not found</h1>" in missing["body"]
     assert "Concord" in missing["body"]
     assert "Traceback" not in missing["body"]
     assert "URLconf" not in missing["body"]
@@ -96,7 +96,7 @@ def test_a_hidden_item_is_the_portal_s_404(client, world, no_debug) -> None:
     response = client.get(
         reverse("taskforces:objective", args=[world.objectives[Marking.AMBER].pk])
     )
-    _portal_page(response, 404, "<h1>Not found</h1>")
+    _portal_page(response, 404, ">Not found</h1>")
 
 
 @pytest.mark.parametrize(

@@ -341,7 +341,7 @@ def test_a_mismatched_new_password_shows_an_error_and_changes_nothing(
     set_url = form_page.redirect_chain[-1][0]
     response = client.post(set_url, {"password1": NEW_PASSWORD, "password2": "something-else-9"})
     assert response.status_code == 200
-    assert 'class="error"' in response.content.decode()
+    assert 'class="govuk-error-message"' in response.content.decode()
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
 
@@ -533,7 +533,7 @@ def test_account_security_pages_render_in_our_layout(client, alice, name) -> Non
     assert response.status_code == 200, name
     html = response.content.decode()
     assert 'href="/static/css/concord.css"' in html
-    assert '<main id="main"' in html
+    assert 'id="main"' in html and '<main class="govuk-main-wrapper"' in html
     assert FormPage(html).inline_scripts == 0
     for field in FormPage(html).inputs:
         assert field.get("id") in FormPage(html).label_for
@@ -639,7 +639,7 @@ def test_changing_the_password_signs_out_and_the_new_one_works(client, alice) ->
         {"oldpassword": "not-it", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     )
     assert wrong.status_code == 200
-    assert 'class="error"' in wrong.content.decode()
+    assert 'class="govuk-error-message"' in wrong.content.decode()
 
     response = client.post(
         reverse("account_change_password"),

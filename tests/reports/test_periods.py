@@ -309,7 +309,8 @@ def test_period_pages_from_both_sides(client, rw):
 
 
 def _local(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+    # the portal's date-time input shows day/month/year and 24-hour time
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
 
 
 def test_planning_a_period_through_the_page(client, rw):

@@ -705,6 +705,7 @@ PAGES: dict[str, Page] = {
     # another's (tests/live/test_live.py checks an outsider learns nothing)
     "live:versions": Page(as_("lead_staff", query="topic=me&topic=tf:*"), html=False),
     "tokens": Page(as_("lead_staff")),
+    "settings": Page(as_("lead_staff"), data=lambda w: {"time_zone": "Europe/Paris"}),
     "token-revoke": Page(
         with_pk("lead_staff", lead_staff_token),
         get=False,
