@@ -96,6 +96,12 @@ class _MutualAidPolicy(ItemPolicy):
     def addressed(self, agency_id: int) -> Q:
         return addressed_condition(agency_id, self.request_prefix)
 
+    def decides(self, user: Any, action: str, obj: Any) -> bool | None:
+        """Never from the person's access alone: who sees a request also depends on the
+        agencies it is addressed to (and an offer on the agency that made it), which only
+        ``restrict`` knows; so the database is asked."""
+        return None
+
     def request_of(self, obj: Any) -> ResourceRequest:
         return obj if isinstance(obj, ResourceRequest) else obj.request
 

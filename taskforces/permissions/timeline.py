@@ -34,6 +34,12 @@ class TimelineEntryPolicy(ItemPolicy):
             | (Q(marked=False) & Q(InList("task_force_id", held.task_forces(Capability.VIEW))))
         )
 
+    def decides(self, user: Any, action: str, obj: Any) -> bool | None:
+        """A marked entry is decided like any item (its task force and marking); one about
+        the task force's own business follows ``visible``'s second branch, so it is asked
+        of the database."""
+        return super().decides(user, action, obj) if obj.marked else None
+
     def explain(self, user: Any, action: str, obj: Any) -> Explanation:
         if obj.marked:
             return super().explain(user, action, obj)
