@@ -98,9 +98,11 @@ def apply_for_agency(
     acronym: str = "",
     jurisdiction: str = "",
     website: str = "",
+    time_zone: str = "",
     applicant: User | None = None,
 ) -> Agency:
-    """Record a new agency's application; it waits for a portal administrator's review."""
+    """Record a new agency's application; it waits for a portal administrator's review.
+    Its time zone is the portal's unless one is given (the Django admin's form)."""
     agency = Agency(
         name=name.strip(),
         acronym=acronym.strip(),
@@ -110,6 +112,8 @@ def apply_for_agency(
         contact_email=contact_email.strip(),
         website=website.strip(),
     )
+    if time_zone.strip():
+        agency.time_zone = time_zone.strip()
     if Agency.objects.filter(name__iexact=agency.name).exists():
         raise ValidationError({"name": "An agency with this name already exists or has applied."})
     agency.full_clean()

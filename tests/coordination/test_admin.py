@@ -262,6 +262,7 @@ def test_agency_status_cannot_be_edited_on_the_form(world: SimpleNamespace) -> N
         "jurisdiction": "England",
         "contact_email": world.lead.contact_email,
         "website": "",
+        "time_zone": world.lead.time_zone,
         "status": Agency.Status.OFFBOARDED,
     }
     response = client.post(url, data)
@@ -271,6 +272,31 @@ def test_agency_status_cannot_be_edited_on_the_form(world: SimpleNamespace) -> N
     assert world.lead.jurisdiction == "England"
     event = AuditEvent.objects.get(action="agency.updated", object_id=str(world.lead.pk))
     assert event.after == {**(event.before or {}), "jurisdiction": "England"}
+
+
+def test_an_agencys_time_zone_is_changed_in_the_admin_and_checked(world: SimpleNamespace) -> None:
+    client = client_for(world.portal_admin)
+    url = admin_url(Agency, "change", world.lead.pk)
+    data = {
+        "name": world.lead.name,
+        "acronym": world.lead.acronym,
+        "level": world.lead.level,
+        "sector": world.lead.sector,
+        "jurisdiction": world.lead.jurisdiction,
+        "contact_email": world.lead.contact_email,
+        "website": world.lead.website,
+        "time_zone": "Mars/Olympus_Mons",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "is not a time zone Concord knows" in response.content.decode()
+    world.lead.refresh_from_db()
+    assert world.lead.time_zone == "UTC"
+    assert client.post(url, {**data, "time_zone": "Europe/Lisbon"}).status_code == 302
+    world.lead.refresh_from_db()
+    assert world.lead.time_zone == "Europe/Lisbon"
+    event = AuditEvent.objects.get(action="agency.updated", object_id=str(world.lead.pk))
+    assert event.after["time_zone"] == "Europe/Lisbon"
 
 
 def test_a_new_agency_is_recorded_as_an_application(world: SimpleNamespace) -> None:
@@ -283,10 +309,12 @@ def test_a_new_agency_is_recorded_as_an_application(world: SimpleNamespace) -> N
         "jurisdiction": "",
         "contact_email": "ops@ras.example.gov",
         "website": "",
+        "time_zone": "Europe/Dublin",
     }
     assert client.post(admin_url(Agency, "add"), data).status_code == 302
     agency = Agency.objects.get(name="Riverton Ambulance Service")
     assert agency.status == Agency.Status.APPLIED
+    assert agency.time_zone == "Europe/Dublin"
     assert AuditEvent.objects.filter(action="agency.applied", object_id=str(agency.pk)).exists()
 
 
