@@ -262,7 +262,7 @@ class ObjectiveStatusForm(forms.Form):
     lifecycle) and the board's query string, to show the same board again."""
 
     status = forms.ChoiceField(choices=Objective.Status.choices)
-    board_query = forms.CharField(required=False, max_length=500)
+    board_query = line_field(max_length=500, required=False)
 
 
 class TaskStatusForm(forms.Form):

@@ -119,8 +119,10 @@ def objective_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     objective = visible_or_404(Objective.objects.select_related("task_force"), request.user, pk)
     task_force = objective.task_force
     form = forms.ObjectiveStatusForm(request.POST)
-    params = QueryDict(form.data.get("board_query", ""), mutable=False)
-    if form.is_valid():
+    valid = form.is_valid()
+    # the board to show again: its query string, once the form found it clean
+    params = QueryDict(form.cleaned_data.get("board_query", "") if valid else "")
+    if valid:
         run_service(
             form,
             lambda: services.update_objective(
