@@ -328,6 +328,10 @@ def test_my_handovers_and_the_briefing_cost_the_same_queries_however_much_data(
 ):
     w = shift
     write(w)
+    # one of each kind of row first (a list with none skips its prefetches)
+    services.update_objective(
+        objective=w.objectives[Marking.GREEN], by=w.lead_liaison, period=w.next_period
+    )
     mine = reverse("taskforces:handover-mine", args=[w.tf.pk])
     briefing = reverse("taskforces:briefing", args=[w.next_period.pk])
     client.force_login(w.incoming)
@@ -356,6 +360,6 @@ def test_my_handovers_and_the_briefing_cost_the_same_queries_however_much_data(
         services.create_task(objective=objective, title=f"Task {n}", by=w.lead_liaison)
     with django_assert_max_num_queries(small_mine):
         page = client.get(mine).content.decode()
-    assert page.count("for period 2") == 5
+    assert page.count(", for period 2<") == 5  # the five briefs awaiting them
     with django_assert_max_num_queries(small_briefing):
         assert client.get(briefing).status_code == 200
