@@ -905,7 +905,9 @@ def grow(world, n: int = 30) -> None:
         ("partner_staff", "detail", "lead", 17 + ACCESS_QUERIES),
         ("portal_admin", "detail", "lead", 17 + ACCESS_QUERIES),
         ("portal_admin", "review-queue", None, 8),
-        ("lead_admin", "people", "lead", 9),
+        # + the person's access for the critical banner, which the people page does not
+        # otherwise read (an agency administrator may hold roles)
+        ("lead_admin", "people", "lead", 10),
         ("portal_admin", "people", "lead", 9),
     ],
 )
