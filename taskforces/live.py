@@ -18,6 +18,7 @@ from coordination.models import LiveChange
 
 from .models import (
     Acknowledgement,
+    HandoverBrief,
     Objective,
     OperationalPeriod,
     Participation,
@@ -25,22 +26,28 @@ from .models import (
     RoleAssignment,
     Task,
     TaskForce,
+    TimelineEntry,
     Update,
 )
 from .permissions.audience import audience, holders
 
-# what each kind of object alters on the task force's pages
+# what each kind of object alters on the task force's pages; every change of them also
+# writes a timeline entry in the same transaction (taskforces.timeline), so the timeline
+# region hears of each of them too
 REGIONS: dict[type[Any], list[str]] = {
     # its name, status and marking head every page of it
-    TaskForce: ["overview", "objectives", "tasks", "updates", "organisation"],
-    Participation: ["overview", "organisation"],
-    Role: ["organisation"],
-    RoleAssignment: ["overview", "organisation"],
-    OperationalPeriod: ["overview"],
-    Objective: ["overview", "objectives", "tasks"],
-    Task: ["overview", "objectives", "tasks"],
-    Update: ["overview", "updates"],
-    Acknowledgement: ["updates"],
+    TaskForce: ["overview", "objectives", "tasks", "updates", "organisation", "timeline"],
+    Participation: ["overview", "organisation", "timeline"],
+    Role: ["organisation", "timeline"],
+    RoleAssignment: ["overview", "organisation", "timeline"],
+    OperationalPeriod: ["overview", "timeline"],
+    Objective: ["overview", "objectives", "tasks", "timeline"],
+    Task: ["overview", "objectives", "tasks", "timeline"],
+    Update: ["overview", "updates", "timeline"],
+    Acknowledgement: ["updates", "timeline"],
+    # log entries written by hand, entries marked significant, handover briefs
+    TimelineEntry: ["timeline"],
+    HandoverBrief: ["timeline"],
 }
 
 
@@ -67,7 +74,7 @@ def who_may_see(change: LiveChange, obj: Any) -> Iterable[int]:
     agency's ceiling, TLP:RED only with "view restricted"); for the task force's own
     rows, whoever may see the task force. A row that is gone (a deleted period) is
     heard of by whoever sees its task force."""
-    if isinstance(obj, (Objective, Task, Update)):
+    if isinstance(obj, (Objective, Task, Update, TimelineEntry, HandoverBrief)):
         return audience(obj).values_list("pk", flat=True)
     if isinstance(obj, Acknowledgement):
         return audience(obj.update).values_list("pk", flat=True)

@@ -79,6 +79,34 @@ def test_an_update_reaches_exactly_those_who_may_see_it_at_every_marking(
 
 
 @pytest.mark.django_db
+def test_a_log_entry_reaches_the_timeline_of_exactly_those_who_may_see_it(
+    live_on: Live,
+    world: SimpleNamespace,
+    personas: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The timeline page is live too (region "timeline"): a log entry written by hand is
+    pushed to whoever may see it at its own marking, and to nobody else."""
+    from taskforces.services.timeline import write_log_entry
+
+    for marking in MARKINGS:
+        with django_capture_on_commit_callbacks(execute=True):
+            entry = write_log_entry(
+                task_force=world.tf,
+                text=f"Sandbags at the bridge ({marking.label}).",
+                marking=marking,
+                by=world.lead_liaison,
+            )
+        got, expected = receivers(live_on, personas, entry), may_view(personas, entry)
+        assert got == expected, marking.label
+        assert {"outsider", "portal_admin", "lead_admin"}.isdisjoint(got)
+        if marking == Marking.RED:
+            assert got == {"lead_liaison"}
+        else:
+            assert "lead_staff" in got
+
+
+@pytest.mark.django_db
 def test_objectives_tasks_and_assignments_reach_the_same_audience_as_the_permission_core(
     live_on: Live,
     world: SimpleNamespace,
@@ -102,7 +130,7 @@ def test_objectives_tasks_and_assignments_reach_the_same_audience_as_the_permiss
         assert receivers(live_on, personas, task) == may_view(personas, task)
         entry = next(e for e in live_on.entries(world.lead_liaison) if e["object"] == label(task))
         assert entry["topic"] == f"tf:{world.tf.pk}"
-        assert set(entry["regions"]) == {"overview", "objectives", "tasks"}
+        assert set(entry["regions"]) == {"overview", "objectives", "tasks", "timeline"}
     # an assignment ended: the organisation of those who still see the task force
     with django_capture_on_commit_callbacks(execute=True):
         services.end_assignment(
