@@ -67,6 +67,14 @@ STATUS_COLOURS: dict[str, str] = {
     "withdrawn": "grey",
     "proposed": "yellow",
     "terminated": "grey",
+    # mutual aid: resource requests, commitments (offers: pending, accepted, declined,
+    # withdrawn, as above)
+    "open": "yellow",
+    "fulfilled": "green",
+    "committed": "blue",
+    "mobilised": "light-blue",
+    "on_scene": "green",
+    "demobilised": "grey",
     # offboarding jobs, e-mails
     "pending": "grey",
     "running": "light-blue",
