@@ -129,7 +129,7 @@ def test_the_audit_trail_shows_times_in_the_readers_zone_and_actions_in_words(wo
 def test_every_audit_action_in_the_code_has_words() -> None:
     source = "\n".join(
         path.read_text()
-        for package in ("coordination", "agencies", "taskforces")
+        for package in ("coordination", "agencies", "taskforces", "mutualaid")
         for path in (ROOT / package).rglob("*.py")
         if "migrations" not in path.parts
     )
