@@ -133,6 +133,8 @@ def record(
     transaction), or nothing when the action is not a timeline event."""
     if action not in ACTIONS:
         return None
+    if before is not None and after is not None and before == after:
+        return None  # saved unchanged: nothing happened that belongs on the timeline
     kind, summary = ACTIONS[action]
     marking, marked = marking_of(obj)
     object_type = obj._meta.label_lower

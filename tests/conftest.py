@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -176,3 +177,22 @@ def personas(world: SimpleNamespace) -> dict[str, object]:
             "outsider",
         )
     }
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """The session's one Chromium (Debian's, driven by Playwright's sync API, which can
+    run only once per process): every browser test, wherever it lives, uses this one."""
+    from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, _browser_available
+
+    missing = _browser_available()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"Browser tests must run on CI, but {missing}.")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()

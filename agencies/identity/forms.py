@@ -9,6 +9,7 @@ from typing import Any
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
 
+from coordination.validators import ControlCharacterValidator, line_validators
 from coordination.web.forms import line_field
 
 from ..models import IdentityProvider
@@ -66,6 +67,7 @@ class ProviderForm(forms.Form):
         label="Issuer URL",
         max_length=500,
         assume_scheme="https",
+        validators=line_validators(),
         help_text="As your identity provider announces it, e.g. https://login.agency.gov/realms/staff. "
         "Concord reads <issuer>/.well-known/openid-configuration.",
     )
@@ -75,12 +77,14 @@ class ProviderForm(forms.Form):
         max_length=191,
         required=False,
         strip=False,
+        validators=line_validators(),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Never shown again. Leave empty to keep the one stored.",
     )
     domains = forms.CharField(
         label="E-mail domains it vouches for",
         max_length=5000,
+        validators=[ControlCharacterValidator(line_breaks=True)],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, e.g. agency.gov. Only addresses of exactly these domains are "
         "signed in through it; a domain belongs to one agency only; public e-mail services "

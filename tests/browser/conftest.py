@@ -49,19 +49,9 @@ def _browser_available() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    missing = _browser_available()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"Browser tests must run on CI, but {missing}.")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
+# The session's one Chromium is the ``browser`` fixture of tests/conftest.py, shared by
+# every browser test (tests/browser, tests/identity, tests/live): Playwright's sync API
+# cannot be started twice in one process.
 
 
 @pytest.fixture

@@ -169,6 +169,25 @@ NOT_EDIT_FORMS: dict[str, str] = {
     "taskforces:calendar-revoke": "an action button (revoke a feed)",
     "agencies:identity-provider-enable": "an action button (enable or disable)",
     "agencies:sign-in-request-decide": "a decision on a request (approve, decline)",
+    "agencies:identity": "the agency's passkey requirement: one yes/no choice, audited when it changes",
+    "agencies:scim-token-new": "issues a new SCIM token",
+    "agencies:scim-token-revoke": "an action button (revoke a SCIM token)",
+    "mfa_edit_webauthn": "allauth's own form renaming a passkey or security key",
+    "mfa_remove_webauthn": "a confirmation to remove a passkey or security key",
+    "mutualaid:create": "raises a resource request",
+    "mutualaid:offer": "makes an offer",
+    "mutualaid:accept": "a decision on an offer (accept a quantity)",
+    "mutualaid:decline": "a decision on an offer with a new reason",
+    "mutualaid:withdraw": "an action button (withdraw an offer)",
+    "mutualaid:cancel": "cancels a request with a new reason",
+    "mutualaid:commitment-step": "moves a commitment on (a chosen next state)",
+    "mutualaid:capabilities": "publishes a kind of resource the agency can provide",
+    "mutualaid:capability-remove": "an action button (withdraw a published resource)",
+    "taskforces:handover-write": "writes a handover brief (once per assignment and period)",
+    "taskforces:handover-acknowledge": "an action button (acknowledge a brief)",
+    "taskforces:objective-status": "moves an objective on the board (a chosen next status)",
+    "taskforces:timeline-log": "writes a log entry",
+    "taskforces:timeline-significant": "an action button (mark an entry significant or not)",
 }
 
 
@@ -276,6 +295,8 @@ NOT_PREFILLED: dict[str, str] = {
     "taskforces.forms.AssignRoleForm": "makes a new assignment; nothing stored to show",
     "coordination.audit.views.AuditEventFilter": "a filter: shows the query string back",
     "taskforces.filtersets.TaskListFilter": "a filter: shows the query string back",
+    "taskforces.filtersets.TimelineFilter": "a filter: shows the query string back",
+    "taskforces.forms.LogEntryForm": "writes a new log entry; its time starts empty (now)",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from agencies.models import IdentityProvider, Membership, SignInRequest
 from coordination.models import AuditEvent, Notification, User
-from tests.browser.conftest import _fresh_cache, browser, fresh_totp_code, give_totp  # noqa: F401
+from tests.browser.conftest import _fresh_cache, fresh_totp_code, give_totp  # noqa: F401
 from tests.factories import AgencyFactory, person
 
 from .conftest import IDP_PASSWORD, IdP
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page_for(browser, live_server):  # noqa: F811
+def page_for(browser, live_server):
     """A fresh browser (its own cookies) that may reach Concord and the given providers,
     nothing else."""
     contexts = []

@@ -383,9 +383,11 @@ def test_signing_out_ends_an_open_stream_and_it_cannot_be_opened_again(
     uvicorn: Uvicorn, world: SimpleNamespace
 ) -> None:
     import http.client
+    from importlib import import_module
 
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.conf import settings
 
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
     cookie = session_cookie(world.lead_staff)
     stream = EventStream(uvicorn, cookie, [f"tf:{world.tf.pk}"])
     assert stream.response.status == 200

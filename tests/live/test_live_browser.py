@@ -17,7 +17,6 @@ from django.conf import settings
 
 from coordination.permissions.markings import Marking
 from tests.browser.conftest import Problems
-from tests.browser.conftest import browser as browser  # the fixture
 
 from .conftest import Uvicorn, session_cookie
 
