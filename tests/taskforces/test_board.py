@@ -54,7 +54,7 @@ def test_the_board_has_a_column_per_status_and_cards_with_what_matters(client, w
     at_risk = column(html, "at_risk")
     assert "Objective TLP:GREEN" in at_risk and "Objective TLP:AMBER" not in at_risk
     assert "TLP:GREEN" in at_risk and "NFA" in at_risk  # marking and owner
-    assert "1 Mar 2027" in at_risk and "<progress" in at_risk  # due date and progress
+    assert "1 March 2027" in at_risk and "<progress" in at_risk  # due date and progress
     assert "govuk-tag--red" in at_risk and "Critical priority" in at_risk
     assert "Objective TLP:AMBER" in column(html, "not_started")
 
