@@ -65,7 +65,7 @@ lint: venv
 # Static security analysis of Concord's code (bandit.yaml says what is skipped and why) and
 # known vulnerabilities in the installed packages (.ci/pip_audit.py; see docs/security.md).
 security: venv
-	$(VENV)/bin/bandit -r coordination agencies taskforces benchmarks -c bandit.yaml -q
+	$(VENV)/bin/bandit -r coordination agencies taskforces mutualaid benchmarks -c bandit.yaml -q
 	$(PY) .ci/pip_audit.py
 
 # Under the test settings, which install every app (the development-only benchmarks app too).

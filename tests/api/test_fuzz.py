@@ -113,6 +113,12 @@ MODELS: dict[str, str] = {
     "updates": "taskforces.Update",
     "notifications": "coordination.Notification",
     "audit-events": "coordination.AuditEvent",
+    "timeline-entries": "taskforces.TimelineEntry",
+    "resource-kinds": "mutualaid.ResourceKind",
+    "resource-requests": "mutualaid.ResourceRequest",
+    "resource-offers": "mutualaid.Offer",
+    "commitments": "mutualaid.Commitment",
+    "agency-capabilities": "mutualaid.AgencyCapability",
 }
 
 
@@ -130,6 +136,7 @@ REFERENCES: dict[str, str] = {
     "eligible_agencies": "agencies.Agency",
     "ack_agencies": "agencies.Agency",
     "ack_roles": "taskforces.Role",
+    "addressed_agencies": "agencies.Agency",
 }
 
 

@@ -50,6 +50,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -239,7 +240,8 @@ class Command(BaseCommand):
             "CONCORD_LIVE_KEY_PREFIX": self.prefix,
             "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         }
-        log = Path("/tmp") / f"benchmark-live-uvicorn-{port}.log"  # noqa: S108 - a scratch log
+        # uvicorn's own log, in the system's temporary directory (not a fixed /tmp path)
+        log = Path(tempfile.gettempdir()) / f"benchmark-live-uvicorn-{port}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(  # noqa: S603
                 [
