@@ -127,10 +127,14 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
         return _bad_request(errors)
     user_id = int(user.pk)
     session_key = request.session.session_key
-    # the middleware's database work is done: hold no connection while streaming
-    await sync_to_async(connections.close_all)()
 
     async def events() -> AsyncIterator[bytes]:
+        # The body is read after every middleware has answered, and some write on the way
+        # out (the session middleware saves a changed session): only now is this request's
+        # database work done. Close its connection (in the request's own thread, where
+        # it was opened), so an open stream holds none: a thousand open pages must not
+        # take a thousand of PostgreSQL's connections.
+        await sync_to_async(connections.close_all)()
         client = _redis()
         key = live.stream_key(user_id)
         last = since

@@ -108,6 +108,8 @@ class Uvicorn:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    # settings of this server's own (environment variables), over the quick defaults
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -125,6 +127,7 @@ class Uvicorn:
             # quick keep-alives and session checks, so a test sees a sign-out end a stream
             "CONCORD_LIVE_KEEPALIVE_SECONDS": "0.5",
             "CONCORD_LIVE_RECHECK_SECONDS": "0.5",
+            **self.extra_env,
         }
         self.log = workdir / f"uvicorn-{self.port}.log"
         with self.log.open("ab") as log:

@@ -27,9 +27,9 @@ from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Update
 from tests.coordination.test_redis_outage import redis_server_binary
-from tests.notifications.workers import RedisServer
+from tests.notifications.workers import RedisServer, wait_until
 
-from .conftest import EventStream, Live, Uvicorn, session_cookie
+from .conftest import EventStream, Live, Uvicorn, needs_postgres, session_cookie
 
 pytestmark = pytest.mark.redis
 
@@ -342,6 +342,42 @@ def test_the_stream_delivers_in_order_and_resumes_from_last_event_id_without_los
     got = [resumed.next_event()["data"]["object"] for _ in missed]
     assert got == [label(u) for u in missed]
     resumed.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_open_streams_hold_no_database_connection(
+    live_on: Live, world: SimpleNamespace, tmp_path: Path
+) -> None:
+    """A thousand open pages must not take a thousand of PostgreSQL's connections (its
+    default limit is 100): an open stream holds none, even when the session middleware
+    wrote on the way out (a new session is stamped with its sign-in time, then saved)."""
+    from django.db import connection
+
+    needs_postgres()
+    # the stream's own check of the session (which closes its connection after) comes
+    # only after a minute here, as in production: it must not be what frees them
+    server = Uvicorn(live=live_on, extra_env={"CONCORD_LIVE_RECHECK_SECONDS": "60"})
+    server.start(tmp_path)
+    people = [world.partner_staff, world.lead_liaison, world.lead_staff]
+    streams = [EventStream(server, session_cookie(p), ["me"]) for p in people]
+    assert all(s.response.status == 200 for s in streams)
+    assert streams[0].response.readline().startswith(b"retry:")  # the body has begun
+
+    def others() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return int(cursor.fetchone()[0])
+
+    try:
+        wait_until(lambda: others() == 0, timeout=10, what="the streams' connections to close")
+    finally:
+        for stream in streams:
+            stream.close()
+        server.stop()
 
 
 @pytest.mark.postgres
