@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coordination.models import User
-from coordination.permissions import InList
+from coordination.permissions import InList, request_memory
 
 from .access import access_for, visible_items
 from .models import (
@@ -155,6 +155,22 @@ def my_open_tasks(user: Any) -> QuerySet[Task]:
         .select_related("task_force", "objective")
         .order_by(F("due_date").asc(nulls_last=True), "id")
     )
+
+
+def awaiting_my_acknowledgement(user: Any, first: int) -> list[Update]:
+    """The ``first`` newest updates waiting for the person's acknowledgement, read once per
+    request: the critical banner every page shows and the dashboard's own list ask for
+    them both, and the longer reading serves the shorter. Forgotten at the request's
+    first write (an acknowledgement), as everything ``request_memory`` holds."""
+    note = request_memory.remembered("taskforces.awaiting_acknowledgement")
+    if note is not None:
+        read = note.get(user.pk)
+        if read is not None and read[0] >= first:
+            return read[1][:first]
+    rows = list(updates_awaiting_my_acknowledgement(user)[:first])
+    if note is not None:
+        note[user.pk] = (first, rows)
+    return rows
 
 
 def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:

@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "coordination.web.context_processors.portal",
+                "agencies.context_processors.membership",
             ],
             # GOV.UK Frontend helpers (status and priority tags, the one way to show time):
             # a builtin, so every template (e-mails too) has them; {% load concord_ui %} works.

@@ -1,5 +1,5 @@
-"""What every page's navigation needs: the person's agency membership and unread count,
-and where its live changes start."""
+"""What every page's navigation needs: the unread count and where its live changes start
+(the person's membership comes from ``agencies.context_processors``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
 
-    def membership() -> Any:
-        return user.memberships.select_related("agency").filter(is_active=True).first()
-
     def unread() -> int:
         from coordination.notifications import visible_notifications
 
@@ -30,7 +27,6 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         return now_id()
 
     return {
-        "my_membership": SimpleLazyObject(membership),
         "unread_count": SimpleLazyObject(unread),
         # live pages: where the page's event stream starts, how often it polls without one
         "live_since": SimpleLazyObject(live_since),

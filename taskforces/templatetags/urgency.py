@@ -36,5 +36,5 @@ def awaiting_acknowledgement(context: template.Context) -> Waiting:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return Waiting([], more=False)
-    rows = list(selectors.updates_awaiting_my_acknowledgement(user)[: BANNER_ITEMS + 1])
+    rows = selectors.awaiting_my_acknowledgement(user, BANNER_ITEMS + 1)
     return Waiting(rows[:BANNER_ITEMS], more=len(rows) > BANNER_ITEMS)

@@ -56,7 +56,8 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
             {
                 "task_forces": selectors.task_forces_for(user).order_by("name")[:20],
                 "tasks": selectors.my_open_tasks(user)[:SHOWN],
-                "to_acknowledge": selectors.updates_awaiting_my_acknowledgement(user)[:SHOWN],
+                # read here, before the page, so the banner above it uses the same rows
+                "to_acknowledge": selectors.awaiting_my_acknowledgement(user, SHOWN),
             }
         )
     if is_liaison:
