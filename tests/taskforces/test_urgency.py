@@ -54,6 +54,16 @@ def test_the_banner_is_on_every_page_for_the_person_asked(client, world):
         assert "govuk-tag--red" in html
 
 
+def test_every_page_links_the_urgency_styles_once(client, world):
+    """In the page's head, once: the banner is on every page, so its styles are too."""
+    critical(world, ack_agencies=[world.partner])
+    client.force_login(world.partner_staff)
+    for url in pages(world):
+        html = client.get(url).content.decode()
+        assert html.count("css/urgency") == 1, url
+        assert html.index("css/urgency") < html.index("</head>"), url
+
+
 @pytest.mark.parametrize("who", ["lead_staff", "outsider", "portal_admin", "lead_admin"])
 def test_nobody_else_sees_the_banner(client, world, who):
     critical(world, ack_agencies=[world.partner])  # lead_staff may read it, is not asked
