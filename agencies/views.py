@@ -47,7 +47,15 @@ from .forms import (
     PhishingResistantForm,
     ScimTokenForm,
 )
-from .models import Agency, AgreementAcceptance, Membership, ScimToken, SharingAgreement
+from .models import (
+    Agency,
+    AgreementAcceptance,
+    IdentityProvider,
+    Membership,
+    ScimToken,
+    SharingAgreement,
+    SignInRequest,
+)
 from .selectors import membership_of
 
 S = Agency.Status
@@ -594,6 +602,13 @@ def _identity_page(
             "created": created,
             "secret": secret,
             "scim_url": request.build_absolute_uri(reverse("scim:users")).removesuffix("Users"),
+            # single sign-on is set up on its own page; this one says where it stands
+            "provider": IdentityProvider.objects.filter(agency=agency)
+            .prefetch_related("domains")
+            .first(),
+            "pending": SignInRequest.objects.filter(
+                agency=agency, status=SignInRequest.Status.PENDING
+            ).count(),
         },
         status=status,
     )
@@ -603,8 +618,9 @@ def _identity_page(
 @login_required
 @GET_POST
 def identity(request: HttpRequest, pk: int) -> HttpResponse:
-    """How the agency's people sign in: whether a passkey or security key is required;
-    and the SCIM tokens of its identity provider."""
+    """How the agency's people sign in, in one place: single sign-on through the agency's
+    identity provider (where it stands; set up on its own page), whether a passkey or
+    security key is required, and the SCIM tokens of its identity provider."""
     agency = visible_or_404(Agency.objects.all(), request.user, pk, "manage_members")
     if request.method != "POST":
         return _identity_page(request, agency)

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
 
+from agencies import services as agency_services
 from agencies.identity import services
 from agencies.identity.adapter import SocialAccountAdapter
 from agencies.models import (
@@ -169,6 +170,43 @@ def test_the_page_reads_a_fixed_number_of_queries(
         assert client.get(reverse("agencies:identity-provider", args=[river.pk])).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("agencies:sign-in-requests", args=[river.pk])).status_code == 200
+
+
+def test_sign_in_and_provisioning_is_one_place(client, river, river_admin):
+    """The agency's page links one "Sign-in and provisioning" page, which says where single
+    sign-on stands and leads to its set-up; the set-up page leads back."""
+    client.force_login(river_admin)
+    agency_page = client.get(reverse("agencies:detail", args=[river.pk])).content.decode()
+    hub = reverse("agencies:identity", args=[river.pk])
+    setup = reverse("agencies:identity-provider", args=[river.pk])
+    assert hub in agency_page and setup not in agency_page
+    page = client.get(hub).content.decode()
+    assert "Not set up" in page and "Set up single sign-on" in page and setup in page
+
+    register(river, river_admin, domains=["river.example.gov"])
+    page = client.get(hub).content.decode()
+    assert "Disabled" in page and "river.example.gov" in page
+    assert "Change, test, enable or disable your identity provider" in page
+    assert reverse("agencies:sign-in-requests", args=[river.pk]) in page
+    assert hub in client.get(setup).content.decode()
+
+
+def test_the_sign_in_and_provisioning_page_reads_a_fixed_number_of_queries(
+    client, river, river_admin, django_assert_max_num_queries
+):
+    register(river, river_admin, domains=["river.example.gov"])
+    client.force_login(river_admin)
+    hub = reverse("agencies:identity", args=[river.pk])
+    with django_assert_max_num_queries(20) as small:
+        assert client.get(hub).status_code == 200
+    provider = IdentityProvider.objects.get(agency=river)  # more of everything it lists
+    for i in range(10):
+        provider.domains.create(domain=f"more{i}.example.gov")
+        SignInRequest.objects.create(agency=river, email=f"p{i}@river.example.gov")
+    for i in range(5):  # as many working tokens as an agency may hold
+        agency_services.issue_scim_token(agency=river, name=f"Token {i}", by=river_admin)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(hub).status_code == 200
 
 
 # --- what it accepts --------------------------------------------------------------------------
