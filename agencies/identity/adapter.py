@@ -29,7 +29,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from allauth.socialaccount.providers.base import AuthProcess
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
@@ -110,6 +110,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         claims: Claims | None,
         reason: str,
         message: str,
+        status: int = 403,
     ) -> ImmediateHttpResponse:
         with transaction.atomic():
             audit.record(
@@ -128,7 +129,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             request,
             "identity/refused.html",
             {"message": message, "agency": provider.agency if provider else None},
-            status=403,
+            status=status,
         )
         return ImmediateHttpResponse(response.render())
 
@@ -272,16 +273,32 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if provider is None:  # pragma: no cover - pre_social_login refused it already
             raise self._refuse(request, None, None, "provider_not_enabled", "Not available.")
         claims = claims_of(sociallogin)
-        with transaction.atomic():
-            membership = services.create_account(
-                provider=provider,
-                claims=Claims(
-                    email=claims.email,
-                    first_name=claims.first_name or claims.email.partition("@")[0],
-                    last_name=claims.last_name or "-",
-                    job_title=claims.job_title,
-                ),
-            )
-            sociallogin.user = membership.user
-            sociallogin.save(request)
+        try:
+            with transaction.atomic():
+                membership = services.create_account(
+                    provider=provider,
+                    claims=Claims(
+                        email=claims.email,
+                        first_name=claims.first_name or claims.email.partition("@")[0],
+                        last_name=claims.last_name or "-",
+                        job_title=claims.job_title,
+                    ),
+                )
+                sociallogin.user = membership.user
+                sociallogin.save(request)
+        except (ValidationError, IntegrityError):
+            # Two first sign-ins of the same new address at once (two tabs, a double
+            # click): the first made the account while this one waited for the agency's
+            # lock. Nothing of this one was written; signing in again finds the account.
+            if not User.objects.filter(email__iexact=claims.email).exists():
+                raise
+            raise self._refuse(
+                request,
+                provider,
+                claims,
+                "account_just_created",
+                f"Your Concord account was created a moment ago by another sign-in of "
+                f"{claims.email}. Sign in again through your agency to continue.",
+                status=409,
+            ) from None
         return membership.user

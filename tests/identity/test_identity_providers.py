@@ -457,6 +457,11 @@ def test_approving_never_moves_a_person_from_another_agency(river, river_admin):
 def _sign_in_through(
     provider: IdentityProvider, email: str, process: str = "login", **claims: object
 ):
+    return _signing_in(provider, email, process, **claims)[1]
+
+
+def _signing_in(provider: IdentityProvider, email: str, process: str = "login", **claims: object):
+    """The callback's request and the sign-in, after the adapter's checks have passed."""
     request = RequestFactory().get("/accounts/oidc/callback/")
     SessionMiddleware(lambda r: None).process_request(request)  # type: ignore[arg-type]
     request.user = AnonymousUser()
@@ -470,7 +475,7 @@ def _sign_in_through(
     login.state = {"process": process}
     with context.request_context(request):  # as allauth's middleware sets it
         SocialAccountAdapter().pre_social_login(request, login)
-    return login
+    return request, login
 
 
 @pytest.mark.parametrize(
@@ -504,6 +509,29 @@ def test_the_same_agencys_account_is_linked(river, river_admin):
     _sign_in_through(provider, "ops@river.example")
     assert SocialAccount.objects.get(user=staff).provider == provider.provider_id
     assert AuditEvent.objects.filter(action="identity.linked").exists()
+
+
+def test_a_first_sign_in_finding_its_account_just_made_is_asked_to_sign_in_again(
+    river, river_admin
+):
+    """Two first sign-ins of one new address, the second saved after the first made the
+    account (what a race leaves; raced with threads in tests/concurrency/): a 409 page
+    saying to sign in again, audited, nothing more written."""
+    provider = enable_untested(
+        register(river, river_admin, domains=["river.example"], new_people="account")
+    )
+    first, second = (_signing_in(provider, "new@river.example") for _ in range(2))
+    with context.request_context(first[0]):
+        made = SocialAccountAdapter().save_user(*first)
+    with pytest.raises(ImmediateHttpResponse) as refused, context.request_context(second[0]):
+        SocialAccountAdapter().save_user(*second)
+    assert refused.value.response.status_code == 409
+    assert b"Sign in again through your agency" in refused.value.response.content
+    assert User.objects.filter(email="new@river.example").count() == 1
+    assert Membership.objects.filter(user=made).count() == 1
+    assert SocialAccount.objects.filter(user=made).count() == 1
+    refusal = AuditEvent.objects.get(action="identity.refused")
+    assert refusal.after["reason"] == "account_just_created"
 
 
 @pytest.mark.parametrize("state", ["disabled", "agency suspended"])
