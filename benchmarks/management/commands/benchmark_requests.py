@@ -39,12 +39,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from benchmarks.scale.data import HEAVY_EMAIL, LIGHT_EMAIL
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 
-from .benchmark_load import API, API_LISTS, BARE, BARE_INSERT, TOKEN_NAME
+from .benchmark_load import API, API_LISTS, BARE, BARE_INSERT, PAGES, TOKEN_NAME
 from .benchmark_load import Command as Load
 
 
@@ -85,8 +86,23 @@ class Command(BaseCommand):
 
     def probes(self, *, writes: bool) -> list[Probe]:
         probes: list[Probe] = []
+        loader = Load()
         for label, email in (("3 roles", LIGHT_EMAIL), ("300 roles", HEAVY_EMAIL)):
             user = User.objects.get(email=email)
+            # the pages, each through a signed-in client of the person's own
+            person = loader.person(label, email)
+            browser = Client()
+            browser.force_login(user)
+            for page, name, takes_task_force in PAGES:
+                args = [person.task_force.pk] if takes_task_force and person.task_force else []
+                path = reverse(name, args=args)
+                probes.append(
+                    Probe(
+                        f"page {page}, {label}",
+                        lambda c, b=browser, p=path: b.get(p),  # type: ignore[misc]
+                        200,
+                    )
+                )
             bearer = f"Bearer {self.token(user)}"
             for name in API_LISTS:
                 path = f"{API}/{name}/"
@@ -109,7 +125,6 @@ class Command(BaseCommand):
                 )
             )
         if writes:
-            loader = Load()
             loader.random = random.Random(1)  # noqa: S311 - picks a writer, no secret
             loader.tokens = self.tokens
             writer = loader.writers(1)[0]
