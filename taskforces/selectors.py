@@ -97,7 +97,25 @@ def objective_progress(objective: Objective) -> int:
 
 def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:
     """Roles with their current holders and agencies (the ICS 203 view)."""
-    holders = RoleAssignment.objects.current().select_related("person", "agency")
+    # only what the chart shows of each holder: a national task force has hundreds, and
+    # whole rows of people and agencies (passwords, contact details) cost more to build
+    # than to read
+    holders = (
+        RoleAssignment.objects.current()
+        .select_related("person", "agency")
+        .only(
+            "role_id",
+            "person_id",
+            "agency_id",
+            "starts_at",
+            "ends_at",
+            "person__first_name",
+            "person__last_name",
+            "person__email",
+            "agency__name",
+            "agency__acronym",
+        )
+    )
     current_holders: Any = Prefetch("assignments", queryset=holders, to_attr="holders")
     return task_force.roles.prefetch_related(current_holders, "eligible_agencies")
 

@@ -30,6 +30,7 @@ from .. import forms, selectors, services
 from ..filtersets import ObjectiveFilter, TaskListFilter
 from ..lifecycles import OBJECTIVE
 from ..models import Objective, Task, TaskForce
+from ._links import row_link
 from ._pages import form_page
 
 BOARD_PAGE_SIZE = 60
@@ -79,8 +80,15 @@ def _board(
         raise BadRequest(f"There are only {paginator.num_pages} pages.")
     page = paginator.page(int(raw))
     by_status: dict[str, list[Objective]] = {status: [] for status in Objective.Status.values}
+    objective_link = row_link("taskforces:objective")
+    move_link = row_link("taskforces:objective-status")
+    task_link = row_link("taskforces:task")
     for objective in page:
         objective.moves = OBJECTIVE.moves_from(objective.status)
+        objective.link = objective_link(objective.pk)
+        objective.move_link = move_link(objective.pk)
+        for task in objective.visible_tasks:
+            task.link = task_link(task.pk)
         by_status[objective.status].append(objective)
     query = params.copy()
     query.pop("page", None)

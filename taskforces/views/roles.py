@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -13,6 +15,7 @@ from coordination.web.pages import AuthenticatedHttpRequest, visible_or_404
 
 from .. import forms, selectors, services
 from ..models import Role, RoleAssignment, TaskForce
+from ._links import row_link
 from ._pages import form_page
 
 
@@ -26,12 +29,23 @@ def organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         and membership.role == "liaison"
         and can(request.user, "assign_roles", task_force)
     )
+    # each role with its current holders (``holders``, prefetched) and, below, its links
+    roles: list[Any] = list(selectors.organisation_chart(task_force))
+    if may_assign:  # the assign and end links, each made once for the chart (see _links)
+        assign_link = row_link("taskforces:assign")
+        until_link = row_link("taskforces:assignment-until")
+        end_link = row_link("taskforces:assignment-end")
+        for role in roles:
+            role.assign_link = assign_link(role.pk)
+            for holder in role.holders:
+                holder.until_link = until_link(holder.pk)
+                holder.end_link = end_link(holder.pk)
     return render(
         request,
         "taskforces/organisation.html",
         {
             "task_force": task_force,
-            "roles": selectors.organisation_chart(task_force),
+            "roles": roles,
             "may_assign": may_assign,
             "my_agency_id": membership.agency_id if membership else None,
             "may_change": can(request.user, "change", task_force),

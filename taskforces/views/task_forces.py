@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -25,6 +27,7 @@ from .. import forms, selectors, services
 from ..filtersets import TaskForceFilter
 from ..lifecycles import TASK_FORCE
 from ..models import Participation, TaskForce
+from ._links import row_link
 from ._pages import form_page
 
 
@@ -70,11 +73,24 @@ def task_force_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
     user = request.user
-    participations = (
+    # rows, each given its link below for the template (hence Any: not model attributes)
+    participations: list[Any] = list(
         Participation.objects.filter(task_force=task_force)
         .select_related("agency")
         .order_by("agency__name")
     )
+    objectives: list[Any] = list(selectors.visible_objectives(user, task_force)[:10])
+    updates: list[Any] = list(selectors.visible_updates(user, task_force)[:5])
+    # each row's link made once per list, not reversed per row (see _links)
+    agency_link = row_link("agencies:detail")
+    for participation in participations:
+        participation.agency_link = agency_link(participation.agency_id)
+    objective_link = row_link("taskforces:objective")
+    for objective in objectives:
+        objective.link = objective_link(objective.pk)
+    update_link = row_link("taskforces:update")
+    for update in updates:
+        update.link = update_link(update.pk)
     return render(
         request,
         "taskforces/task_force_detail.html",
@@ -82,8 +98,8 @@ def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
             "task_force": task_force,
             "sees_mandate": selectors.sees_mandate(user, task_force),
             "participations": participations,
-            "objectives": selectors.visible_objectives(user, task_force)[:10],
-            "updates": selectors.visible_updates(user, task_force)[:5],
+            "objectives": objectives,
+            "updates": updates,
             "period": selectors.upcoming_period(task_force),
             "now": timezone.now(),
             "why": explain(user, "view", task_force),

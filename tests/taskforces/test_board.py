@@ -251,3 +251,20 @@ def test_the_edit_form_offers_only_the_current_status_and_allowed_moves(client, 
     assert response.status_code in (200, 400) and "status" in response.context["form"].errors
     objective.refresh_from_db()
     assert objective.status == Objective.Status.COMPLETED
+
+
+def test_the_owner_filter_offers_the_task_forces_agencies_and_keeps_the_choice(client, world):
+    """The owner select's options are read in one plain query (filtersets._OneQueryChoices):
+    "Any agency", then the task force's active agencies by name, the chosen one selected."""
+    client.force_login(world.lead_liaison)
+    html = client.get(board(world), {"owner_agency": world.partner.pk}).content.decode()
+    select = html[
+        html.index('name="owner_agency"') : html.index(
+            "</select>", html.index('name="owner_agency"')
+        )
+    ]
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select)
+    assert [(value, label) for value, _, label in options] == [("", "Any agency")] + [
+        (str(a.pk), a.name) for a in sorted([world.lead, world.partner], key=lambda a: a.name)
+    ]
+    assert [value for value, selected, _ in options if selected] == [str(world.partner.pk)]

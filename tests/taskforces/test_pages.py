@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from coordination.permissions.markings import Marking
 from taskforces import services
-from taskforces.models import Role
+from taskforces.models import Role, RoleAssignment
 
 from ..conftest import ACCESS_QUERIES
 from ..factories import PASSWORD, person
@@ -109,3 +109,38 @@ def test_page_queries_do_not_grow_with_data(client, world, persona, django_asser
         assert client.get(reverse("dashboard")).status_code == 200
     with django_assert_max_num_queries(len(small_detail.captured_queries)):
         assert client.get(detail).status_code == 200
+
+
+def test_row_link_is_reverse_for_any_key():
+    from taskforces.views._links import row_link
+
+    for name in ("taskforces:objective", "taskforces:assignment-end", "agencies:detail"):
+        link = row_link(name)
+        for pk in (1, 9, 10, 987_654_321, 2**40):
+            assert link(pk) == reverse(name, args=[pk])
+
+
+def test_row_links_on_the_pages_are_the_reversed_urls(client, world):
+    """The task force page, the board and the organisation chart make their rows' links
+    once per page (taskforces/views/_links.py): the same URLs {% url %} gave."""
+    login(client, world.lead_liaison)
+    detail = client.get(reverse("taskforces:detail", args=[world.tf.pk])).content.decode()
+    assert f'href="{reverse("agencies:detail", args=[world.partner.pk])}"' in detail
+    board = client.get(reverse("taskforces:objectives", args=[world.tf.pk])).content.decode()
+    chart = client.get(reverse("taskforces:organisation", args=[world.tf.pk])).content.decode()
+    for objective in world.tf.objectives.all():
+        assert f'href="{reverse("taskforces:objective", args=[objective.pk])}"' in detail
+        assert f'href="{reverse("taskforces:objective", args=[objective.pk])}"' in board
+        status = reverse("taskforces:objective-status", args=[objective.pk])
+        assert f'action="{status}" hx-post="{status}"' in board
+        for task in objective.tasks.all():
+            assert f'href="{reverse("taskforces:task", args=[task.pk])}"' in board
+    for update in world.tf.updates.all()[:5]:
+        assert f'href="{reverse("taskforces:update", args=[update.pk])}"' in detail
+    for role in world.tf.roles.filter(max_holders__isnull=True):  # never "Full"
+        assert f'href="{reverse("taskforces:assign", args=[role.pk])}"' in chart
+    for assignment in RoleAssignment.objects.current().filter(
+        role__task_force=world.tf, agency=world.lead
+    ):
+        assert f'href="{reverse("taskforces:assignment-end", args=[assignment.pk])}"' in chart
+        assert f'href="{reverse("taskforces:assignment-until", args=[assignment.pk])}"' in chart
