@@ -372,10 +372,18 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     return note[key]
 
 
-def visible_items(access: Access, task_force_field: str, marking_field: str) -> Q:
+def visible_items(
+    access: Access, task_force_field: str, marking_field: str, *, only: int | None = None
+) -> Q:
     """The condition an objective, task or update meets when the person may see it: in a
-    task force they see, marked no higher than what they see there."""
+    task force they see, marked no higher than what they see there. With ``only`` (a task
+    force id), the same condition for the items of that task force alone: one task force
+    and one ceiling, instead of every task force the person sees."""
     condition = Q(pk__in=[])  # nothing, when they see no task force
     for ceiling, ids in access.visible_by_ceiling.items():
+        if only is not None:
+            if only not in ids:
+                continue
+            ids = [only]
         condition |= Q(InList(task_force_field, ids)) & Q(**{f"{marking_field}__lte": ceiling})
     return condition

@@ -122,25 +122,22 @@ def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:
 
 def visible_objectives(user: Any, task_force: TaskForce) -> QuerySet[Objective]:
     return (
-        with_progress(Objective.objects.restrict(user, "view").filter(task_force=task_force))
+        with_progress(Objective.objects.restrict(user, "view", within=task_force))
         .select_related("owner_agency")
         .order_by("-priority", F("target_date").asc(nulls_last=True), "id")
     )
 
 
 def visible_updates(user: Any, task_force: TaskForce) -> QuerySet[Update]:
-    return (
-        Update.objects.restrict(user, "view")
-        .filter(task_force=task_force)
-        .select_related("author", "author_agency")
+    return Update.objects.restrict(user, "view", within=task_force).select_related(
+        "author", "author_agency"
     )
 
 
 def visible_tasks(user: Any, task_force: TaskForce) -> QuerySet[Task]:
     """The tasks of a task force the person may see (the tasks page and its export)."""
     return (
-        Task.objects.restrict(user, "view")
-        .filter(task_force=task_force)
+        Task.objects.restrict(user, "view", within=task_force)
         .select_related("objective", "assignee", "assigned_role")
         .order_by(F("due_date").asc(nulls_last=True), "objective_id", "id")
     )

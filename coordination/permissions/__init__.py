@@ -79,6 +79,16 @@ class Policy(Generic[M]):
     def explain(self, user: UserLike, action: str, obj: M) -> Explanation:
         raise NotImplementedError
 
+    def restrict_within(
+        self, queryset: models.QuerySet[M], user: UserLike, action: str, within: models.Model
+    ) -> models.QuerySet[M]:
+        """``restrict`` for the objects inside ``within`` only (e.g. one task force's
+        items): the same answer as ``restrict`` narrowed to ``within``, written for that
+        one container, so a page about one task force does not carry the conditions of
+        every other one the person sees. Policies whose objects live in containers
+        implement it; the tests check it against ``restrict`` for every persona."""
+        raise LookupError(f"{type(self).__name__} does not restrict within one object.")
+
     def decides(self, user: UserLike, action: str, obj: M) -> bool | None:
         """``can``'s answer without a query, when the policy can give it from what the
         request has already read (the person's access) and the object's unchangeable
@@ -115,12 +125,21 @@ def is_signed_in(user: UserLike) -> bool:
     return user is not None and not isinstance(user, AnonymousUser) and user.is_active
 
 
-def restrict(queryset: models.QuerySet[M], user: UserLike, action: str) -> models.QuerySet[M]:
-    """The objects of ``queryset`` that ``user`` may ``action``; nothing for anonymous users."""
+def restrict(
+    queryset: models.QuerySet[M],
+    user: UserLike,
+    action: str,
+    *,
+    within: models.Model | None = None,
+) -> models.QuerySet[M]:
+    """The objects of ``queryset`` that ``user`` may ``action``; nothing for anonymous users.
+    With ``within``, only those inside that object (``Policy.restrict_within``)."""
     policy = policy_for(queryset.model)
     policy.check_action(action)
     if not is_signed_in(user):
         return queryset.none()
+    if within is not None:
+        return policy.restrict_within(queryset, user, action, within)
     return policy.restrict(queryset, user, action)
 
 
@@ -187,8 +206,10 @@ class InSubquery(models.Expression):
 class RestrictedQuerySet(models.QuerySet[M]):
     """A queryset that knows how to keep only what a person may see or do."""
 
-    def restrict(self, user: UserLike, action: str = "view") -> RestrictedQuerySet[M]:
-        return restrict(self, user, action)  # type: ignore[return-value]
+    def restrict(
+        self, user: UserLike, action: str = "view", *, within: models.Model | None = None
+    ) -> RestrictedQuerySet[M]:
+        return restrict(self, user, action, within=within)  # type: ignore[return-value]
 
 
 class InList(models.Expression):

@@ -24,10 +24,36 @@ class ItemPolicy(Policy[Any]):
     actions: tuple[str, ...] = ("view", "change")
     task_force_path = "task_force__"
     marking_field = "marking"
+    # Whether ``visible`` is this class's, deciding from the person's access alone (the
+    # task force and the marking): only then does ``restrict_within`` write the narrow
+    # condition itself. A subclass with conditions of its own (mutual aid's addressed
+    # agencies, the timeline's entries) keeps the default and is narrowed after its rule.
+    seen_by_access_alone = False
 
     def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
         held = access_for(user)
         visible = self.visible(queryset, held)
+        if action == "view":
+            return visible
+        return visible.filter(self.change_condition(user, held))
+
+    def restrict_within(
+        self, queryset: QuerySet[Any], user: Any, action: str, within: Any
+    ) -> QuerySet[Any]:
+        """The items of one task force (``within``) the person may see or change: the
+        conditions of ``restrict`` written for that task force alone (its ceiling, whether
+        its content may be changed), from the same access."""
+        if not isinstance(within, TaskForce):
+            raise LookupError(f"Items are restricted within a task force, not {within!r}.")
+        if not self.seen_by_access_alone or action not in ("view", "change"):
+            # the general rule (a policy with conditions of its own, acknowledging), narrowed
+            return self.restrict(queryset, user, action).filter(
+                **{f"{self.task_force_path}id": within.pk}
+            )
+        held = access_for(user)
+        visible = queryset.filter(
+            visible_items(held, f"{self.task_force_path}id", self.marking_field, only=within.pk)
+        )
         if action == "view":
             return visible
         return visible.filter(self.change_condition(user, held))
@@ -130,6 +156,7 @@ def _ceiling_for(user: Any, task_force: TaskForce) -> tuple[int, str]:
 @register(Objective)
 class ObjectivePolicy(ItemPolicy):
     model = Objective
+    seen_by_access_alone = True
 
 
 @register(Update)
@@ -139,6 +166,7 @@ class UpdatePolicy(ItemPolicy):
 
     model = Update
     actions = ("view", "change", "acknowledge")
+    seen_by_access_alone = True
 
     def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
         if action != "acknowledge":
@@ -191,6 +219,7 @@ class TaskPolicy(ItemPolicy):
     assigned to (or a current holder of its role) may update it."""
 
     model = Task
+    seen_by_access_alone = True
 
     def change_condition(self, user: Any, held: Access) -> Q:
         # (applied to visible tasks only, whose task forces are all in ``held``)

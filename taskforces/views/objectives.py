@@ -47,13 +47,17 @@ def _board(
     base = (
         selectors.visible_objectives(user, task_force)
         .annotate(
-            may_change=Exists(Objective.objects.restrict(user, "change").filter(pk=OuterRef("pk")))
+            may_change=Exists(
+                Objective.objects.restrict(user, "change", within=task_force).filter(
+                    pk=OuterRef("pk")
+                )
+            )
         )
         .prefetch_related(
             "contributing_agencies",
             Prefetch(
                 "tasks",
-                queryset=Task.objects.restrict(user, "view").select_related(
+                queryset=Task.objects.restrict(user, "view", within=task_force).select_related(
                     "assignee", "assigned_role"
                 ),
                 to_attr="visible_tasks",
@@ -183,7 +187,7 @@ def objective_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     )
     user = request.user
     tasks = (
-        Task.objects.restrict(user, "view")
+        Task.objects.restrict(user, "view", within=objective.task_force)
         .filter(objective=objective)
         .select_related("assignee", "assigned_role")
     )
@@ -271,9 +275,9 @@ def task_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     filterset = TaskListFilter(
         request.GET or None,
         queryset=selectors.visible_tasks(request.user, task_force),
-        objectives=Objective.objects.restrict(request.user, "view")
-        .filter(task_force=task_force)
-        .order_by("title", "id"),
+        objectives=Objective.objects.restrict(request.user, "view", within=task_force).order_by(
+            "title", "id"
+        ),
     )
     return render(
         request,

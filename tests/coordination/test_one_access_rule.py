@@ -253,6 +253,48 @@ def test_answers_given_without_a_query_are_the_databases_answers() -> None:
     assert decided > 500
 
 
+def test_restricting_within_one_task_force_is_the_rule_narrowed_to_it() -> None:
+    """A page about one task force asks for its items ``within`` it
+    (``Policy.restrict_within``: one task force's conditions instead of every one the
+    person sees); what it gets is exactly the general rule's answer for that task force,
+    for every persona, task force, kind of item and action."""
+    from coordination.permissions import policy_for, restrict
+    from mutualaid.models import Commitment, Offer, ResourceRequest
+
+    with_mutual_aid(wide_world())  # requests addressed to some agencies, offers, commitments
+    compared = 0
+    seen = 0
+    for model in (
+        Objective,
+        Task,
+        Update,
+        TimelineEntry,
+        HandoverBrief,
+        ResourceRequest,
+        Offer,
+        Commitment,
+    ):
+        policy = policy_for(model)
+        path = f"{policy.task_force_path}id"
+        for task_force in TaskForce.objects.all():
+            for someone in User.objects.all():
+                for action in policy.actions:
+                    narrow = restrict(model.objects.all(), someone, action, within=task_force)
+                    general = restrict(model.objects.all(), someone, action).filter(
+                        **{path: task_force.pk}
+                    )
+                    got = set(narrow.values_list("pk", flat=True))
+                    assert got == set(general.values_list("pk", flat=True)), (
+                        someone.email,
+                        model.__name__,
+                        task_force.pk,
+                        action,
+                    )
+                    compared += 1
+                    seen += bool(got)
+    assert compared > 500 and 50 < seen < compared  # the rule decided answers both ways
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the lean statements are PostgreSQL's"
 )
