@@ -125,6 +125,10 @@ class Membership(models.Model):
     is_active = models.BooleanField(default=True)
     joined_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When the agency's identity provider deleted the person (SCIM ``DELETE``): from then
+    # on they are not among its provisioned people (SCIM answers "not found" for them, as
+    # RFC 7644 §3.6 asks) until it creates them again. Deactivating leaves this empty.
+    deprovisioned_at = models.DateTimeField(null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 

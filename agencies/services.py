@@ -787,6 +787,20 @@ def scim_create_person(
     agency = Agency.objects.get(pk=token.agency_id)
     if agency.status != S.ACTIVE:
         raise PermissionDenied(f"{agency} is not active and provisions nobody.")
+    from .selectors import deleted_by_provider
+
+    deleted = deleted_by_provider(agency, email)
+    if deleted is not None:
+        # created again after the provider deleted them: the same account (its history
+        # kept) with a new staff membership, as reactivating gives
+        return _provision_again(
+            token=token,
+            user=deleted,
+            first_name=first_name,
+            last_name=last_name,
+            job_title=job_title,
+            active=active,
+        )
     email = _check_email(email, user=None)
     membership = add_member(
         agency=agency,
@@ -874,6 +888,65 @@ def _reactivate(*, token: ScimToken, user: User) -> None:
         before={"is_active": False},
         after={"is_active": True, "agency": agency.pk},
     )
+
+
+def _provision_again(
+    *,
+    token: ScimToken,
+    user: User,
+    first_name: str,
+    last_name: str,
+    job_title: str,
+    active: bool,
+) -> User:
+    """A person the agency's identity provider deleted, created by it again: among its
+    people once more, with the names the creation gives, and active unless created
+    inactive (reactivating gives a staff membership, none of the roles held before)."""
+    user = User.objects.select_for_update(no_key=True, of=("self",)).get(pk=user.pk)
+    Membership.objects.filter(user=user, agency_id=token.agency_id).exclude(
+        deprovisioned_at=None
+    ).update(deprovisioned_at=None)
+    audit.record(
+        actor=None,
+        actor_label=token.actor_label,
+        action="person.provisioned_again",
+        obj=user,
+        after={"agency": token.agency_id},
+    )
+    return scim_update_person(
+        token=token,
+        user=user,
+        first_name=first_name,
+        last_name=last_name,
+        job_title=job_title,
+        active=True if active else None,
+    )
+
+
+@transaction.atomic
+def scim_delete_person(*, token: ScimToken, user: User) -> None:
+    """The identity provider deletes a person of its agency (``DELETE``): deactivated as
+    by ``active: false`` (:func:`scim_deactivate_person`), and from then on not among its
+    provisioned people, so every later request about them answers "not found" (RFC 7644
+    §3.6). The account stays, with its history, for the audit trail; creating the same
+    address again gives it back."""
+    user = scim_deactivate_person(token=token, user=user)
+    latest = (
+        Membership.objects.select_for_update(no_key=True, of=("self",))
+        .filter(user=user, agency_id=token.agency_id)
+        .order_by("-joined_at", "-pk")
+        .first()
+    )
+    if latest is not None and latest.deprovisioned_at is None:
+        latest.deprovisioned_at = timezone.now()
+        latest.save(update_fields=["deprovisioned_at"])
+        audit.record(
+            actor=None,
+            actor_label=token.actor_label,
+            action="person.deleted_by_provider",
+            obj=user,
+            after={"agency": token.agency_id},
+        )
 
 
 @transaction.atomic

@@ -177,7 +177,7 @@ class Users(ScimView):
 
 
 class UserDetail(ScimView):
-    """``/Users/<id>``: get, replace (PUT), patch, delete (deactivate)."""
+    """``/Users/<id>``: get, replace (PUT), patch, delete (deactivate, then "not found")."""
 
     def get(self, request: Request, pk: str) -> Response:
         return Response(self.resource(self.person(pk)))
@@ -196,7 +196,7 @@ class UserDetail(ScimView):
 
     def delete(self, request: Request, pk: str) -> Response:
         user = self.person(pk)
-        services.scim_deactivate_person(token=self.token, user=user)
+        services.scim_delete_person(token=self.token, user=user)
         return Response(status=204)
 
 

@@ -93,6 +93,8 @@ ACTION_LABELS: dict[str, str] = {
     "log.written": "Log entry written on the timeline",
     "person.deactivated": "Person deactivated by the agency's provisioning",
     "person.reactivated": "Person reactivated by the agency's provisioning",
+    "person.deleted_by_provider": "Person deleted by the agency's provisioning",
+    "person.provisioned_again": "Person created again by the agency's provisioning",
     "person.updated": "Person's details changed by the agency's provisioning",
     "report.downloaded": "Report downloaded",
     "resource_offer.accepted": "Resource offer accepted",

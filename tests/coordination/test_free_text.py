@@ -102,6 +102,7 @@ SYSTEM_WRITTEN |= dict.fromkeys(
         "coordination.ApiToken.revoked_at",
         "agencies.Agency.status_changed_at",
         "agencies.Membership.ended_at",
+        "agencies.Membership.deprovisioned_at",
         "agencies.SharingAgreement.in_force_at",
         "agencies.SharingAgreement.terminated_at",
         "taskforces.TaskForce.status_changed_at",

@@ -454,10 +454,59 @@ def test_deactivation_takes_everything_away(world, lead_scim, how):
     assert ended.actor is None and ended.actor_label.startswith("SCIM client")
     deactivated = scim_events("person.deactivated")
     assert deactivated[0].after == {"is_active": False, "sessions": 1, "api_tokens": 1}
-    # the same deactivation again changes nothing and is not recorded twice
-    lead_scim.call("delete", f"Users/{target.pk}")
-    assert len(scim_events("person.deactivated")) == 1
-    assert lead_scim.call("get", f"Users/{target.pk}").json_body["active"] is False
+    if how == "delete":
+        # deleted: from now on every request about them is "not found" (RFC 7644 §3.6)
+        assert lead_scim.call("get", f"Users/{target.pk}").status_code == 404
+        assert scim_events("person.deleted_by_provider")
+    else:
+        # the same deactivation again changes nothing and is not recorded twice
+        lead_scim.call("patch", f"Users/{target.pk}", DEACTIVATE_OKTA)
+        assert len(scim_events("person.deactivated")) == 1
+        assert lead_scim.call("get", f"Users/{target.pk}").json_body["active"] is False
+
+
+def test_a_deleted_person_is_not_found_afterwards_until_created_again(world, lead_scim):
+    """RFC 7644 §3.6: after DELETE, every operation on the resource answers 404, and it
+    is no longer listed; creating the same address again gives back the account (its
+    history kept), active, with a staff membership and none of its former roles."""
+    target = world.lead_staff
+    path = f"Users/{target.pk}"
+    assert lead_scim.call("delete", path).status_code == 204
+    for method, body in (
+        ("get", None),
+        ("put", RFC7643_FULL_USER),
+        ("patch", DEACTIVATE_OKTA),
+        ("delete", None),
+    ):
+        answer = lead_scim.call(method, path, body)
+        assert answer.status_code == 404, method
+        assert answer.json_body["status"] == "404"
+    listed = lead_scim.call("get", "Users", QUERY_STRING=f'filter=userName eq "{target.email}"')
+    assert listed.json_body["totalResults"] == 0
+    assert target.email not in json.dumps(lead_scim.call("get", "Users").json_body)
+
+    again = {**RFC7643_FULL_USER, "userName": target.email, "emails": []}
+    created = lead_scim.call("post", "Users", again)
+    assert created.status_code == 201, created.json_body
+    assert created.json_body["id"] == str(target.pk) and created.json_body["active"] is True
+    target.refresh_from_db()
+    assert target.is_active and target.last_name == RFC7643_FULL_USER["name"]["familyName"]
+    membership = Membership.objects.get(user=target, is_active=True)
+    assert membership.agency == world.lead and membership.role == Membership.Role.STAFF
+    assert not RoleAssignment.objects.open().filter(person=target).exists()
+    assert lead_scim.call("get", path).status_code == 200
+    assert scim_events("person.provisioned_again")
+
+
+def test_another_agencys_provider_cannot_create_a_person_another_deleted(
+    world, lead_scim, partner_scim
+):
+    target = world.lead_staff
+    assert lead_scim.call("delete", f"Users/{target.pk}").status_code == 204
+    again = {**RFC7643_FULL_USER, "userName": target.email, "emails": []}
+    refused = partner_scim.call("post", "Users", again)
+    assert refused.status_code == 409
+    assert not Membership.objects.filter(user=target, agency=world.partner).exists()
 
 
 def test_a_deactivated_persons_live_session_and_api_token_stop_on_the_next_request(
