@@ -7,8 +7,11 @@ endpoint missing).
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -35,10 +38,41 @@ def discovery_url(issuer: str) -> str:
     return issuer.rstrip("/") + WELL_KNOWN
 
 
+def private_address(host: str) -> str | None:
+    """The first address ``host`` resolves to that is not on the public internet
+    (loopback, private, link-local, reserved...), or ``None``. Concord's server fetches
+    what an agency administrator typed: it must not be made to reach its own network
+    (its database, its cache, a cloud's metadata service). Hosts the operator names in
+    ``CONCORD_IDP_PRIVATE_HOSTS`` or ``CONCORD_IDP_INSECURE_HOSTS`` (a provider on the
+    agency's own network, a local demo) may be anywhere."""
+    trusted = {*settings.CONCORD_IDP_PRIVATE_HOSTS, *settings.CONCORD_IDP_INSECURE_HOSTS}
+    if host in trusted:
+        return None
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None  # unknown: the fetch itself says it could not reach it
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global:
+            return str(ip)
+    return None
+
+
 def discover(issuer: str) -> DiscoveryReport:
     """Fetch ``issuer``'s discovery document and check what Concord relies on."""
     report = DiscoveryReport(issuer=issuer)
     url = discovery_url(issuer)
+    host = urlsplit(url).hostname or ""
+    private = private_address(host)
+    if private is not None:
+        report.problems.append(
+            f"{host} is at {private}, an address of a private or local network: Concord "
+            "reaches identity providers on the public internet only. If your provider is "
+            "on a network Concord's operators trust, ask them to name it in "
+            "CONCORD_IDP_PRIVATE_HOSTS."
+        )
+        return report
     try:
         response = requests.get(
             url,

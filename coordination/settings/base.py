@@ -214,6 +214,10 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = CONCORD_IDP_TIMEOUT
 CONCORD_IDP_INSECURE_HOSTS: list[str] = env.list(
     "CONCORD_IDP_INSECURE_HOSTS", default=["127.0.0.1", "localhost"]
 )
+# Test connection refuses an issuer whose host resolves to a private, loopback or
+# link-local address (Concord must not be made to reach its own network), except these
+# hosts (and the insecure ones above): a provider on a network the operators trust.
+CONCORD_IDP_PRIVATE_HOSTS: list[str] = env.list("CONCORD_IDP_PRIVATE_HOSTS", default=[])
 # WebAuthn: passkeys and security keys, as a second factor after the password or, for a
 # passkey, as the whole sign-in ("Sign in with a passkey"). Agencies may require them
 # (Agency.requires_phishing_resistant_mfa). allauth's WebAuthn script is a static file

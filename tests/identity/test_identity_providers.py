@@ -322,6 +322,52 @@ def test_test_connection_says_clearly_what_is_wrong(client, river, river_admin, 
     assert AuditEvent.objects.get(action="identity_provider.tested").outcome == "failure"
 
 
+def test_test_connection_never_reaches_a_private_network_unless_trusted(
+    client, river, river_admin, idp_a, settings
+):
+    """Concord's server must not be made to fetch from its own network (the database, the
+    cache, a cloud's metadata service): an issuer whose host is at a private or loopback
+    address is refused before anything is fetched, unless the operators trust the host."""
+    register(river, river_admin, issuer=idp_a.issuer)  # http://127.0.0.1:<port>/o
+    client.force_login(river_admin)
+    test_url = reverse("agencies:identity-provider-test", args=[river.pk])
+    settings.CONCORD_IDP_INSECURE_HOSTS = []  # as in production
+    settings.CONCORD_IDP_PRIVATE_HOSTS = []
+    refused = client.post(test_url)
+    assert refused.status_code == 502
+    body = refused.content.decode()
+    assert "127.0.0.1 is at 127.0.0.1, an address of a private or local network" in body
+    assert "Could not reach" not in body and "answered HTTP" not in body  # nothing fetched
+    assert not IdentityProvider.objects.get(agency=river).is_tested
+
+    settings.CONCORD_IDP_PRIVATE_HOSTS = ["127.0.0.1"]  # the operators trust it
+    assert client.post(test_url).status_code == 200
+    assert IdentityProvider.objects.get(agency=river).is_tested
+
+
+@pytest.mark.parametrize(
+    ("host", "private"),
+    [
+        ("10.1.2.3", True),
+        ("172.16.0.9", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),  # a cloud's metadata service
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("fd00::1", True),
+        ("0.0.0.0", True),  # noqa: S104 - an address refused, not bound
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
+)
+def test_private_and_local_addresses_are_recognised(settings, host, private):
+    from agencies.identity.discovery import private_address
+
+    settings.CONCORD_IDP_INSECURE_HOSTS = []
+    settings.CONCORD_IDP_PRIVATE_HOSTS = []
+    assert (private_address(host) is not None) is private
+
+
 # --- password sign-in where the agency allows only its provider ------------------------------
 
 
