@@ -116,30 +116,30 @@ def provisioned_people(agency: Agency) -> QuerySet[User]:
     one was — unless the provider deleted them from it (``Membership.deprovisioned_at``).
     A person who moved on to another agency is that agency's, never this one's; everyone
     else is out of reach (their ids answer "not found")."""
-    latest = Membership.objects.filter(user_id=OuterRef("pk")).order_by(
-        "-is_active", "-joined_at", "-pk"
-    )
-    return User.objects.annotate(
-        provisioning_agency=Subquery(latest.values("agency_id")[:1]),
-        deprovisioned=Subquery(latest.values("deprovisioned_at")[:1]),
-    ).filter(provisioning_agency=agency.pk, deprovisioned__isnull=True)
+    return _by_latest_membership().filter(provisioning_agency=agency.pk, deprovisioned__isnull=True)
 
 
 def deleted_by_provider(agency: Agency, email: str) -> User | None:
     """The person with this address whom the agency's identity provider deleted (and who
     belongs to no agency since): the account it gives back when it creates them again."""
-    latest = Membership.objects.filter(user_id=OuterRef("pk")).order_by(
-        "-is_active", "-joined_at", "-pk"
-    )
     return (
-        User.objects.annotate(
-            provisioning_agency=Subquery(latest.values("agency_id")[:1]),
-            deprovisioned=Subquery(latest.values("deprovisioned_at")[:1]),
-        )
+        _by_latest_membership()
         .filter(
             email__iexact=email.strip(),
             provisioning_agency=agency.pk,
             deprovisioned__isnull=False,
         )
         .first()
+    )
+
+
+def _by_latest_membership() -> QuerySet[User]:
+    """People with the agency of their current membership or, without one, of their latest
+    (``provisioning_agency``), and when its provider deleted them from it (``deprovisioned``)."""
+    latest = Membership.objects.filter(user_id=OuterRef("pk")).order_by(
+        "-is_active", "-joined_at", "-pk"
+    )
+    return User.objects.annotate(
+        provisioning_agency=Subquery(latest.values("agency_id")[:1]),
+        deprovisioned=Subquery(latest.values("deprovisioned_at")[:1]),
     )
