@@ -133,7 +133,7 @@ def deleted_by_provider(agency: Agency, email: str) -> User | None:
     )
 
 
-def _by_latest_membership() -> QuerySet[User]:
+def _by_latest_membership() -> Any:  # a QuerySet[User] with two annotations
     """People with the agency of their current membership or, without one, of their latest
     (``provisioning_agency``), and when its provider deleted them from it (``deprovisioned``)."""
     latest = Membership.objects.filter(user_id=OuterRef("pk")).order_by(
