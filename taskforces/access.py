@@ -119,25 +119,29 @@ def holdings(at: datetime.datetime) -> QuerySet[RoleAssignment]:
     return RoleAssignment.objects.filter(pk__in=holding_ids(at, where="TRUE", params=()))
 
 
-# a person's membership (condition 1, read once) ...
-_MEMBERSHIP_SQL = (
-    "SELECT m.agency_id, a.status, u.is_active FROM agencies_membership m "
+# a person's membership (condition 1) and, when it counts (the agency and the account
+# active), their holdings in it (condition 2) with each task force's lead, status and
+# content version, and the capabilities their roles' groups are granted there (condition
+# 3; none: the role is held, but grants nothing) -- in one statement: one row per holding
+# and capability, or one row with no holding
+_ACCESS_SQL = (
+    "SELECT m.agency_id, a.status, u.is_active, "  # noqa: S608 - our table names and constants; values are parameters
+    "h.role_id, h.task_force_id, h.lead_agency_id, h.status, h.content_version, h.codename "
+    "FROM agencies_membership m "
     "JOIN agencies_agency a ON a.id = m.agency_id "
     "JOIN coordination_user u ON u.id = m.user_id "
-    "WHERE m.user_id = %s AND m.is_active"
-)
-# ... then their holdings in it (condition 2) with each task force's lead, status and
-# content version, and the capabilities their roles' groups are granted there (condition 3;
-# none: the role is held, but grants nothing)
-_HOLDINGS_SQL = (
-    "SELECT ra.role_id, r.task_force_id, tf.lead_agency_id, tf.status, tf.content_version, "  # noqa: S608 - our table names and constants; values are parameters
-    "p.codename FROM taskforces_roleassignment ra "
+    "LEFT JOIN (SELECT ra.person_id, ra.agency_id, ra.role_id, r.task_force_id, "
+    "tf.lead_agency_id, tf.status, tf.content_version, p.codename "
+    "FROM taskforces_roleassignment ra "
     "JOIN taskforces_role r ON r.id = ra.role_id "
     "JOIN taskforces_taskforce tf ON tf.id = r.task_force_id "
     "LEFT JOIN taskforces_taskforcegroupobjectpermission g "
     "ON g.group_id = r.group_id AND g.content_object_id = r.task_force_id "
     "LEFT JOIN auth_permission p ON p.id = g.permission_id "
-    f"WHERE {_holding_conditions()} AND ra.person_id = %s AND ra.agency_id = %s"
+    f"WHERE {_holding_conditions()}) h "
+    f"ON h.person_id = m.user_id AND h.agency_id = m.agency_id AND a.status = '{ACTIVE}' "
+    "AND u.is_active "
+    "WHERE m.user_id = %s AND m.is_active"
 )
 
 
@@ -160,8 +164,7 @@ ACCESS_TABLES = frozenset(
             (
                 _holding_conditions(),
                 _member_condition(),
-                _MEMBERSHIP_SQL,
-                _HOLDINGS_SQL,
+                _ACCESS_SQL,
                 _COVERAGE_SQL,
             )
         ),
@@ -320,23 +323,24 @@ NO_ACCESS = Access()
 
 def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     """The person's access at ``now`` (default: this moment), from the rule above: their
-    membership (one query), their holdings there with their task forces and grants (one)
-    and, for task forces led by other agencies, the ceilings (one). The first two are
-    prepared once per database connection (``coordination.db``)."""
+    membership with their holdings there, their task forces and grants (one statement,
+    prepared once per database connection: ``coordination.db``) and, for task forces led
+    by other agencies, the ceilings (one more)."""
     now = now or timezone.now()
-    membership = db.fetch_all(_MEMBERSHIP_SQL, (user.pk,))
-    if not membership:
+    rows = db.fetch_all(_ACCESS_SQL, (now, now, user.pk))
+    if not rows:
         return NO_ACCESS
-    agency_id, agency_status, account_active = membership[0]
+    agency_id, agency_status, account_active = rows[0][:3]
     if agency_status != Agency.Status.ACTIVE or not account_active:
         return Access(member_of=agency_id)  # they belong to it, but hold nothing
-    rows = db.fetch_all(_HOLDINGS_SQL, (now, now, user.pk, agency_id))
     capabilities: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
     versions: dict[int, int] = {}
     closed = set()
     role_ids = set()
-    for role_id, task_force_id, lead_id, status, version, codename in rows:
+    for *_, role_id, task_force_id, lead_id, status, version, codename in rows:
+        if role_id is None:  # a member holding no role
+            continue
         role_ids.add(role_id)
         held = capabilities[task_force_id]
         if codename is not None:

@@ -39,9 +39,9 @@ T = TypeVar("T")
 
 
 # What reading a person's access inside task forces costs, once per request
-# (taskforces.access.compute): their membership, their holdings with their roles' grants
+# (taskforces.access.compute): their membership with their holdings and their roles' grants
 # and, when they see task forces led by other agencies, the ceilings there.
-ACCESS_QUERIES = 3
+ACCESS_QUERIES = 2
 
 
 @pytest.fixture(scope="session", autouse=True)
