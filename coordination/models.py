@@ -90,7 +90,14 @@ class User(AbstractUser):
         ordering = ("last_name", "first_name", "email")
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.email
+        return self.name_of(self.first_name, self.last_name, self.email)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str, email: str) -> str:
+        """How a person is named everywhere (``str(user)``): their full name, or their
+        address when they have none -- from the columns alone, for lists that read them
+        without building a User."""
+        return f"{first_name} {last_name}".strip() or email
 
     def clean(self) -> None:
         super().clean()

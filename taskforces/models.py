@@ -244,6 +244,24 @@ def recertification_period() -> datetime.timedelta:
     return datetime.timedelta(days=settings.CONCORD_RECERTIFY_DAYS)
 
 
+def assignment_is_current(
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime | None,
+    ended_at: datetime.datetime | None,
+    at: datetime.datetime,
+) -> bool:
+    """Does an assignment with these times confer its role at ``at``? (Not ended, started,
+    not past its end.) ``RoleAssignment.is_current``, from the columns alone."""
+    return ended_at is None and starts_at <= at and (ends_at is None or ends_at > at)
+
+
+def recertification_due(
+    starts_at: datetime.datetime, recertified_at: datetime.datetime | None
+) -> datetime.datetime:
+    """``RoleAssignment.recertification_due_at``, from the columns alone."""
+    return (recertified_at or starts_at) + recertification_period()
+
+
 class RoleAssignment(models.Model):
     """A person holding a role for a period, assigned by a liaison officer of their agency."""
 
@@ -305,18 +323,18 @@ class RoleAssignment(models.Model):
         return f"{self.person} as {self.role.name}"
 
     def is_current(self, at: object = None) -> bool:
-        now = at or timezone.now()
-        return (
-            self.ended_at is None
-            and self.starts_at <= now  # type: ignore[operator]
-            and (self.ends_at is None or self.ends_at > now)  # type: ignore[operator]
+        return assignment_is_current(
+            self.starts_at,
+            self.ends_at,
+            self.ended_at,
+            at or timezone.now(),  # type: ignore[arg-type]
         )
 
     @property
     def recertification_due_at(self) -> datetime.datetime:
         """When the assignment falls due for recertification (its last recertification, or
         its start, plus CONCORD_RECERTIFY_DAYS)."""
-        return (self.recertified_at or self.starts_at) + recertification_period()
+        return recertification_due(self.starts_at, self.recertified_at)
 
     def is_due_for_recertification(self, at: object = None) -> bool:
         """The per-object form of ``RoleAssignment.objects.due_for_recertification``."""

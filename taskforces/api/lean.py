@@ -34,6 +34,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Window
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,7 +45,13 @@ from coordination.api.pagination import PageNumberPagination
 from coordination.models import User
 
 from ..access import Access, access_for
-from ..models import Capability, RoleAssignment, Task
+from ..models import (
+    Capability,
+    RoleAssignment,
+    Task,
+    assignment_is_current,
+    recertification_due,
+)
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView
@@ -70,7 +77,7 @@ def person(pk: int | None, first: str, last: str, email: str) -> dict[str, Any] 
     """``PersonRefSerializer``: the id and the person's name as ``str(user)`` gives it."""
     if pk is None:
         return None
-    return {"id": pk, "name": str(User(pk=pk, first_name=first, last_name=last, email=email))}
+    return {"id": pk, "name": User.name_of(first, last, email)}
 
 
 def agency(pk: int | None, name: str, acronym: str) -> dict[str, Any] | None:
@@ -290,9 +297,6 @@ def role_assignment(row: Sequence[Any]) -> dict[str, Any]:
      agency_acronym, by, by_first, by_last, by_email, starts, ends, ended, reason,
      recertified, _) = row  # fmt: skip
     # the model's own rules for what is current and when it falls due
-    assignment = RoleAssignment(
-        starts_at=starts, ends_at=ends, ended_at=ended, recertified_at=recertified
-    )
     return {
         "id": pk,
         "role": {"id": role, "name": role_name, "task_force": role_tf},
@@ -303,9 +307,9 @@ def role_assignment(row: Sequence[Any]) -> dict[str, Any]:
         "ends_at": moment(ends),
         "ended_at": moment(ended),
         "end_reason": reason,
-        "is_current": assignment.is_current(),
+        "is_current": assignment_is_current(starts, ends, ended, timezone.now()),
         "recertified_at": moment(recertified),
-        "recertification_due_at": moment(assignment.recertification_due_at),
+        "recertification_due_at": moment(recertification_due(starts, recertified)),
     }
 
 
