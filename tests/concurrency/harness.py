@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg2
+import pytest
 from django.db import connection
 from django.db.models import F
 from rest_framework.test import APIClient
@@ -34,6 +35,18 @@ from rest_framework.test import APIClient
 from coordination import audit
 from coordination.models import Event, User
 from taskforces.models import Participation, Role, RoleAssignment, Task, TaskForce
+
+# The marks of a module of races: PostgreSQL only (SQLite serialises every writer, so
+# nothing would race), real transactions (each thread has its own connection), slow.
+RACES_ON_POSTGRESQL = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="Needs PostgreSQL's row locks (set DATABASE_URL); SQLite serialises writers.",
+    ),
+]
 
 # Refusals a race may bring, each in the API's error shape with a message: 400 (the state
 # changed under the request: "already ended", "not open"), 404 (the object went out of

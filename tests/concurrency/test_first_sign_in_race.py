@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialAccount
@@ -21,17 +20,11 @@ from coordination.models import User
 from tests.factories import AgencyFactory, person
 from tests.identity.test_identity_providers import _signing_in, enable_untested, register
 
+from .harness import RACES_ON_POSTGRESQL
+
 ROUNDS = 5
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Needs PostgreSQL (set DATABASE_URL); SQLite serialises writers.",
-    ),
-]
+pytestmark = RACES_ON_POSTGRESQL
 
 
 def _first_sign_ins_at_once(provider: IdentityProvider, email: str) -> list[Any]:

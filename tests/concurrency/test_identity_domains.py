@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
@@ -16,18 +15,12 @@ from agencies.identity import services
 from agencies.models import IdentityDomain, IdentityProvider, Membership
 from tests.factories import AgencyFactory, person
 
+from .harness import RACES_ON_POSTGRESQL
+
 AGENCIES = 6
 ROUNDS = 3
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Needs PostgreSQL (set DATABASE_URL); SQLite serialises writers.",
-    ),
-]
+pytestmark = RACES_ON_POSTGRESQL
 
 
 def _claim_at_once(admins: list[tuple[Any, Any]], round_: int) -> list[Any]:

@@ -20,8 +20,6 @@ import datetime
 import functools
 import os
 
-import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -32,17 +30,9 @@ from taskforces import services
 
 from ..conftest import build_world, role_named
 from ..factories import person
-from .harness import Referee, release_together
+from .harness import RACES_ON_POSTGRESQL, Referee, release_together
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Needs PostgreSQL row locks (set DATABASE_URL); SQLite serialises writers.",
-    ),
-]
+pytestmark = RACES_ON_POSTGRESQL
 
 ROUNDS = int(os.environ.get("CONCORD_RACE_ROUNDS", "30"))
 

@@ -36,19 +36,12 @@ from taskforces.models import Acknowledgement
 from taskforces.notifications import ACK_SALT
 
 from .. import conftest
+from .harness import RACES_ON_POSTGRESQL
 
 BROWSERS = 10
 ROUNDS = 3
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Needs PostgreSQL (set DATABASE_URL); SQLite serialises writers.",
-    ),
-]
+pytestmark = RACES_ON_POSTGRESQL
 
 
 @pytest.fixture(autouse=True)

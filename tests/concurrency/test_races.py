@@ -35,7 +35,6 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -56,6 +55,7 @@ from taskforces.models import (
 from ..conftest import role_named
 from ..factories import person
 from .harness import (
+    RACES_ON_POSTGRESQL,
     Answer,
     Referee,
     global_problems,
@@ -79,15 +79,7 @@ SOAK_SECONDS = float(os.environ.get("CONCORD_SOAK_SECONDS") or 20)
 
 P = Participation.Status
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Needs PostgreSQL's row locks (set DATABASE_URL); SQLite serialises writers.",
-    ),
-]
+pytestmark = RACES_ON_POSTGRESQL
 
 
 @pytest.fixture(autouse=True)
