@@ -47,15 +47,8 @@ from .forms import (
     PhishingResistantForm,
     ScimTokenForm,
 )
-from .models import (
-    Agency,
-    AgreementAcceptance,
-    IdentityProvider,
-    Membership,
-    ScimToken,
-    SharingAgreement,
-    SignInRequest,
-)
+from .identity import services as identity_services
+from .models import Agency, AgreementAcceptance, Membership, ScimToken, SharingAgreement
 from .selectors import membership_of
 
 S = Agency.Status
@@ -603,12 +596,8 @@ def _identity_page(
             "secret": secret,
             "scim_url": request.build_absolute_uri(reverse("scim:users")).removesuffix("Users"),
             # single sign-on is set up on its own page; this one says where it stands
-            "provider": IdentityProvider.objects.filter(agency=agency)
-            .prefetch_related("domains")
-            .first(),
-            "pending": SignInRequest.objects.filter(
-                agency=agency, status=SignInRequest.Status.PENDING
-            ).count(),
+            "provider": identity_services.provider_of(agency),
+            "pending": identity_services.pending_requests(agency).count(),
         },
         status=status,
     )

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from coordination import audit, notifications
@@ -348,6 +349,23 @@ def provider_for_email(email: str, *, enabled_only: bool = True) -> IdentityProv
     if enabled_only:
         queryset = queryset.filter(is_enabled=True, agency__status=Agency.Status.ACTIVE)
     return queryset.first()
+
+
+def provider_of(agency: Agency) -> IdentityProvider | None:
+    """The agency's identity provider, if it registered one, with its app and domains."""
+    return (
+        IdentityProvider.objects.select_related("social_app")
+        .prefetch_related("domains")
+        .filter(agency=agency)
+        .first()
+    )
+
+
+def pending_requests(agency: Agency) -> QuerySet[SignInRequest]:
+    """The first sign-ins waiting for the agency's administrators, oldest first."""
+    return SignInRequest.objects.filter(
+        agency=agency, status=SignInRequest.Status.PENDING
+    ).order_by("requested_at", "pk")
 
 
 def provider_for_app(provider_id: str) -> IdentityProvider | None:

@@ -33,15 +33,6 @@ def _me(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _provider_of(agency: Agency) -> IdentityProvider | None:
-    return (
-        IdentityProvider.objects.select_related("social_app")
-        .prefetch_related("domains")
-        .filter(agency=agency)
-        .first()
-    )
-
-
 def _initial(provider: IdentityProvider | None) -> dict[str, object]:
     if provider is None:
         return {"new_people": IdentityProvider.NewPeople.REQUEST, "password_sign_in": True}
@@ -65,7 +56,7 @@ def _page(
     errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    provider = _provider_of(agency)
+    provider = services.provider_of(agency)
     return render(
         request,
         "identity/provider.html",
@@ -81,9 +72,7 @@ def _page(
                     kwargs={"provider_id": services.provider_id_for(agency)},
                 )
             ),
-            "pending": SignInRequest.objects.filter(
-                agency=agency, status=SignInRequest.Status.PENDING
-            ).count(),
+            "pending": services.pending_requests(agency).count(),
         },
         status=status,
     )
@@ -95,7 +84,7 @@ def provider_page(request: HttpRequest, pk: int) -> HttpResponse:
     """Register or change the agency's identity provider (its administrators and portal
     administrators)."""
     agency = visible_or_404(Agency.objects.all(), request.user, pk, "change")
-    provider = _provider_of(agency)
+    provider = services.provider_of(agency)
     form = ProviderForm(request.POST or None, initial=_initial(provider))
     if request.method == "POST":
         if form.is_valid():
@@ -121,7 +110,7 @@ def provider_test(request: HttpRequest, pk: int) -> HttpResponse:
     agency = visible_or_404(Agency.objects.all(), request.user, pk, "change")
     provider = get_object_or_404(IdentityProvider.objects.select_related("agency"), agency=agency)
     report = services.record_test(provider=provider, by=_me(request))
-    form = ProviderForm(initial=_initial(_provider_of(agency)))
+    form = ProviderForm(initial=_initial(services.provider_of(agency)))
     return _page(request, agency, form, report=report, status=200 if report.ok else 502)
 
 
@@ -157,9 +146,7 @@ def sign_in_requests(request: HttpRequest, pk: int) -> HttpResponse:
     """People an agency's identity provider signed in for the first time, waiting for an
     administrator (the agency's administrators and portal administrators)."""
     agency = visible_or_404(Agency.objects.all(), request.user, pk, "manage_members")
-    pending = SignInRequest.objects.filter(
-        agency=agency, status=SignInRequest.Status.PENDING
-    ).order_by("requested_at", "pk")[:200]
+    pending = services.pending_requests(agency)[:200]
     return render(request, "identity/requests.html", {"agency": agency, "requests": pending})
 
 
