@@ -43,6 +43,11 @@ def _numbered(sql: str) -> tuple[str, int]:
     return _PLACEHOLDER.sub(number, sql), count
 
 
+def statement_name(sql: str) -> str:
+    """The name ``fetch_all`` prepares ``sql`` under (one per text, on every connection)."""
+    return "concord_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
 def fetch_all(sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[tuple[Any, ...]]:
     """Run a read-only statement (``%s`` placeholders) and return its rows; prepared once
     per connection unless ``prepare`` is false (SQL that varies from call to call)."""
@@ -57,7 +62,7 @@ def fetch_all(sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[
             return cursor.fetchall()
         connection.ensure_connection()
         raw = connection.connection
-        name = "concord_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        name = statement_name(sql)
         names = _prepared.setdefault(raw, set())
         if name not in names:
             numbered, count = _numbered(sql)

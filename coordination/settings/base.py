@@ -462,6 +462,14 @@ if CONCORD_RECERTIFY_DAYS < 1:
 # connection pooler in transaction mode (PgBouncer's default), which does not keep
 # sessions, so a prepared statement would not be there on the next transaction.
 CONCORD_DB_PREPARED_STATEMENTS = env.bool("CONCORD_DB_PREPARED_STATEMENTS", default=True)
+# ...and planned once: left to choose, PostgreSQL plans a statement afresh on each run
+# ("custom plans") whenever it guesses a generic plan might cost more, which for these
+# statements (ids passed as arrays) is most runs, and planning is what preparing saves.
+# A session setting, so it also applies to the triggers' statements (simple lookups).
+# Not sent with the pooler (PgBouncer refuses unknown start-up parameters).
+if CONCORD_DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan"
 
 # Audit trail: events are kept at least this many days (CJIS: one year); the purge
 # command removes only older ones. Less than 365 is refused.

@@ -344,14 +344,13 @@ class _Counted(Sequence[Any]):
 
 @dataclass(frozen=True)
 class Statement:
-    """One lean list's page: its SQL (``%s`` placeholders) and parameters, how a row
-    becomes what the list shows, and whether the SQL is the same for everyone (prepared
-    once per connection) or varies with the person (sent as it is)."""
+    """One lean list's page: its SQL (``%s`` placeholders) and parameters, and how a row
+    becomes what the list shows. The SQL is the same text for everyone (the person and the
+    page are parameters): prepared once per connection."""
 
     sql: str
     params: Sequence[Any]
     build: Callable[[Sequence[Any]], dict[str, Any]]
-    prepare: bool = True
 
 
 def statement_for(kind: str, user: Any, access: Access, size: int, offset: int) -> Statement:
@@ -367,18 +366,25 @@ def statement_for(kind: str, user: Any, access: Access, size: int, offset: int) 
         return Statement(TASK_FORCES, (ids, size, offset), task_force(access))
     if kind == "role-assignments":
         # the page as the ORM writes it from the policy's condition (the one rule for
-        # assignments): its index conditions stay on the table, where PostgreSQL ORs them
+        # assignments): its index conditions stay on the table, where PostgreSQL ORs them.
+        # The ORM writes a slice's bounds into the SQL; given here as parameters instead,
+        # the statement is the same text for every person and page (its values are all
+        # parameters), so it is prepared once per connection like the others
         try:
             page, params = (
                 RoleAssignment.objects.restrict(user, "view")
                 .order_by("-starts_at", "-id")
                 .annotate(total=Window(Count("*")))
-                .values_list("pk", "total")[offset : offset + size]
+                .values_list("pk", "total")
                 .query.sql_with_params()
             )
         except EmptyResultSet:  # the condition matches nothing (someone not signed in)
             page, params = "SELECT NULL::bigint, NULL::bigint WHERE FALSE", ()
-        return Statement(ROLE_ASSIGNMENTS.format(page=page), params, role_assignment, prepare=False)
+        return Statement(
+            ROLE_ASSIGNMENTS.format(page=f"{page} LIMIT %s OFFSET %s"),
+            (*params, size, offset),
+            role_assignment,
+        )
     raise LookupError(f"No lean list {kind!r}.")
 
 
@@ -404,7 +410,7 @@ def lean_answer(view: GenericAPIView, request: Request) -> Response | None:
     size = paginator.get_page_size(request)
     number = int(request.query_params.get("page") or 1)
     statement = statement_for(kind, user, access, size, (number - 1) * size)
-    rows = db.fetch_all(statement.sql, statement.params, prepare=statement.prepare)
+    rows = db.fetch_all(statement.sql, statement.params)
     if not rows and number > 1:
         return None  # past the last page: the general path says how many there are
     total = int(rows[0][-1]) if rows else 0

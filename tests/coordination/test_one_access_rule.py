@@ -314,11 +314,14 @@ def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> Non
         "role-assignments": RoleAssignment,
     }
     compared = 0
+    texts: dict[str, set[str]] = {kind: set() for kind in kinds}
     for someone in User.objects.all():
         access = compute(someone)
         for kind, model in kinds.items():
             statement = lean.statement_for(kind, someone, access, 10_000, 0)
-            rows = db.fetch_all(statement.sql, statement.params, prepare=statement.prepare)
+            texts[kind].add(statement.sql)
+            assert lean.statement_for(kind, someone, access, 7, 14).sql == statement.sql
+            rows = db.fetch_all(statement.sql, statement.params)
             listed = [statement.build(row)["id"] for row in rows]
             may = {obj.pk for obj in model.objects.all() if can(someone, "view", obj)}
             assert len(listed) == len(set(listed)) and set(listed) == may, (
@@ -329,6 +332,14 @@ def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> Non
             assert all(row[-1] == len(listed) for row in rows)  # the count
             compared += 1
     assert compared == 5 * User.objects.count()
+    # each list's statement is one text whichever page, and whoever asks (the assignments'
+    # differs only by which of its three conditions can match anything: a person seeing
+    # no task force has no roles to look in): a connection prepares a handful, not one
+    # per person or page
+    assert {kind: len(found) for kind, found in texts.items()} == {
+        **dict.fromkeys(kinds, 1),
+        "role-assignments": 3,
+    }
 
 
 # --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------

@@ -55,3 +55,20 @@ def test_placeholders_must_match_the_parameters(settings) -> None:
     with pytest.raises(ValueError, match="placeholders"):
         db.fetch_all("SELECT %s, %s", (1,))
     assert db.fetch_all("SELECT %s::int + 1, '100%%'", (1,)) == [(2, "100%")]
+
+
+def test_prepared_statements_are_planned_once(world, settings) -> None:
+    """A prepared statement is run with the plan made for it, not planned again on each
+    run: the access statement's ids are arrays, for which PostgreSQL would otherwise keep
+    choosing a fresh ("custom") plan, and planning is what preparing saves."""
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    for _ in range(8):
+        access.compute(world.lead_liaison)
+    plans = db.fetch_all(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s",
+        (db.statement_name(access._ACCESS_SQL),),
+        prepare=False,
+    )
+    generic, custom = plans[0]
+    assert custom == 0
+    assert generic >= 8

@@ -172,7 +172,7 @@ class Command(BaseCommand):
                     probe.send(client)
                 self.stdout.write(f"-- {probe.label}: {len(captured)} queries")
                 for query in captured:
-                    self.stdout.write(f"   {query['time']}s {query['sql'][:400]}")
+                    self.stdout.write(f"   {query['time']}s {query['sql']}")
             return
         n = options["requests"]
         self.stdout.write(f"{'request':<44} {'ms':>7} {'bare ms':>8} {'÷ bare':>7}")
