@@ -35,7 +35,9 @@ Sections (``--skip`` / ``--only`` take these names):
     ``POST /bench/bare-insert/``. Target ≥ 0.25× the bare insert.
 ``concurrent``
     Writes into different task forces at ``--levels`` concurrent clients (1, 2, 4, 8, 16):
-    each client is a different person posting into a different task force. Total writes/s
+    each client is a different person posting into a different task force, all holding as
+    many current roles (the median person's 3), so that a level adds clients doing the
+    same work. Total writes/s
     and latency per level, and, sampled every ``--sample-ms`` from a connection of its own,
     every backend waiting on a lock (``pg_stat_activity``, ``pg_blocking_pids``) and every
     lock not granted (``pg_locks``). Since no two clients write into the same task force,
@@ -109,6 +111,9 @@ from coordination.permissions.markings import Marking
 from taskforces.models import Objective, RoleAssignment, Task, TaskForce, Update
 
 from ...models import BareRow
+
+# the roles each concurrent writer holds: the scale set's median person's
+CONCURRENT_ROLES = 3
 
 SECTIONS = ("lists", "pages", "conditional", "writes", "concurrent", "mixed")
 API = "/api/v1"
@@ -433,13 +438,15 @@ class Command(BaseCommand):
         self.sessions.append(session)
         return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
-    def writers(self, wanted: int, *, distinct_task_forces: bool = True) -> list[Writer]:
+    def writers(
+        self, wanted: int, *, distinct_task_forces: bool = True, roles: int | None = None
+    ) -> list[Writer]:
         """``wanted`` different people, each with a task force where they may post updates
         (different task forces too, if ``distinct_task_forces``): people of the task
         force's lead agency holding a current role that may post (and view restricted
         items where the task force is TLP:RED, since an update takes its marking), checked
         through the permission core, picked at random (``--seed``) so that they spread
-        over the data."""
+        over the data. With ``roles``, only people holding that many current roles."""
         rows = (
             RoleAssignment.objects.current()
             .filter(
@@ -461,6 +468,15 @@ class Command(BaseCommand):
             for person, tf, marking, capabilities in rows
             if marking < Marking.RED or "view_restricted" in capabilities
         ]
+        if roles is not None:
+            alike = set(
+                RoleAssignment.objects.current()
+                .values("person_id")
+                .annotate(held=Count("pk"))
+                .filter(held=roles)
+                .values_list("person_id", flat=True)
+            )
+            candidates = [(p, tf) for p, tf in candidates if p in alike]
         self.random.shuffle(candidates)
         chosen: list[Writer] = []
         people: set[int] = set()
@@ -818,7 +834,10 @@ class Command(BaseCommand):
             f"-- concurrent: writes into different task forces, {seconds} s per level, "
             f"locks sampled every {self.options['sample_ms']} ms --"
         )
-        writers = self.writers(max(self.levels))
+        # alike: each holds as many roles as the scale set's median person (what a write
+        # costs grows with the writer's roles, so people picked at random make a level
+        # with more clients a heavier mix, not only more of the same work)
+        writers = self.writers(max(self.levels), roles=CONCURRENT_ROLES)
         levels = [n for n in self.levels if n <= len(writers)]
         if len(levels) < len(self.levels):
             self.write(
@@ -831,8 +850,8 @@ class Command(BaseCommand):
         for writer in writers:
             self.fetch(writer.post())
         self.write(
-            f"  {len(writers)} clients, each a different person in a different task force; "
-            "one post each answered 201"
+            f"  {len(writers)} clients, each a different person in a different task force, each "
+            f"holding {CONCURRENT_ROLES} current roles (the median); one post each answered 201"
         )
         self.write(
             f"  (gunicorn's {self.options['workers']} sync workers run at most "
