@@ -119,14 +119,32 @@ def holdings(at: datetime.datetime) -> QuerySet[RoleAssignment]:
     return RoleAssignment.objects.filter(pk__in=holding_ids(at, where="TRUE", params=()))
 
 
+def _coverage_conditions(agency: str, task_force: str, lead: str) -> str:
+    """The ceiling's rule on an agreement's coverage row ``cv``: it covers ``agency``'s
+    sight of ``task_force``, led by ``lead`` (SQL expressions), on the day given twice as a
+    parameter: the agreement is between the two agencies, for all matters or for that
+    task force, and in force that day. (Among the rows that cover, ``most_generous``
+    decides.)"""
+    return (
+        f"cv.agency_id = {agency} AND cv.partner_id = {lead} "
+        f"AND (cv.task_force_id IS NULL OR cv.task_force_id = {task_force}) "
+        "AND cv.valid_from <= %s AND (cv.valid_until IS NULL OR cv.valid_until >= %s)"
+    )
+
+
+VIEW = Capability.VIEW.value
+
 # a person's membership (condition 1) and, when it counts (the agency and the account
 # active), their holdings in it (condition 2) with each task force's lead, status and
 # content version, and the capabilities their roles' groups are granted there (condition
-# 3; none: the role is held, but grants nothing) -- in one statement: one row per holding
-# and capability, or one row with no holding
+# 3; none: the role is held, but grants nothing); on the row of "view" in a task force led
+# by another agency, each agreement coverage row that covers the person's agency there
+# (the ceiling) -- in one statement: a row per holding, capability and covering row, or
+# one row with no holding
 _ACCESS_SQL = (
     "SELECT m.agency_id, a.status, u.is_active, "  # noqa: S608 - our table names and constants; values are parameters
-    "h.role_id, h.task_force_id, h.lead_agency_id, h.status, h.content_version, h.codename "
+    "h.role_id, h.task_force_id, h.lead_agency_id, h.status, h.content_version, h.codename, "
+    "cv.max_marking, cv.agreement_id "
     "FROM agencies_membership m "
     "JOIN agencies_agency a ON a.id = m.agency_id "
     "JOIN coordination_user u ON u.id = m.user_id "
@@ -141,16 +159,19 @@ _ACCESS_SQL = (
     f"WHERE {_holding_conditions()}) h "
     f"ON h.person_id = m.user_id AND h.agency_id = m.agency_id AND a.status = '{ACTIVE}' "
     "AND u.is_active "
+    "LEFT JOIN agencies_agreementcoverage cv "
+    f"ON h.codename = '{VIEW}' AND h.lead_agency_id <> m.agency_id "
+    f"AND {_coverage_conditions('m.agency_id', 'h.task_force_id', 'h.lead_agency_id')} "
     "WHERE m.user_id = %s AND m.is_active"
 )
 
 
-# the ceilings (decided by agreements' coverage rows, see ``ceilings``)
+# the coverage rows that cover each of a list of (agency, task force, lead) (``ceilings``)
 _COVERAGE_SQL = (
-    "SELECT agency_id, partner_id, task_force_id, max_marking, agreement_id "
-    "FROM agencies_agreementcoverage "
-    "WHERE {agencies} AND {leads} "
-    "AND valid_from <= %s AND (valid_until IS NULL OR valid_until >= %s)"
+    "WITH x (agency_id, task_force_id, lead_id) AS (VALUES {pairs}) "  # noqa: S608 - our table names; values are parameters
+    "SELECT x.agency_id, x.task_force_id, cv.max_marking, cv.agreement_id "
+    "FROM x JOIN agencies_agreementcoverage cv "
+    f"ON {_coverage_conditions('x.agency_id', 'x.task_force_id', 'x.lead_id')}"
 )
 
 
@@ -194,53 +215,37 @@ class Ceiling:
     agreement_id: int | None = None
 
 
+def most_generous(agency_id: int, lead_id: int, covering: Iterable[tuple[int, int]]) -> Ceiling:
+    """The ceiling of an agency in a task force led by ``lead_id``, from the (marking,
+    agreement id) of the coverage rows that cover it there: TLP:RED when it leads, else the
+    most generous; between equals the oldest agreement, so the answer is stable; none:
+    TLP:CLEAR."""
+    if agency_id == lead_id:
+        return Ceiling(int(Marking.RED), leads=True)
+    best = max(covering, key=lambda c: (c[0], -c[1]), default=None)
+    if best is None:
+        return Ceiling(int(Marking.CLEAR))
+    return Ceiling(int(best[0]), agreement_id=int(best[1]))
+
+
 def ceilings(
     pairs: Iterable[tuple[int, int, int]], day: datetime.date
 ) -> dict[tuple[int, int], Ceiling]:
     """The ceiling of each (agency, task force) for ``pairs`` of (agency id, task force id,
-    the task force's lead agency id): one query over the agreements' coverage rows."""
-    pairs = list(pairs)
-    result: dict[tuple[int, int], Ceiling] = {}
-    others: dict[int, set[int]] = defaultdict(set)  # agency → lead agencies to look up
-    for agency_id, task_force_id, lead_id in pairs:
-        if agency_id == lead_id:
-            result[(agency_id, task_force_id)] = Ceiling(int(Marking.RED), leads=True)
-        else:
-            others[agency_id].add(lead_id)
-    if not others:
-        return result
-    agencies = sorted(others)
-    leads = sorted(set().union(*others.values()))
-    # one statement whatever the pairs: the agencies' coverage by any of the leads (a few
-    # rows more than needed when several agencies ask, which the loop below ignores)
-    of_agencies, agency_params = db.any_of("agency_id", agencies)
-    of_leads, lead_params = db.any_of("partner_id", leads)
-    rows = db.fetch_all(
-        _COVERAGE_SQL.format(agencies=of_agencies, leads=of_leads),
-        (*agency_params, *lead_params, day, day),
-    )
-    best: dict[tuple[int, int, int | None], tuple[int, int]] = {}
-    for agency_id, lead_id, task_force_id, marking, agreement_id in rows:
-        if lead_id not in others[agency_id]:
-            continue
-        key = (agency_id, lead_id, task_force_id)
-        # the most generous; between equals the oldest agreement, so the answer is stable
-        if key not in best or (marking, -agreement_id) > (best[key][0], -best[key][1]):
-            best[key] = (int(marking), int(agreement_id))
-    for agency_id, task_force_id, lead_id in pairs:
-        if agency_id == lead_id:
-            continue
-        choices = [
-            best.get((agency_id, lead_id, None)),
-            best.get((agency_id, lead_id, task_force_id)),
-        ]
-        found = [c for c in choices if c is not None]
-        if not found:
-            result[(agency_id, task_force_id)] = Ceiling(int(Marking.CLEAR))
-            continue
-        marking, agreement_id = max(found, key=lambda c: (c[0], -c[1]))
-        result[(agency_id, task_force_id)] = Ceiling(marking, agreement_id=agreement_id)
-    return result
+    the task force's lead agency id): one query over the agreements' coverage rows, with
+    the same conditions as a person's access reads them."""
+    pairs = list(dict.fromkeys((int(a), int(t), int(lead)) for a, t, lead in pairs))
+    covering: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    others = [(a, t, lead) for a, t, lead in pairs if a != lead]
+    if others:
+        rows = db.fetch_all(
+            _COVERAGE_SQL.format(pairs=", ".join(["(%s, %s, %s)"] * len(others))),
+            (*(value for pair in others for value in pair), day, day),
+            prepare=False,  # as many pairs as asked
+        )
+        for agency_id, task_force_id, marking, agreement_id in rows:
+            covering[(agency_id, task_force_id)].append((marking, agreement_id))
+    return {(a, t): most_generous(a, lead, covering[(a, t)]) for a, t, lead in pairs}
 
 
 def seen_marking(ceiling: int, capabilities: frozenset[str]) -> int:
@@ -323,11 +328,12 @@ NO_ACCESS = Access()
 
 def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     """The person's access at ``now`` (default: this moment), from the rule above: their
-    membership with their holdings there, their task forces and grants (one statement,
-    prepared once per database connection: ``coordination.db``) and, for task forces led
-    by other agencies, the ceilings (one more)."""
+    membership with their holdings there, their task forces, grants and, for task forces
+    led by other agencies, the agreements' coverage deciding the ceilings (one statement,
+    prepared once per database connection: ``coordination.db``)."""
     now = now or timezone.now()
-    rows = db.fetch_all(_ACCESS_SQL, (now, now, user.pk))
+    day = timezone.localdate(now)
+    rows = db.fetch_all(_ACCESS_SQL, (now, now, day, day, user.pk))
     if not rows:
         return NO_ACCESS
     agency_id, agency_status, account_active = rows[0][:3]
@@ -336,26 +342,31 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     capabilities: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
     versions: dict[int, int] = {}
+    covering: dict[int, list[tuple[int, int]]] = defaultdict(list)
     closed = set()
     role_ids = set()
-    for *_, role_id, task_force_id, lead_id, status, version, codename in rows:
+    for *_, role_id, task_force_id, lead_id, status, version, codename, marking, agreement in rows:
         if role_id is None:  # a member holding no role
             continue
         role_ids.add(role_id)
         held = capabilities[task_force_id]
         if codename is not None:
             held.add(codename)
+        if marking is not None:
+            covering[task_force_id].append((marking, agreement))
         leads[task_force_id] = lead_id
         versions[task_force_id] = version
         if status == TaskForce.Status.CLOSED:
             closed.add(task_force_id)
-    seen = [tf for tf, held in capabilities.items() if Capability.VIEW in held]
-    found = ceilings(((agency_id, tf, leads[tf]) for tf in seen), timezone.localdate(now))
     return Access(
         member_of=agency_id,
         agency_id=agency_id,
         capabilities={tf: frozenset(held) for tf, held in capabilities.items()},
-        ceilings={tf: found[(agency_id, tf)].marking for tf in seen},
+        ceilings={
+            tf: most_generous(agency_id, leads[tf], covering[tf]).marking
+            for tf, held in capabilities.items()
+            if Capability.VIEW in held
+        },
         closed=frozenset(closed),
         role_ids=frozenset(role_ids),
         versions=versions,

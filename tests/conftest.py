@@ -39,9 +39,10 @@ T = TypeVar("T")
 
 
 # What reading a person's access inside task forces costs, once per request
-# (taskforces.access.compute): their membership with their holdings and their roles' grants
-# and, when they see task forces led by other agencies, the ceilings there.
-ACCESS_QUERIES = 2
+# (taskforces.access.compute): their membership with their holdings, their roles' grants
+# and, where they see task forces led by other agencies, the agreements deciding the
+# ceilings there -- one statement.
+ACCESS_QUERIES = 1
 
 
 @pytest.fixture(scope="session", autouse=True)

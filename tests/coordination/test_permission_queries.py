@@ -219,10 +219,10 @@ class TestQueryCounts:
     def test_computing_access_costs_the_same_for_one_role_and_sixty(
         self, db: None, big: SimpleNamespace, django_assert_num_queries: Any
     ):
-        """The person's membership with their holdings and their roles' capabilities (one
-        statement), and the ceilings in task forces they take part in as a partner (only
-        when there are such task forces)."""
-        expected = {"lead_staff": 1, "lead_liaison": 1, "partner_staff": 2, "portal_admin": 1}
+        """The person's membership with their holdings, their roles' capabilities and the
+        agreements deciding the ceilings in task forces they take part in as a partner: one
+        statement, whoever they are."""
+        expected = {"lead_staff": 1, "lead_liaison": 1, "partner_staff": 1, "portal_admin": 1}
         for persona, queries in expected.items():
             user = getattr(big, persona)
             with django_assert_num_queries(queries):

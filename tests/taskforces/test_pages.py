@@ -100,7 +100,7 @@ def test_page_queries_do_not_grow_with_data(client, world, persona, django_asser
     login(client, user)
     detail = reverse("taskforces:detail", args=[world.tf.pk])
     # each page reads the person's access once: ACCESS_QUERIES (tests/conftest.py)
-    with django_assert_max_num_queries(11 + ACCESS_QUERIES) as small_dashboard:
+    with django_assert_max_num_queries(12 + ACCESS_QUERIES) as small_dashboard:
         client.get(reverse("dashboard"))
     with django_assert_max_num_queries(19 + ACCESS_QUERIES) as small_detail:
         client.get(detail)
