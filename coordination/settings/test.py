@@ -49,3 +49,13 @@ CONCORD_APPLY_RATE = "10000/hour"
 # Live pages push only in the tests that switch them on (tests/live), with a key prefix
 # of their own; the rest of the suite writes no change rows even with REDIS_URL set.
 CONCORD_LIVE_REDIS_URL = env.str("CONCORD_LIVE_REDIS_URL", default="")
+
+# On SQLite the test database is a file, not Django's default shared in-memory database:
+# the browser tests' live server answers a page's requests in threads at once (a page, the
+# scripts it calls), and shared memory refuses a second writer at once ("table is locked")
+# where a file waits its turn (write-ahead log, a busy timeout).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {}).update(  # noqa: F405
+        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"}
+    )

@@ -55,7 +55,6 @@ class RoleAssignmentPolicy(Policy[RoleAssignment]):
     def restrict(
         self, queryset: QuerySet[RoleAssignment], user: Any, action: str
     ) -> QuerySet[RoleAssignment]:
-        reviewed = Q(agency_id__in=reviewed_agency_ids(user))
         if action == "view":
             # three index conditions ORed (PostgreSQL reads each from its index and ORs
             # the bitmaps): the roles of the task forces the person sees, and the agencies
@@ -66,6 +65,7 @@ class RoleAssignmentPolicy(Policy[RoleAssignment]):
                 | Q(person_id=user.pk)
                 | Q(InSubquery("agency_id", reviewed_agency_ids(user)))
             )
+        reviewed = Q(agency_id__in=reviewed_agency_ids(user))
         if action == "recertify":
             return queryset.filter(reviewed).exclude(person_id=user.pk)
         liaison_of = Membership.objects.filter(

@@ -97,6 +97,9 @@ def test_an_officer_registers_a_passkey_signs_out_and_signs_in_with_it(
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
 
     # --- the passkey alone signs in --------------------------------------------------------
+    # (the button works once the page's script has loaded: on a busy machine a click can
+    # come before it)
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Use a passkey").click()
     # the ceremony runs in the page's script before it posts: give a busy machine time
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard", timeout=20_000)
