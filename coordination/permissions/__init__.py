@@ -170,39 +170,6 @@ def require(user: UserLike, action: str, obj: models.Model) -> None:
         raise PermissionDenied(explain(user, action, obj), obj=obj)
 
 
-class InSubquery(models.Expression):
-    """``field IN (subquery)`` as a filter, which on PostgreSQL is written
-    ``field = ANY(ARRAY(subquery))``: the same answer, but the subquery becomes an InitPlan,
-    run once before the query and never merged into it. Policies use it for the person's
-    own small sets (their task forces): the planner then reads those first and fetches the
-    rows through the field's index, instead of flattening the subquery's joins into the
-    list's query, costing it once per row of a nested loop, and scanning whole tables."""
-
-    conditional = True
-    output_field = models.BooleanField()
-
-    def __init__(self, field: str, queryset: models.QuerySet[Any]) -> None:
-        super().__init__()
-        if not queryset.query.is_sliced:  # a set: the model's default ordering is noise
-            queryset = queryset.order_by()
-        self.lhs: Any = models.F(field)
-        self.rhs: Any = models.Subquery(queryset)
-
-    def get_source_expressions(self) -> list[Any]:
-        return [self.lhs, self.rhs]
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        self.lhs, self.rhs = exprs
-
-    def as_sql(self, compiler: Any, connection: Any, template: str = "{} IN {}") -> Any:
-        field_sql, field_params = compiler.compile(self.lhs)
-        subquery_sql, subquery_params = compiler.compile(self.rhs)
-        return template.format(field_sql, subquery_sql), (*field_params, *subquery_params)
-
-    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
-        return self.as_sql(compiler, connection, template="{} = ANY(ARRAY{})")
-
-
 class RestrictedQuerySet(models.QuerySet[M]):
     """A queryset that knows how to keep only what a person may see or do."""
 

@@ -15,8 +15,8 @@ Who sees what is not written again here. Items (objectives, tasks, updates) and 
 forces are filtered by the person's access (``taskforces.access.compute``, the one access
 rule), turned into two arrays — each task force they see and the highest marking they see
 there, as ``Access.visible_by_ceiling`` groups them — that the statement joins; role
-assignments by the policy's own ``restrict`` condition, compiled by the ORM into the
-statement. ``tests/coordination/test_one_access_rule.py`` checks every persona's lean
+assignments by the policy's own condition (``permissions.assignments.seen_condition``,
+which its ``restrict`` filters by too) with the task forces the person sees. ``tests/coordination/test_one_access_rule.py`` checks every persona's lean
 lists against ``can``.
 
 Anything else in the query string (a filter, an ordering, a search) takes the general
@@ -30,10 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Window
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -43,15 +41,16 @@ from coordination import db
 from coordination.api.conditional import etag_for, matches, not_modified
 from coordination.api.pagination import PageNumberPagination
 from coordination.models import User
+from coordination.permissions import is_signed_in
 
 from ..access import Access, access_for
 from ..models import (
     Capability,
-    RoleAssignment,
     Task,
     assignment_is_current,
     recertification_due,
 )
+from ..permissions.assignments import seen_condition
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView
@@ -278,8 +277,11 @@ def task_force(access: Access) -> Callable[[Sequence[Any]], dict[str, Any]]:
     return build
 
 
+# the page of assignments the person sees (the policy's own condition, ``seen_condition``)
 ROLE_ASSIGNMENTS = (
-    "WITH page (id, total) AS ({page}) "
+    "WITH page (id, total) AS (SELECT ra.id, COUNT(*) OVER () "  # noqa: S608 - our table names; values are parameters
+    f"FROM taskforces_roleassignment ra WHERE {seen_condition('ra')} "
+    "ORDER BY ra.starts_at DESC, ra.id DESC LIMIT %s OFFSET %s) "
     "SELECT ra.id, r.id, r.name, r.task_force_id, p.id, p.first_name, p.last_name, p.email, "
     "a.id, a.name, a.acronym, b.id, b.first_name, b.last_name, b.email, "
     "ra.starts_at, ra.ends_at, ra.ended_at, ra.end_reason, ra.recertified_at, page.total "
@@ -365,26 +367,10 @@ def statement_for(kind: str, user: Any, access: Access, size: int, offset: int) 
         ids = access.task_forces(Capability.VIEW)
         return Statement(TASK_FORCES, (ids, size, offset), task_force(access))
     if kind == "role-assignments":
-        # the page as the ORM writes it from the policy's condition (the one rule for
-        # assignments): its index conditions stay on the table, where PostgreSQL ORs them.
-        # The ORM writes a slice's bounds into the SQL; given here as parameters instead,
-        # the statement is the same text for every person and page (its values are all
-        # parameters), so it is prepared once per connection like the others
-        try:
-            page, params = (
-                RoleAssignment.objects.restrict(user, "view")
-                .order_by("-starts_at", "-id")
-                .annotate(total=Window(Count("*")))
-                .values_list("pk", "total")
-                .query.sql_with_params()
-            )
-        except EmptyResultSet:  # the condition matches nothing (someone not signed in)
-            page, params = "SELECT NULL::bigint, NULL::bigint WHERE FALSE", ()
-        return Statement(
-            ROLE_ASSIGNMENTS.format(page=f"{page} LIMIT %s OFFSET %s"),
-            (*params, size, offset),
-            role_assignment,
-        )
+        ids, person = access.task_forces(Capability.VIEW), user.pk
+        if not is_signed_in(user):  # no one: as the policy answers (nothing)
+            ids, person = [], None
+        return Statement(ROLE_ASSIGNMENTS, (ids, person, person, size, offset), role_assignment)
     raise LookupError(f"No lean list {kind!r}.")
 
 

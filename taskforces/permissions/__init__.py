@@ -28,7 +28,6 @@ from ._common import (
     ITEM_CHANGE_CAPABILITY,
     TASK_FORCE_ACTIONS,
     current_assignments,
-    roles_in,
     task_force_ids_with,
 )
 from .assignments import RoleAssignmentPolicy, reviewed_agency_ids
@@ -57,6 +56,5 @@ __all__ = [
     "current_assignments",
     "holders",
     "reviewed_agency_ids",
-    "roles_in",
     "task_force_ids_with",
 ]

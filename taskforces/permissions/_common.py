@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from coordination.permissions import InList
 
 from ..access import access_for
-from ..models import Capability, Objective, Role, RoleAssignment, Task, TimelineEntry, Update
+from ..models import Capability, Objective, RoleAssignment, Task, TimelineEntry, Update
 
 # What each item action needs on the item's task force.
 TASK_FORCE_ACTIONS: dict[str, str] = {
@@ -52,11 +52,6 @@ def task_force_ids_with(user: Any, capability: str, *, writable: bool = False) -
     """Ids of task forces where the person has ``capability`` now (not closed ones, when
     ``writable``), from their kept access (``taskforces.access``)."""
     return access_for(user).task_forces(capability, writable=writable)
-
-
-def roles_in(task_force_ids: list[int]) -> QuerySet[Any]:
-    """Subquery: ids of the roles of these task forces."""
-    return Role.objects.filter(InList("task_force_id", task_force_ids)).values("pk")
 
 
 def _holds(user: Any, task_force_id: int, capability: str) -> bool:

@@ -2,29 +2,85 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.db import models
 from django.db.models import Q, QuerySet
 
 from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
-from coordination.permissions import Explanation, InList, InSubquery, Policy, Step, register
+from coordination.permissions import Explanation, InList, Policy, Step, register
 
 from ..models import Capability, RoleAssignment
-from ._common import roles_in, task_force_ids_with
+from ._common import task_force_ids_with
 from .explanations import _task_force_chain
+
+# an agency administrator reviews their agency's people's assignments unless the agency is
+# offboarded or rejected
+_ADMIN = Membership.Role.ADMIN.value
+_NOT_REVIEWING = (Agency.Status.OFFBOARDED.value, Agency.Status.REJECTED.value)
 
 
 def reviewed_agency_ids(user: Any) -> QuerySet[Membership, Any]:
     """Subquery: the agencies whose people's role assignments the person reviews (access
     review): those they are an active agency administrator of, unless offboarded or
     rejected. Portal administrators review none: recertifying is the agency's own word
-    that its person still needs the role."""
+    that its person still needs the role. (``seen_condition`` says the same in SQL.)"""
     return (
-        Membership.objects.filter(user_id=user.pk, is_active=True, role=Membership.Role.ADMIN)
-        .exclude(agency__status__in=(Agency.Status.OFFBOARDED, Agency.Status.REJECTED))
+        Membership.objects.filter(user_id=user.pk, is_active=True, role=_ADMIN)
+        .exclude(agency__status__in=_NOT_REVIEWING)
         .values("agency_id")
     )
+
+
+def seen_condition(alias: str, *, postgresql: bool = True, task_forces: int = 0) -> str:
+    """Who sees an assignment (table ``alias``), as SQL with three parameters: the ids of
+    the task forces the person sees (on PostgreSQL one array; elsewhere ``task_forces``
+    values), the person's id, and the person's id again. Seen are the assignments to roles
+    of those task forces, the person's own, and those of the people of the agencies they
+    review (``reviewed_agency_ids``). On PostgreSQL three index conditions ORed, each set
+    an InitPlan read first (a plain IN subquery is no index condition, and the OR would
+    scan every assignment)."""
+
+    def among(column: str, subquery: str) -> str:
+        return f"{column} = ANY(ARRAY({subquery}))" if postgresql else f"{column} IN ({subquery})"
+
+    ids = "= ANY(%s::bigint[])" if postgresql else f"IN ({', '.join(['%s'] * task_forces)})"
+    statuses = ", ".join(f"'{status}'" for status in _NOT_REVIEWING)
+    roles = f"SELECT sr.id FROM taskforces_role sr WHERE sr.task_force_id {ids}"  # noqa: S608 - our table names; values are parameters
+    reviewed = (
+        "SELECT sm.agency_id FROM agencies_membership sm "  # noqa: S608 - our table names and constants; values are parameters
+        "JOIN agencies_agency sa ON sa.id = sm.agency_id "
+        f"WHERE sm.user_id = %s AND sm.is_active AND sm.role = '{_ADMIN}' "
+        f"AND sa.status NOT IN ({statuses})"
+    )
+    return (
+        f"({among(f'{alias}.role_id', roles)} OR {alias}.person_id = %s "
+        f"OR {among(f'{alias}.agency_id', reviewed)})"
+    )
+
+
+class SeenAssignments(models.Expression):
+    """``seen_condition`` as a filter on the queryset's assignments."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, user: Any) -> None:
+        super().__init__()
+        self.person_id = int(user.pk)
+        self.task_force_ids = [int(i) for i in task_force_ids_with(user, Capability.VIEW)]
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        if connection.vendor == "postgresql":
+            ids: Sequence[Any] = (self.task_force_ids,)
+            sql = seen_condition(alias)
+        else:
+            ids = self.task_force_ids
+            sql = seen_condition(alias, postgresql=False, task_forces=len(ids))
+        return sql, (*ids, self.person_id, self.person_id)
 
 
 def _reviews(user: Any, agency: Agency) -> bool:
@@ -56,15 +112,7 @@ class RoleAssignmentPolicy(Policy[RoleAssignment]):
         self, queryset: QuerySet[RoleAssignment], user: Any, action: str
     ) -> QuerySet[RoleAssignment]:
         if action == "view":
-            # three index conditions ORed (PostgreSQL reads each from its index and ORs
-            # the bitmaps): the roles of the task forces the person sees, and the agencies
-            # they review, as InitPlan arrays (a plain IN subquery is no index condition,
-            # and the OR would scan every assignment)
-            return queryset.filter(
-                Q(InSubquery("role_id", roles_in(task_force_ids_with(user, Capability.VIEW))))
-                | Q(person_id=user.pk)
-                | Q(InSubquery("agency_id", reviewed_agency_ids(user)))
-            )
+            return queryset.filter(SeenAssignments(user))
         reviewed = Q(agency_id__in=reviewed_agency_ids(user))
         if action == "recertify":
             return queryset.filter(reviewed).exclude(person_id=user.pk)
