@@ -903,9 +903,15 @@ def _provision_again(
     people once more, with the names the creation gives, and active unless created
     inactive (reactivating gives a staff membership, none of the roles held before)."""
     user = User.objects.select_for_update(no_key=True, of=("self",)).get(pk=user.pk)
-    Membership.objects.filter(user=user, agency_id=token.agency_id).exclude(
-        deprovisioned_at=None
-    ).update(deprovisioned_at=None)
+    restored = (
+        Membership.objects.filter(user=user, agency_id=token.agency_id)
+        .exclude(deprovisioned_at=None)
+        .update(deprovisioned_at=None)
+    )
+    if not restored:
+        # another creation of the same address gave the account back while this one
+        # waited for its row: the address is taken now, as for any other creation
+        _check_email(user.email, user=None)
     audit.record(
         actor=None,
         actor_label=token.actor_label,
