@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount import app_settings as allauth_settings
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from allauth.socialaccount.providers.base import AuthProcess
@@ -39,6 +40,7 @@ from coordination.models import AuditEvent, User
 
 from ..models import IdentityProvider, Membership
 from . import services
+from .discovery import PublicOnlySession
 from .services import Claims
 
 # RFC 8176 authentication method references that mean a second factor was used.
@@ -102,6 +104,11 @@ def mfa_vouched(provider: IdentityProvider, sociallogin: SocialLogin) -> bool:
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """Signs people in through their own agency's identity provider, and only there."""
+
+    def get_requests_session(self) -> PublicOnlySession:
+        """What allauth fetches from the provider with (discovery, tokens, claims, keys):
+        never from a host at a private address, looked up at each request."""
+        return PublicOnlySession(allauth_settings.REQUESTS_TIMEOUT)
 
     def _refuse(
         self,

@@ -59,6 +59,34 @@ def private_address(host: str) -> str | None:
     return None
 
 
+class PrivateAddress(requests.ConnectionError):
+    """Refused before connecting: the host is at an address of a private or local network."""
+
+
+class PublicOnlySession(requests.Session):
+    """How Concord reaches identity providers, at "Test connection" and at every sign-in
+    (allauth's discovery, token, claims and keys requests, through
+    ``SocialAccountAdapter.get_requests_session``): the host of each request, and of each
+    redirect followed, is looked up again just before it is sent and refused when at a
+    private address (``private_address``), so a provider whose name was moved to one
+    after it was tested is not reached either. Within ``timeout`` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        host = urlsplit(request.url or "").hostname or ""
+        private = private_address(host)
+        if private is not None:
+            raise PrivateAddress(f"{host} is at {private}, an address of a private network.")
+        return super().send(request, **kwargs)
+
+
 def discover(issuer: str) -> DiscoveryReport:
     """Fetch ``issuer``'s discovery document and check what Concord relies on."""
     report = DiscoveryReport(issuer=issuer)
@@ -74,12 +102,10 @@ def discover(issuer: str) -> DiscoveryReport:
         )
         return report
     try:
-        response = requests.get(
-            url,
-            timeout=settings.CONCORD_IDP_TIMEOUT,
-            headers={"Accept": "application/json"},
-            allow_redirects=False,
-        )
+        with PublicOnlySession(settings.CONCORD_IDP_TIMEOUT) as session:
+            response = session.get(
+                url, headers={"Accept": "application/json"}, allow_redirects=False
+            )
     except requests.RequestException as error:
         report.problems.append(f"Could not reach {url}: {type(error).__name__}.")
         return report

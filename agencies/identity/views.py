@@ -7,8 +7,10 @@ As every page: fetched through the permission core (an agency the person may not
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
+import requests
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +27,8 @@ from coordination.web.pages import run_service, visible_or_404
 from ..models import Agency, IdentityProvider, SignInRequest
 from . import services
 from .forms import AgencySignInForm, ProviderForm
+
+logger = logging.getLogger(__name__)
 
 GET_POST = require_http_methods(["GET", "POST"])
 
@@ -209,9 +213,22 @@ def agency_sign_in(request: HttpRequest) -> HttpResponseBase:
     oidc = provider.social_app.get_provider(request)
     auth_params = oidc.get_auth_params()
     auth_params["login_hint"] = email
-    answer = oidc.redirect(
-        request, AuthProcess.LOGIN, next_url=next_url or None, auth_params=auth_params
-    )
+    try:  # reads the provider's discovery document first
+        answer = oidc.redirect(
+            request, AuthProcess.LOGIN, next_url=next_url or None, auth_params=auth_params
+        )
+    except requests.RequestException as error:  # down, or at an address not to be reached
+        logger.warning("The identity provider of %s is unreachable: %s", provider.agency, error)
+        message = (
+            f"Concord could not reach {provider.agency}'s sign-in service. Try again in a few "
+            "minutes; if it goes on, tell your agency's administrator."
+        )
+        return render(
+            request,
+            "identity/refused.html",
+            {"message": message, "agency": provider.agency},
+            status=502,
+        )
     if not isinstance(answer, HttpResponseRedirect):
         return answer  # allauth's "could not sign in" page (the provider is unreachable)
     # Not a redirect: the Content Security Policy's form-action 'self' stops a form's

@@ -449,6 +449,61 @@ def test_continue_with_your_agency_leads_to_its_provider(client, river, river_ad
     assert "login_hint=ops%40river.example" in body and "code_challenge=" in body
 
 
+def test_a_provider_moved_to_a_private_address_after_its_test_is_not_reached_at_sign_in(
+    client, river, river_admin, idp_a, settings
+):
+    """Test connection checks the provider's address once; a name can be moved to a private
+    address afterwards (DNS rebinding). Every request Concord sends a provider at sign-in
+    looks the host up again: the same working provider, now at an address nobody trusts,
+    is not reached, and the person is told Concord could not reach their agency's sign-in
+    service instead of being sent on."""
+    enable_untested(register(river, river_admin, issuer=idp_a.issuer, domains=["river.example"]))
+    settings.CONCORD_IDP_INSECURE_HOSTS = []  # 127.0.0.1: as if the name now led there
+    settings.CONCORD_IDP_PRIVATE_HOSTS = []
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert answer.status_code == 502
+    assert "could not reach River" in answer.content.decode()
+    assert idp_a.issuer not in answer.content.decode()
+
+    settings.CONCORD_IDP_PRIVATE_HOSTS = ["127.0.0.1"]  # the operators trust it again
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert f'href="{idp_a.issuer}/authorize/?' in answer.content.decode()
+
+
+def test_a_provider_that_is_down_at_sign_in_is_said_so(client, river, river_admin):
+    """The provider answered its test, then went down: "Continue with your agency" says
+    Concord could not reach it (502), not a server error."""
+    closed = "http://127.0.0.1:9/o"  # the discard port: nothing listens
+    enable_untested(register(river, river_admin, issuer=closed, domains=["river.example"]))
+    answer = client.post(reverse("agencies:agency-sign-in"), {"login": "ops@river.example"})
+    assert answer.status_code == 502
+    assert "could not reach River" in answer.content.decode()
+
+
+def test_every_request_to_a_provider_is_checked_where_it_goes(settings, idp_a):
+    """The session allauth fetches with (``SocialAccountAdapter.get_requests_session``):
+    each request, redirects included, is refused before connecting to a private address,
+    and sent when the host is trusted."""
+    import requests
+
+    from agencies.identity.adapter import SocialAccountAdapter
+    from agencies.identity.discovery import PrivateAddress
+
+    settings.CONCORD_IDP_INSECURE_HOSTS = []
+    settings.CONCORD_IDP_PRIVATE_HOSTS = []
+    well_known = f"{idp_a.issuer}/.well-known/openid-configuration"
+    with SocialAccountAdapter().get_requests_session() as session:
+        for url in (well_known, "http://169.254.169.254/latest/meta-data/", "http://[::1]/"):
+            with pytest.raises(PrivateAddress):
+                session.get(url)
+        settings.CONCORD_IDP_PRIVATE_HOSTS = ["127.0.0.1"]
+        assert session.get(well_known).json()["issuer"] == idp_a.issuer
+        # a trusted host's redirect to an untrusted private one is refused too
+        redirect = requests.Request("GET", "http://localhost/").prepare()
+        with pytest.raises(PrivateAddress):
+            session.send(redirect)
+
+
 # --- sign-in requests -----------------------------------------------------------------------
 
 
