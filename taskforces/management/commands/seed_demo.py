@@ -1030,11 +1030,11 @@ class Command(BaseCommand):
             )
         else:
             # The demo's own events still fill everyone's notification centre, but the
-            # e-mails they would cause (over a hundred) are kept out of the console.
+            # e-mails they would cause (over a hundred) are kept out of the console: those
+            # sent at once and those the notifications' outbox hands to the mail server.
+            locmem = "django.core.mail.backends.locmem.EmailBackend"
             try:
-                with override_settings(
-                    EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"
-                ):
+                with override_settings(EMAIL_BACKEND=locmem, CONCORD_EMAIL_TRANSPORT=locmem):
                     with transaction.atomic():
                         Seeder().run()
                         # mutual aid lives in a higher layer (its own app): named, not imported
