@@ -75,7 +75,7 @@ class PublicOnlySession(requests.Session):
         super().__init__()
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
 

@@ -331,10 +331,11 @@ class Referee:
 
 
 def release_together(
-    referee: Referee, *calls: Callable[[], Any], timeout: float = JOIN_TIMEOUT
+    referee: Referee | None, *calls: Callable[[], Any], timeout: float = JOIN_TIMEOUT
 ) -> list[Any]:
-    """Run each call in its own thread, all released at once; returns each call's result
-    (or the exception it raised, which the referee also notes)."""
+    """Run each call in its own thread (its own database connection), all released at
+    once; returns each call's result, or the exception it raised (which the referee, if
+    any, also notes)."""
     barrier = threading.Barrier(len(calls))
     results: list[Any] = [None] * len(calls)
 
@@ -345,7 +346,8 @@ def release_together(
             results[index] = call()
         except Exception as error:
             results[index] = error
-            referee.note(f"thread {index} raised:\n{traceback.format_exc()}")
+            if referee is not None:
+                referee.note(f"thread {index} raised:\n{traceback.format_exc()}")
         finally:
             connection.close()
 
@@ -361,7 +363,7 @@ def release_together(
     stuck = [thread.name for thread in threads if thread.is_alive()]
     assert not stuck, (
         f"threads still running after {timeout:.0f} s (a deadlock PostgreSQL cannot see?): "
-        f"{stuck}\n{referee.summary()}"
+        f"{stuck}\n{referee.summary() if referee is not None else ''}"
     )
     return results
 

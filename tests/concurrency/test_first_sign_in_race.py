@@ -6,13 +6,11 @@ again" page (409), never a database error; one account, one membership, one link
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialAccount
-from django.db import connection
 
 from agencies.identity.adapter import SocialAccountAdapter
 from agencies.models import IdentityProvider, Membership
@@ -20,7 +18,7 @@ from coordination.models import User
 from tests.factories import AgencyFactory, person
 from tests.identity.test_identity_providers import _signing_in, enable_untested, register
 
-from .harness import RACES_ON_POSTGRESQL
+from .harness import RACES_ON_POSTGRESQL, release_together
 
 ROUNDS = 5
 
@@ -30,29 +28,13 @@ pytestmark = RACES_ON_POSTGRESQL
 def _first_sign_ins_at_once(provider: IdentityProvider, email: str) -> list[Any]:
     """Both sign-ins pass allauth's checks (no account yet), then save at the same moment;
     what each save returned or raised."""
+
+    def save(request: Any, login: Any) -> Any:
+        with context.request_context(request):
+            return SocialAccountAdapter().save_user(request, login)
+
     logins = [_signing_in(provider, email) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    results: list[Any] = [None, None]
-
-    def save(index: int) -> None:
-        request, login = logins[index]
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            with context.request_context(request):
-                results[index] = SocialAccountAdapter().save_user(request, login)
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return release_together(None, *(lambda r=r, s=s: save(r, s) for r, s in logins))
 
 
 def test_one_of_two_first_sign_ins_at_once_makes_the_account_the_other_is_told_to_sign_in_again():

@@ -6,7 +6,6 @@ commanders are told the handover is complete once."""
 from __future__ import annotations
 
 import datetime
-import threading
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from taskforces.models import HandoverBrief, TimelineEntry
 
 from ..conftest import build_world
 from ..factories import person
+from .harness import release_together
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,26 +36,7 @@ HOUR = datetime.timedelta(hours=1)
 
 
 def together(*calls: Any) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Any) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=WAIT)
-            results[index] = call()
-        except Exception as error:  # judged below
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return results
+    return release_together(None, *calls, timeout=WAIT)
 
 
 def test_acknowledging_one_brief_twice_at_once_records_it_once() -> None:

@@ -5,17 +5,15 @@ clear refusal (a ValidationError naming the domain), never a database error; one
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from agencies.identity import services
 from agencies.models import IdentityDomain, IdentityProvider, Membership
 from tests.factories import AgencyFactory, person
 
-from .harness import RACES_ON_POSTGRESQL
+from .harness import RACES_ON_POSTGRESQL, release_together
 
 AGENCIES = 6
 ROUNDS = 3
@@ -27,34 +25,18 @@ def _claim_at_once(admins: list[tuple[Any, Any]], round_: int) -> list[Any]:
     """Every agency's administrator saves its provider with the round's contested domain
     (beside one of its own), all released at once; what each call returned or raised."""
     domain = f"contested{round_}.example"
-    barrier = threading.Barrier(len(admins))
-    results: list[Any] = [None] * len(admins)
 
-    def claim(index: int) -> None:
-        agency, admin = admins[index]
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            results[index] = services.save_provider(
-                agency=agency,
-                by=admin,
-                issuer=f"https://login.agency{agency.pk}.example",
-                client_id="concord",
-                client_secret="secret",
-                domains=[domain, f"round{round_}.agency{agency.pk}.example"],
-            )
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
+    def claim(agency: Any, admin: Any) -> IdentityProvider:
+        return services.save_provider(
+            agency=agency,
+            by=admin,
+            issuer=f"https://login.agency{agency.pk}.example",
+            client_id="concord",
+            client_secret="secret",
+            domains=[domain, f"round{round_}.agency{agency.pk}.example"],
+        )
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(admins))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return release_together(None, *(lambda a=a, b=b: claim(a, b) for a, b in admins))
 
 
 def test_one_agency_wins_a_domain_claimed_at_once():

@@ -12,7 +12,6 @@ first password change commits).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from allauth.account.utils import user_pk_to_url_str
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -36,7 +35,7 @@ from taskforces.models import Acknowledgement
 from taskforces.notifications import ACK_SALT
 
 from .. import conftest
-from .harness import RACES_ON_POSTGRESQL
+from .harness import RACES_ON_POSTGRESQL, release_together
 
 BROWSERS = 10
 ROUNDS = 3
@@ -55,24 +54,7 @@ def no_rate_limits():
 
 def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     """Run each call in its own thread (its own database connection), released together."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            results[index] = calls[index]()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = release_together(None, *calls)
     assert not any(isinstance(r, Exception) for r in results), results
     return results
 

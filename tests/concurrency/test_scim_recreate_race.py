@@ -8,17 +8,15 @@ has one active membership."""
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
-from django.db import connection
 from django.test import Client
 
 from agencies import services as agency_services
 from agencies.models import Membership
 from tests.factories import AgencyFactory, person
 
-from .harness import RACES_ON_POSTGRESQL
+from .harness import RACES_ON_POSTGRESQL, release_together
 
 ROUNDS = 5
 SCIM = "application/scim+json"
@@ -29,28 +27,13 @@ pytestmark = RACES_ON_POSTGRESQL
 
 def _created_at_once(secret: str, body: dict[str, Any]) -> list[Any]:
     """Two POSTs of the same person, released together: each answer's status and body."""
-    barrier = threading.Barrier(2)
-    answers: list[Any] = [None, None]
 
-    def create(index: int) -> None:
+    def create() -> tuple[int, Any]:
         client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            answer = client.post("/scim/v2/Users", json.dumps(body), content_type=SCIM)
-            answers[index] = (answer.status_code, json.loads(answer.content or b"{}"))
-        except Exception as error:
-            answers[index] = error
-        finally:
-            connection.close()
+        answer = client.post("/scim/v2/Users", json.dumps(body), content_type=SCIM)
+        return answer.status_code, json.loads(answer.content or b"{}")
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads)
-    return answers
+    return release_together(None, create, create)
 
 
 def test_one_of_two_creations_at_once_of_a_deleted_person_gives_the_account_back():
