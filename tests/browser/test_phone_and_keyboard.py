@@ -110,11 +110,41 @@ def test_the_first_tab_reaches_the_skip_link_with_a_visible_focus(open_page, sig
         assert focus["outlineStyle"] != "none", focus
         shot(page, f"{who}-first-link-in-content-focused")
 
-    # Form fields show their focus too: tab from the search box to the status filter.
+    # Form fields show their focus too: tab from the search box to the status filter
+    # (on the phone, once the folded filters are opened).
     page.goto("/task-forces/")
+    page.locator("summary", has_text="Filters").click()
     page.get_by_label("Name or mandate contains").focus()
     page.keyboard.press("Tab")
     focus = focused_outline(page)
     assert focus["tag"] == "select", focus
     assert focus["outlineStyle"] != "none", focus
     shot(page, "phone-filter-field-focused")
+
+
+def test_a_lists_filters_fold_away_on_a_phone(open_page, sign_in, shot) -> None:
+    """On a phone the filters of a list are folded under "Filters", so the list comes first;
+    open when a filter is in use (the summary says how many), and on a wider screen always
+    shown, with no fold."""
+    w = build_world()
+    page = open_page(PHONE)
+    sign_in(page, w.lead_liaison.email)
+    board = f"/task-forces/{w.tf.pk}/objectives/"
+    page.goto(board)
+    filters = page.get_by_role("search", name="Filter objectives")
+    summary = page.locator("summary", has_text="Filters")
+    expect(summary).to_be_visible()
+    expect(filters).to_be_hidden()
+    shot(page, "phone-filters-folded")
+    summary.click()
+    expect(filters).to_be_visible()
+    shot(page, "phone-filters-open")
+
+    page.goto(f"{board}?status=on_track")
+    expect(page.locator("summary", has_text="Filters (1 in use)")).to_be_visible()
+    expect(page.get_by_role("search", name="Filter objectives")).to_be_visible()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(board)
+    expect(page.get_by_role("search", name="Filter objectives")).to_be_visible()
+    expect(page.locator("summary", has_text="Filters")).to_be_hidden()

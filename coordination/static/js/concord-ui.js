@@ -13,3 +13,28 @@ const tag = document.querySelector("script[data-govuk-frontend]");
 if (tag) {
   import(tag.dataset.govukFrontend).then(({ initAll }) => initAll());
 }
+
+// A list's filters fold away on a phone: each <form class="filters"> goes into a GOV.UK
+// details element, closed on narrow screens unless a filter is in use (its summary says how
+// many), and always open on wider ones, where the summary is hidden (concord.css). Without
+// JavaScript the form simply shows.
+const wide = window.matchMedia("(min-width: 40.0625em)");
+for (const form of document.querySelectorAll("form.filters")) {
+  const asked = new URLSearchParams(window.location.search);
+  const inUse = [...new Set(
+    [...form.elements].map((field) => field.name).filter((name) => name && asked.get(name)),
+  )].length;
+  const details = document.createElement("details");
+  details.className = "govuk-details filters-fold";
+  const summary = document.createElement("summary");
+  summary.className = "govuk-details__summary";
+  const label = document.createElement("span");
+  label.className = "govuk-details__summary-text";
+  label.textContent = inUse ? `Filters (${inUse} in use)` : "Filters";
+  summary.append(label);
+  form.before(details);
+  details.append(summary, form);
+  const fit = () => { details.open = wide.matches || inUse > 0 || details.open; };
+  details.open = wide.matches || inUse > 0;
+  wide.addEventListener("change", fit);
+}
