@@ -66,3 +66,26 @@ def test_a_printed_report_carries_its_marking_on_every_page(open_page, sign_in, 
         assert "TLP:RED" not in text
         assert "Sign out" not in text  # the site's navigation is not printed
     assert "Sandbag sector 59" in texts[-1] or "Sandbag sector 59" in "".join(texts)
+
+
+def test_a_report_reads_on_a_phone_as_labelled_cards(open_page, sign_in, shot):
+    """On a phone a report's rows become cards, each value beside its column's name, with
+    no sideways scrolling; printed, the same page is still a table."""
+    from tests.browser.test_phone_and_keyboard import PHONE, sideways_scrolling
+
+    w = build_report_world()
+    page = open_page(PHONE)
+    sign_in(page, w.partner_staff.email)
+    page.goto(f"/task-forces/{w.tf.pk}/reports/ics-202/?period=1")
+    expect(page.get_by_role("heading", level=1)).to_have_text("ICS 202 — Incident objectives")
+    assert sideways_scrolling(page) is None, sideways_scrolling(page)
+    first = page.locator(".report-table tbody tr").first
+    labels = first.locator("td").evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+    )
+    headers = page.locator(".report-table thead th").all_inner_texts()
+    assert labels == [f'"{h}"' for h in headers], (labels, headers)
+    assert first.evaluate("row => getComputedStyle(row).display") == "block"
+    shot(page, "ics-202-phone")
+    page.emulate_media(media="print")
+    assert first.evaluate("row => getComputedStyle(row).display") == "table-row"

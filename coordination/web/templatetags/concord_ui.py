@@ -186,3 +186,10 @@ def audit_action(code: str) -> str:
 def object_kind(object_type: str) -> str:
     """An audit event's object kind (``app.model``) in words."""
     return object_kind_label(object_type)
+
+
+@register.filter
+def labelled(cells: Any, columns: Any) -> list[tuple[str, Any]]:
+    """A table row's cells with their columns' names, for a phone's labelled cards
+    (``{% for label, cell in row.cells|labelled:columns %}<td data-label="{{ label }}">``)."""
+    return list(zip(columns, cells, strict=False))
