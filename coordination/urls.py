@@ -8,6 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
 from agencies import urls as agencies_urls
+from agencies.identity import views as identity_views
 from coordination.accounts import views as accounts
 from taskforces import access_review
 from taskforces.views import dashboard
@@ -29,7 +30,8 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     # allauth's sign-in and sign-out, also under the names the templates use.
     path("accounts/login/", account_views.login, name="login"),
-    path("accounts/logout/", account_views.logout, name="logout"),
+    # signing out also ends the session at the agency's identity provider, if signed in there
+    path("accounts/logout/", identity_views.sign_out, name="logout"),
     path("accounts/email/", accounts.email_managed_by_agency, name="account_email"),
     path("accounts/passkey-required/", accounts.passkey_required, name="passkey-required"),
     path("accounts/", include("allauth.urls")),

@@ -237,6 +237,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         vouched = mfa_vouched(provider, sociallogin)
         if vouched:
             sociallogin.state[IDP_MFA_STATE] = True
+        # kept through the sign-in (the session's key changes, its data stays): signing out
+        # of Concord then ends the provider's session too (views.sign_out)
+        request.session[services.SIGNED_IN_THROUGH] = provider.pk
         audit.record(
             actor=user,
             actor_label=claims.email,

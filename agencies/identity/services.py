@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import requests
 from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,7 +29,7 @@ from coordination.permissions import require
 
 from .. import services as agency_services
 from ..models import Agency, IdentityDomain, IdentityProvider, Membership, SignInRequest
-from .discovery import DiscoveryReport, discover
+from .discovery import DiscoveryReport, PublicOnlySession, discover, discovery_url
 
 PROVIDER = "openid_connect"
 # What the audit trail keeps of a provider's settings: everything but the secret.
@@ -516,3 +517,39 @@ def agency_conflict(user: Any, agency: Agency) -> str | None:
     if not memberships and (user.is_portal_admin or user.is_superuser):
         return "is a portal administrator's account"
     return None
+
+
+# the session key that says through which provider the person signed in (its id)
+SIGNED_IN_THROUGH = "concord_signed_in_through"
+
+
+def end_session_url(provider_id: int, after: str) -> str | None:
+    """Where to send someone signing out of Concord who signed in through this provider, so
+    that their session there ends too (OpenID Connect RP-Initiated Logout 1.0): the
+    provider's ``end_session_endpoint`` with Concord's client id and ``after`` to come back
+    to; ``None`` when the provider announces none or cannot be reached (the sign-out of
+    Concord stands either way). The endpoint must use the issuer's scheme."""
+    provider = IdentityProvider.objects.select_related("social_app").filter(pk=provider_id).first()
+    if provider is None:
+        return None
+    try:
+        with PublicOnlySession(settings.CONCORD_IDP_TIMEOUT) as session:
+            answer = session.get(
+                discovery_url(provider.issuer),
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+            )
+        endpoint = answer.json().get("end_session_endpoint") if answer.status_code == 200 else None
+    except (requests.RequestException, ValueError, AttributeError):
+        return None
+    if not isinstance(endpoint, str):
+        return None
+    if (
+        urlsplit(endpoint).scheme != urlsplit(provider.issuer).scheme
+        or not urlsplit(endpoint).hostname
+    ):
+        return None
+    query = urlencode(
+        {"client_id": provider.social_app.client_id, "post_logout_redirect_uri": after}
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"

@@ -11,6 +11,7 @@ import logging
 from typing import cast
 
 import requests
+from allauth.account import views as account_views
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -76,6 +77,7 @@ def _page(
                     kwargs={"provider_id": services.provider_id_for(agency)},
                 )
             ),
+            "signed_out_url": request.build_absolute_uri(reverse("account_login")),
             "pending": services.pending_requests(agency).count(),
         },
         status=status,
@@ -239,3 +241,23 @@ def agency_sign_in(request: HttpRequest) -> HttpResponseBase:
         "identity/continue.html",
         {"agency": provider.agency, "authorize_url": answer["Location"]},
     )
+
+
+def sign_out(request: HttpRequest) -> HttpResponseBase:
+    """Signing out (allauth's). Someone who signed in through their agency's identity
+    provider is then sent to the provider's own sign-out, so that the next "Continue with
+    your agency" on this browser asks for their credentials again (a shared desk), and
+    comes back to Concord's sign-in page; where the provider offers no sign-out, Concord's
+    alone."""
+    provider_id = request.session.get(services.SIGNED_IN_THROUGH)
+    response = account_views.logout(request)
+    if request.method != "POST" or provider_id is None or request.user.is_authenticated:
+        return response
+    url = services.end_session_url(
+        provider_id, request.build_absolute_uri(reverse("account_login"))
+    )
+    if url is None:
+        return response
+    # a page that moves on by itself: a form's answer may not redirect to another site
+    # (the Content Security Policy's form-action 'self')
+    return render(request, "identity/signing_out.html", {"end_session_url": url})

@@ -50,13 +50,16 @@ class IdP:
         )
         assert answer.status_code == 200, answer.text
 
-    def add_client(self, *, client_id: str, client_secret: str, redirect_uri: str) -> None:
+    def add_client(
+        self, *, client_id: str, client_secret: str, redirect_uri: str, signed_out_uri: str = ""
+    ) -> None:
         self._post(
             "/test-only/clients/",
             {
                 "client_id": client_id,
                 "client_secret": client_secret,
                 "redirect_uris": [redirect_uri],
+                "post_logout_redirect_uris": [signed_out_uri] if signed_out_uri else [],
             },
         )
 
@@ -177,6 +180,7 @@ def connect(live_server):
             client_id=client_id,
             client_secret=client_secret,
             redirect_uri=f"{live_server.url}/accounts/oidc/{provider.provider_id}/login/callback/",
+            signed_out_uri=f"{live_server.url}/accounts/login/",
         )
         return provider
 

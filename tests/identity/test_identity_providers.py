@@ -480,6 +480,41 @@ def test_a_provider_that_is_down_at_sign_in_is_said_so(client, river, river_admi
     assert "could not reach River" in answer.content.decode()
 
 
+def test_where_signing_out_sends_someone_who_signed_in_through_a_provider(
+    river, river_admin, idp_a, settings
+):
+    """The provider's end_session_endpoint (read from its discovery document) with
+    Concord's client id and the way back; nothing (Concord's sign-out alone) when the
+    provider cannot be reached or is not there."""
+    from agencies.identity.services import end_session_url
+
+    provider = enable_untested(register(river, river_admin, issuer=idp_a.issuer))
+    back = "http://testserver/accounts/login/"
+    url = end_session_url(provider.pk, back)
+    assert url is not None and url.startswith(f"{idp_a.issuer}/logout/?")
+    assert f"client_id={provider.social_app.client_id}" in url
+    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Faccounts%2Flogin%2F" in url
+
+    provider.issuer = "http://127.0.0.1:9/o"  # down
+    provider.save(update_fields=["issuer"])
+    assert end_session_url(provider.pk, back) is None
+    assert end_session_url(0, back) is None  # no such provider
+
+
+def test_signing_out_after_a_password_sign_in_is_concords_alone(client, river, river_admin):
+    client.force_login(river_admin)
+    answer = client.post(reverse("account_logout"))
+    assert answer.status_code == 302 and "_auth_user_id" not in client.session
+
+
+def test_the_provider_page_shows_the_sign_out_address_to_register(client, river, river_admin):
+    register(river, river_admin)
+    client.force_login(river_admin)
+    page = client.get(reverse("agencies:identity-provider", args=[river.pk])).content.decode()
+    assert "Sign-out redirect URI to register" in page
+    assert "http://testserver/accounts/login/" in page
+
+
 def test_every_request_to_a_provider_is_checked_where_it_goes(settings, idp_a):
     """The session allauth fetches with (``SocialAccountAdapter.get_requests_session``):
     each request, redirects included, is refused before connecting to a private address,

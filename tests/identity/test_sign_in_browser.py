@@ -188,3 +188,31 @@ def test_the_providers_second_factor_replaces_concords_only_where_the_agency_say
     assert User.objects.filter(email="kim@fire.example").count() == 1
     linked = AuditEvent.objects.get(action="identity.signed_in_through_provider")
     assert linked.after["mfa_by_idp"] is mfa_enforced
+
+
+def test_signing_out_ends_the_session_at_the_agencys_provider_too(
+    idp_a, connect, page_for, live_server
+):
+    """On a shared desk, signing out of Concord must not leave the agency's provider
+    signed in: the next "Continue with your agency" would pass straight through as the
+    person who left. Concord's sign-out sends them to the provider's own sign-out
+    (RP-Initiated Logout), which asks them to confirm and comes back to Concord's sign-in
+    page; then the provider asks for credentials again."""
+    from playwright.sync_api import expect
+
+    agency = AgencyFactory(name="River Authority")
+    connect(idp_a, agency, domains=["river.example"], new_people=IdentityProvider.NewPeople.ACCOUNT)
+    idp_a.add_person("ada", email="ada@river.example", given_name="Ada", family_name="King")
+    page = page_for(idp_a)
+    through_agency(page, "ada@river.example", "ada")
+    expect(page).to_have_url(live_server.url + "/")
+
+    page.get_by_role("button", name="Sign out").first.click()
+    expect(page).to_have_url(re.compile("^" + re.escape(idp_a.base)))
+    page.get_by_role("button").filter(has_text=re.compile("log ?out|yes", re.I)).first.click()
+    expect(page).to_have_url(live_server.url + "/accounts/login/")
+
+    page.locator("#id_login").fill("ada@river.example")
+    page.get_by_role("button", name="Continue with your agency").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Agency identity provider")
+    expect(page.locator("#id_password")).to_be_visible()

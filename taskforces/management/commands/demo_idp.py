@@ -75,6 +75,9 @@ class Command(BaseCommand):
                     "client_id": DEMO_IDP_CLIENT_ID,
                     "client_secret": DEMO_IDP_SECRET,
                     "redirect_uris": [callback],
+                    "post_logout_redirect_uris": [
+                        settings.CONCORD_BASE_URL.rstrip("/") + reverse("account_login")
+                    ],
                 }
             ],
             "people": [

@@ -51,6 +51,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "tests.identity.idp.validator.Validator",
     "SCOPES": {"openid": "OpenID Connect", "profile": "Your name", "email": "Your address"},
     "PKCE_REQUIRED": True,
+    # OpenID Connect RP-Initiated Logout (end_session_endpoint): Concord's sign-out sends
+    # people here; without an id_token_hint the provider asks them to confirm
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     # local http:// only: this provider never leaves the machine
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http"],
     "ALLOWED_SCHEMES": ["http"],

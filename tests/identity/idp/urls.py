@@ -42,6 +42,7 @@ def add_client(request: HttpRequest) -> JsonResponse:
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=" ".join(data["redirect_uris"]),
+        post_logout_redirect_uris=" ".join(data.get("post_logout_redirect_uris", [])),
         algorithm=Application.RS256_ALGORITHM,
         skip_authorization=True,
     )
