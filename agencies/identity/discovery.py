@@ -62,6 +62,10 @@ def private_address(host: str) -> str | None:
 class PrivateAddress(requests.ConnectionError):
     """Refused before connecting: the host is at an address of a private or local network."""
 
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} is at {address}, an address of a private network.")
+        self.host, self.address = host, address
+
 
 class PublicOnlySession(requests.Session):
     """How Concord reaches identity providers, at "Test connection" and at every sign-in
@@ -83,29 +87,33 @@ class PublicOnlySession(requests.Session):
         host = urlsplit(request.url or "").hostname or ""
         private = private_address(host)
         if private is not None:
-            raise PrivateAddress(f"{host} is at {private}, an address of a private network.")
+            raise PrivateAddress(host, private)
         return super().send(request, **kwargs)
+
+
+def fetch_discovery(issuer: str) -> requests.Response:
+    """The answer to a request for ``issuer``'s discovery document (no redirect followed;
+    raises ``requests.RequestException``, ``PrivateAddress`` among them)."""
+    with PublicOnlySession(settings.CONCORD_IDP_TIMEOUT) as session:
+        return session.get(
+            discovery_url(issuer), headers={"Accept": "application/json"}, allow_redirects=False
+        )
 
 
 def discover(issuer: str) -> DiscoveryReport:
     """Fetch ``issuer``'s discovery document and check what Concord relies on."""
     report = DiscoveryReport(issuer=issuer)
     url = discovery_url(issuer)
-    host = urlsplit(url).hostname or ""
-    private = private_address(host)
-    if private is not None:
+    try:
+        response = fetch_discovery(issuer)
+    except PrivateAddress as refused:
         report.problems.append(
-            f"{host} is at {private}, an address of a private or local network: Concord "
-            "reaches identity providers on the public internet only. If your provider is "
-            "on a network Concord's operators trust, ask them to name it in "
-            "CONCORD_IDP_PRIVATE_HOSTS."
+            f"{refused.host} is at {refused.address}, an address of a private or local "
+            "network: Concord reaches identity providers on the public internet only. If "
+            "your provider is on a network Concord's operators trust, ask them to name it "
+            "in CONCORD_IDP_PRIVATE_HOSTS."
         )
         return report
-    try:
-        with PublicOnlySession(settings.CONCORD_IDP_TIMEOUT) as session:
-            response = session.get(
-                url, headers={"Accept": "application/json"}, allow_redirects=False
-            )
     except requests.RequestException as error:
         report.problems.append(f"Could not reach {url}: {type(error).__name__}.")
         return report

@@ -29,7 +29,7 @@ from coordination.permissions import require
 
 from .. import services as agency_services
 from ..models import Agency, IdentityDomain, IdentityProvider, Membership, SignInRequest
-from .discovery import DiscoveryReport, PublicOnlySession, discover, discovery_url
+from .discovery import DiscoveryReport, discover, fetch_discovery
 
 PROVIDER = "openid_connect"
 # What the audit trail keeps of a provider's settings: everything but the secret.
@@ -533,21 +533,14 @@ def end_session_url(provider_id: int, after: str) -> str | None:
     if provider is None:
         return None
     try:
-        with PublicOnlySession(settings.CONCORD_IDP_TIMEOUT) as session:
-            answer = session.get(
-                discovery_url(provider.issuer),
-                headers={"Accept": "application/json"},
-                allow_redirects=False,
-            )
+        answer = fetch_discovery(provider.issuer)
         endpoint = answer.json().get("end_session_endpoint") if answer.status_code == 200 else None
     except (requests.RequestException, ValueError, AttributeError):
         return None
     if not isinstance(endpoint, str):
         return None
-    if (
-        urlsplit(endpoint).scheme != urlsplit(provider.issuer).scheme
-        or not urlsplit(endpoint).hostname
-    ):
+    parts = urlsplit(endpoint)
+    if parts.scheme != urlsplit(provider.issuer).scheme or not parts.hostname:
         return None
     query = urlencode(
         {"client_id": provider.social_app.client_id, "post_logout_redirect_uri": after}
