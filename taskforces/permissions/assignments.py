@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
@@ -20,18 +21,23 @@ from .explanations import _task_force_chain
 # offboarded or rejected
 _ADMIN = Membership.Role.ADMIN.value
 _NOT_REVIEWING = (Agency.Status.OFFBOARDED.value, Agency.Status.REJECTED.value)
+_NOT_REVIEWING_SQL = ", ".join(f"'{status}'" for status in _NOT_REVIEWING)
+
+# the agencies whose people's role assignments a person (the parameter) reviews
+_REVIEWED_SQL = (
+    "SELECT sm.agency_id FROM agencies_membership sm "  # noqa: S608 - our table names and constants; values are parameters
+    "JOIN agencies_agency sa ON sa.id = sm.agency_id "
+    f"WHERE sm.user_id = %s AND sm.is_active AND sm.role = '{_ADMIN}' "
+    f"AND sa.status NOT IN ({_NOT_REVIEWING_SQL})"
+)
 
 
-def reviewed_agency_ids(user: Any) -> QuerySet[Membership, Any]:
+def reviewed_agency_ids(user: Any) -> RawSQL:
     """Subquery: the agencies whose people's role assignments the person reviews (access
     review): those they are an active agency administrator of, unless offboarded or
     rejected. Portal administrators review none: recertifying is the agency's own word
-    that its person still needs the role. (``seen_condition`` says the same in SQL.)"""
-    return (
-        Membership.objects.filter(user_id=user.pk, is_active=True, role=_ADMIN)
-        .exclude(agency__status__in=_NOT_REVIEWING)
-        .values("agency_id")
-    )
+    that its person still needs the role. (The same SQL is part of ``seen_condition``.)"""
+    return RawSQL(_REVIEWED_SQL, (user.pk,))  # noqa: S611  # nosec B611 - our SQL; the value is a parameter
 
 
 def seen_condition(alias: str, *, postgresql: bool = True, task_forces: int = 0) -> str:
@@ -47,17 +53,10 @@ def seen_condition(alias: str, *, postgresql: bool = True, task_forces: int = 0)
         return f"{column} = ANY(ARRAY({subquery}))" if postgresql else f"{column} IN ({subquery})"
 
     ids = "= ANY(%s::bigint[])" if postgresql else f"IN ({', '.join(['%s'] * task_forces)})"
-    statuses = ", ".join(f"'{status}'" for status in _NOT_REVIEWING)
     roles = f"SELECT sr.id FROM taskforces_role sr WHERE sr.task_force_id {ids}"  # noqa: S608 - our table names; values are parameters
-    reviewed = (
-        "SELECT sm.agency_id FROM agencies_membership sm "  # noqa: S608 - our table names and constants; values are parameters
-        "JOIN agencies_agency sa ON sa.id = sm.agency_id "
-        f"WHERE sm.user_id = %s AND sm.is_active AND sm.role = '{_ADMIN}' "
-        f"AND sa.status NOT IN ({statuses})"
-    )
     return (
         f"({among(f'{alias}.role_id', roles)} OR {alias}.person_id = %s "
-        f"OR {among(f'{alias}.agency_id', reviewed)})"
+        f"OR {among(f'{alias}.agency_id', _REVIEWED_SQL)})"
     )
 
 
