@@ -16,8 +16,9 @@ forces are filtered by the person's access (``taskforces.access.compute``, the o
 rule), turned into two arrays — each task force they see and the highest marking they see
 there, as ``Access.visible_by_ceiling`` groups them — that the statement joins; role
 assignments by the policy's own condition (``permissions.assignments.seen_condition``,
-which its ``restrict`` filters by too) with the task forces the person sees. ``tests/coordination/test_one_access_rule.py`` checks every persona's lean
-lists against ``can``.
+which its ``restrict`` filters by too) with the task forces the person sees.
+``tests/coordination/test_one_access_rule.py`` checks every persona's lean lists against
+``can``.
 
 Anything else in the query string (a filter, an ordering, a search) takes the general
 path, as does a page past the last one (which answers the general path's 400).

@@ -19,8 +19,8 @@ if (tag) {
 // many), and always open on wider ones, where the summary is hidden (concord.css). Without
 // JavaScript the form simply shows.
 const wide = window.matchMedia("(min-width: 40.0625em)");
+const asked = new URLSearchParams(window.location.search);
 for (const form of document.querySelectorAll("form.filters")) {
-  const asked = new URLSearchParams(window.location.search);
   const inUse = [...new Set(
     [...form.elements].map((field) => field.name).filter((name) => name && asked.get(name)),
   )].length;
