@@ -392,6 +392,18 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     return note[key]
 
 
+def seen_task_forces(access: Access) -> tuple[list[int], list[int]]:
+    """The task forces the person sees and, for each, the highest marking they see there
+    (``Access.visible_by_ceiling``, flattened): the two arrays the lean statements join
+    (the API's lists, the updates awaiting acknowledgement)."""
+    ids: list[int] = []
+    tops: list[int] = []
+    for top, task_forces in access.visible_by_ceiling.items():
+        ids += task_forces
+        tops += [top] * len(task_forces)
+    return ids, tops
+
+
 def visible_items(
     access: Access, task_force_field: str, marking_field: str, *, only: int | None = None
 ) -> Q:

@@ -568,7 +568,15 @@ class Update(models.Model):
             models.Index(
                 fields=("task_force", "marking", *("created_at", "id")),
                 name="update_by_task_force",
-            )
+            ),
+            # those asking for acknowledgement, newest last in each task force, with their
+            # marking: what the updates awaiting a person's acknowledgement (every page's
+            # banner) walk
+            models.Index(
+                fields=("task_force", "created_at", "id", "marking"),
+                condition=models.Q(requires_acknowledgement=True),
+                name="update_asking_acknowledgement",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Count,
     F,
@@ -19,10 +20,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from agencies.models import Agency
+from coordination import db
 from coordination.models import User
 from coordination.permissions import InList, request_memory
 
-from .access import access_for, visible_items
+from .access import access_for, seen_task_forces, visible_items
 from .models import (
     Objective,
     OperationalPeriod,
@@ -34,6 +37,7 @@ from .models import (
     Update,
 )
 from .permissions import current_assignments
+from .permissions.items import asked_condition
 
 
 def task_forces_for(user: Any) -> QuerySet[TaskForce]:
@@ -145,7 +149,6 @@ def visible_tasks(user: Any, task_force: TaskForce) -> QuerySet[Task]:
 
 def current_holders(task_force: TaskForce) -> QuerySet[User]:
     """People holding a current role in the task force through an active, accepted agency."""
-    from agencies.models import Agency
 
     from .models import Participation
 
@@ -182,13 +185,18 @@ def awaiting_my_acknowledgement(user: Any, first: int) -> list[Update]:
         read = note.get(user.pk)
         if read is not None and read[0] >= first:
             return read[1][:first]
-    rows = list(updates_awaiting_my_acknowledgement(user)[:first])
+    if connection.vendor == "postgresql":
+        rows = _newest_awaiting(user, first)
+    else:
+        rows = list(updates_awaiting_my_acknowledgement(user)[:first])
     if note is not None:
         note[user.pk] = (first, rows)
     return rows
 
 
 def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:
+    """Every update the person may acknowledge and has not, newest first: the permission
+    core's "acknowledge" rule."""
     from .models import Acknowledgement
 
     done = Acknowledgement.objects.filter(person_id=user.pk).values("update_id")
@@ -196,8 +204,55 @@ def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:
         Update.objects.restrict(user, "acknowledge")
         .exclude(pk__in=done)
         .select_related("task_force", "author_agency")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
     )
+
+
+# The ``first`` newest of them on PostgreSQL, found without reading every update the person
+# sees: in each task force they see, the newest updates that ask for acknowledgement (an
+# index of those alone, newest first), marked no higher than they see there, asking them
+# (the policy's own ``asked_condition``) and not acknowledged by them -- at most ``first``
+# of each, then the ``first`` newest of all, with their task force and author agency. The
+# same rule as the policy's, from the same access; ``tests/taskforces/test_urgency.py``
+# proves the two answer the same updates.
+_NEWEST_AWAITING = (
+    f"SELECT {db.columns(Update, 'x')}, {db.columns(TaskForce, 'tf')}, "  # noqa: S608 - our SQL; values are parameters
+    f"{db.columns(Agency, 'ag')} "
+    "FROM (SELECT w.id, w.created_at "
+    "FROM unnest(%s::bigint[], %s::int[]) AS seen(task_force_id, top) "
+    "CROSS JOIN LATERAL (SELECT u.id, u.created_at FROM taskforces_update u "
+    "WHERE u.task_force_id = seen.task_force_id AND u.requires_acknowledgement "
+    f"AND u.marking <= seen.top AND {asked_condition('u')} "
+    "AND NOT EXISTS (SELECT 1 FROM taskforces_acknowledgement k "
+    "WHERE k.update_id = u.id AND k.person_id = %s) "
+    "ORDER BY u.created_at DESC, u.id DESC LIMIT %s) w "
+    "ORDER BY w.created_at DESC, w.id DESC LIMIT %s) w "
+    "JOIN taskforces_update x ON x.id = w.id "
+    "JOIN taskforces_taskforce tf ON tf.id = x.task_force_id "
+    "LEFT JOIN agencies_agency ag ON ag.id = x.author_agency_id "
+    "ORDER BY w.created_at DESC, w.id DESC"
+)
+_SHAPE = (len(Update._meta.concrete_fields), len(TaskForce._meta.concrete_fields))
+
+
+def _newest_awaiting(user: Any, first: int) -> list[Update]:
+    """The ``first`` newest updates awaiting the person's acknowledgement, with their task
+    force and author agency (as ``select_related`` gives them): one statement, prepared
+    once per connection (``coordination.db``)."""
+    held = access_for(user)
+    ids, tops = seen_task_forces(held)
+    rows = db.fetch_all(
+        _NEWEST_AWAITING,
+        (ids, tops, sorted(held.role_ids), held.agency_id, user.pk, first, first),
+    )
+    found = []
+    for row in rows:
+        update = db.instance(Update, row[: _SHAPE[0]])
+        update.task_force = db.instance(TaskForce, row[_SHAPE[0] : sum(_SHAPE)])
+        agency = row[sum(_SHAPE) :]
+        update.author_agency = None if agency[0] is None else db.instance(Agency, agency)
+        found.append(update)
+    return found
 
 
 def current_period(

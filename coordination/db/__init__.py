@@ -7,7 +7,8 @@ statement once per connection (``PREPARE``; the plan lives in that database sess
 executes it by name afterwards; elsewhere, or with ``CONCORD_DB_PREPARED_STATEMENTS``
 off (behind a connection pooler in transaction mode, which does not keep sessions), it
 simply runs the SQL. Only which statements a connection has prepared is remembered here,
-never a result.
+never a result. ``columns`` and ``instance`` turn such a statement's rows into model
+instances, as the ORM would.
 
 Beside it: ``sqlite_triggers`` (the SQLite triggers put back after a migration rebuilds a
 table) and ``cache`` (the Redis cache backend that degrades instead of failing).
@@ -19,10 +20,13 @@ import hashlib
 import re
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
 
 _PLACEHOLDER = re.compile(r"%s|%%")
 # raw database connection → names of the statements prepared on it
@@ -86,3 +90,29 @@ def any_of(column: str, values: Sequence[int]) -> tuple[str, list[Any]]:
     if not ids:
         return "1 = 0", []
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """Every column of ``model``'s table (alias ``alias``), in the order ``instance``
+    reads them: the select list of a statement whose rows become model instances."""
+    return ", ".join(
+        f"{alias}.{connection.ops.quote_name(field.column)}"
+        for field in model._meta.concrete_fields
+    )
+
+
+def instance(model: type[M], values: Sequence[Any]) -> M:
+    """A ``model`` instance from the values of ``columns`` as a statement returned them,
+    converted as the ORM converts what it reads (the backend's and the fields' own
+    converters), then made by ``Model.from_db`` as the ORM makes it."""
+    fields = model._meta.concrete_fields
+    database = connections[DEFAULT_DB_ALIAS]  # (``connection`` looks it up on every use)
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        own = field.get_db_converters(database)  # type: ignore[attr-defined]  # Django's; not in its stubs
+        converters = database.ops.get_db_converters(column) + own
+        for convert in converters:
+            value = convert(value, column, database)
+        converted.append(value)
+    return model.from_db(database.alias, [field.attname for field in fields], converted)

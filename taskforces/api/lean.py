@@ -44,7 +44,7 @@ from coordination.api.pagination import PageNumberPagination
 from coordination.models import User
 from coordination.permissions import is_signed_in
 
-from ..access import Access, access_for
+from ..access import Access, access_for, seen_task_forces
 from ..models import (
     Capability,
     Task,
@@ -87,20 +87,6 @@ def agency(pk: int | None, name: str, acronym: str) -> dict[str, Any] | None:
 
 def _refs(found: list[list[Any]] | None, keys: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in found or ()]
-
-
-# --- visibility from the person's access -----------------------------------------------------
-
-
-def seen_task_forces(access: Access) -> tuple[list[int], list[int]]:
-    """The task forces the person sees and, for each, the highest marking they see there
-    (``Access.visible_by_ceiling``, flattened): the two arrays the item statements join."""
-    ids: list[int] = []
-    tops: list[int] = []
-    for top, task_forces in access.visible_by_ceiling.items():
-        ids += task_forces
-        tops += [top] * len(task_forces)
-    return ids, tops
 
 
 # the visible items of one table ({table}), each in a task force the person sees and marked

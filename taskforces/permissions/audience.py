@@ -81,7 +81,10 @@ def audience(obj: Any) -> QuerySet[Any]:
 
 
 def acknowledgement_audience(update: Update) -> QuerySet[Any]:
-    """Everyone an update asks to acknowledge it, among those who may see it."""
+    """Everyone an update asks to acknowledge it, among those who may see it (no one,
+    when it asks for no acknowledgement)."""
+    if not update.requires_acknowledgement:
+        return audience(update).none()
     people = audience(update)
     roles = list(update.ack_roles.values_list("pk", flat=True))
     agencies = list(update.ack_agencies.values_list("pk", flat=True))

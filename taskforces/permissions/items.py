@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db import models
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from agencies.models import SharingAgreement
-from agencies.selectors import AgencyOf, membership_of
+from agencies.selectors import membership_of
 from coordination.permissions import Explanation, InList, Policy, Step, register
 from coordination.permissions.markings import Marking
 
@@ -159,6 +160,50 @@ class ObjectivePolicy(ItemPolicy):
     seen_by_access_alone = True
 
 
+_ACK_ROLES = Update.ack_roles.through._meta.db_table
+_ACK_AGENCIES = Update.ack_agencies.through._meta.db_table
+
+
+def asked_condition(alias: str, *, postgresql: bool = True, roles: int = 0) -> str:
+    """Whom an update (table ``alias``) asks to acknowledge it, as SQL with two parameters:
+    the ids of the roles the person holds now (on PostgreSQL one array; elsewhere
+    ``roles`` values) and the id of their agency. Asked is everyone when it names no role
+    and no agency, else the holders of the roles it names and the people of the agencies
+    it names. Each condition probes the update's own rows (an index on the update), so
+    its cost does not grow with every update of the federation. Written once: the policy
+    filters by it (``AskedToAcknowledge``) and so does the statement of the updates
+    awaiting a person's acknowledgement (``taskforces.selectors``)."""
+    held = "= ANY(%s::bigint[])" if postgresql else f"IN ({', '.join(['%s'] * roles)})"
+    return (
+        f"((NOT EXISTS (SELECT 1 FROM {_ACK_ROLES} ar WHERE ar.update_id = {alias}.id) "  # noqa: S608 - our table names; values are parameters
+        f"AND NOT EXISTS (SELECT 1 FROM {_ACK_AGENCIES} ag WHERE ag.update_id = {alias}.id)) "
+        f"OR EXISTS (SELECT 1 FROM {_ACK_ROLES} ar WHERE ar.update_id = {alias}.id "
+        f"AND ar.role_id {held}) "
+        f"OR EXISTS (SELECT 1 FROM {_ACK_AGENCIES} ag WHERE ag.update_id = {alias}.id "
+        "AND ag.agency_id = %s))"
+    )
+
+
+class AskedToAcknowledge(models.Expression):
+    """``asked_condition`` as a filter on the queryset's updates, for the person whose
+    access is given (their roles and their agency as it reads them)."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, held: Access) -> None:
+        super().__init__()
+        self.role_ids = sorted(int(pk) for pk in held.role_ids)
+        self.agency_id = held.agency_id
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        if connection.vendor == "postgresql":
+            return asked_condition(alias), (self.role_ids, self.agency_id)
+        sql = asked_condition(alias, postgresql=False, roles=len(self.role_ids))
+        return sql, (*self.role_ids, self.agency_id)
+
+
 @register(Update)
 class UpdatePolicy(ItemPolicy):
     """Updates are changed (corrected) by those who may edit the task force; acknowledged
@@ -171,22 +216,11 @@ class UpdatePolicy(ItemPolicy):
     def restrict(self, queryset: QuerySet[Any], user: Any, action: str) -> QuerySet[Any]:
         if action != "acknowledge":
             return super().restrict(queryset, user, action)
-        ack_roles = Update.ack_roles.through.objects
-        ack_agencies = Update.ack_agencies.through.objects
         held = access_for(user)
-        asks_me = ack_roles.filter(InList("role_id", sorted(held.role_ids)))
-        asks_my_agency = ack_agencies.filter(agency_id=AgencyOf(user))
-        asks_everyone = ~Exists(ack_roles.filter(update_id=OuterRef("pk"))) & ~Exists(
-            ack_agencies.filter(update_id=OuterRef("pk"))
-        )
         return (
             self.visible(queryset, held)
             .filter(requires_acknowledgement=True)
-            .filter(
-                asks_everyone
-                | Q(pk__in=asks_me.values("update_id"))
-                | Q(pk__in=asks_my_agency.values("update_id"))
-            )
+            .filter(AskedToAcknowledge(held))
         )
 
     def explain(self, user: Any, action: str, obj: Any) -> Explanation:

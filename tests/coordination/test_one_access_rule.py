@@ -337,6 +337,102 @@ def test_the_lean_lists_show_exactly_what_the_rule_lets_each_person_see() -> Non
     assert {kind: len(found) for kind, found in texts.items()} == dict.fromkeys(kinds, 1)
 
 
+# --- acknowledgement: whom an update asks, and what waits for each person ---------------------
+
+
+def with_acknowledgements(w: SimpleNamespace) -> list[Update]:
+    """Updates asking for acknowledgement in the wide world's task forces: of everyone, of
+    a role, of the partner agency, of both, at markings the partner does and does not
+    see, one already acknowledged by someone asked, and one in the task force the partner
+    withdrew from."""
+    member = w.member_role
+    asked = [
+        services.post_update(
+            task_force=w.tf,
+            title=title,
+            body="…",
+            marking=marking,
+            by=w.lead_liaison,
+            requires_acknowledgement=True,
+            ack_roles=roles,
+            ack_agencies=agencies,
+        )
+        for title, marking, roles, agencies in (
+            ("Everyone, GREEN", Marking.GREEN, [], []),
+            ("Everyone, AMBER+STRICT", Marking.AMBER_STRICT, [], []),
+            ("Everyone, RED", Marking.RED, [], []),
+            ("Members", Marking.CLEAR, [member], []),
+            ("Analysts", Marking.GREEN, [analyst_role(w)], []),
+            ("The partner", Marking.GREEN, [], [w.partner]),
+            ("Members or the third agency", Marking.CLEAR, [member], [w.third]),
+        )
+    ]
+    asked.append(
+        services.post_update(
+            task_force=w.other,
+            title="Coast, everyone",
+            body="…",
+            marking=Marking.CLEAR,
+            by=w.lead_liaison,
+            requires_acknowledgement=True,
+        )
+    )
+    services.acknowledge_update(update=asked[0], by=w.partner_staff)
+    return asked
+
+
+def test_whom_an_update_asks_is_everyone_who_may_acknowledge_it() -> None:
+    """``acknowledgement_audience`` (who is told to acknowledge an update) is exactly the
+    people ``can`` lets acknowledge it, for every update and every persona."""
+    from taskforces.permissions import acknowledgement_audience
+
+    w = wide_world()
+    with_acknowledgements(w)
+    people = list(User.objects.all())
+    for update in Update.objects.all():
+        told = set(acknowledgement_audience(update).values_list("pk", flat=True))
+        may = {p.pk for p in people if can(p, "acknowledge", update)}
+        assert told == may, (update.title, told ^ may)
+    assert any(can(p, "acknowledge", u) for p in people for u in Update.objects.all())
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the statement of the newest is PostgreSQL's"
+)
+def test_the_updates_awaiting_acknowledgement_are_what_the_rule_asks_of_each_person() -> None:
+    """What waits for each person's acknowledgement (every page's banner, the dashboard):
+    on PostgreSQL one statement walks each task force's newest updates asking for it;
+    its answer is, for every person and every length asked, the newest of the updates
+    ``can`` lets them acknowledge and they have not, in order."""
+    from taskforces import selectors
+    from taskforces.models import Acknowledgement
+
+    w = wide_world()
+    with_acknowledgements(w)
+    newest_first = list(Update.objects.order_by("-created_at", "-id"))
+    waiting_for_someone = 0
+    for someone in User.objects.all():
+        done = set(
+            Acknowledgement.objects.filter(person=someone).values_list("update_id", flat=True)
+        )
+        waiting = [
+            u.pk for u in newest_first if can(someone, "acknowledge", u) and u.pk not in done
+        ]
+        for first in (1, 3, 10_000):
+            found = selectors._newest_awaiting(someone, first)
+            assert [u.pk for u in found] == waiting[:first], (someone.email, first)
+            general = selectors.updates_awaiting_my_acknowledgement(someone)[:first]
+            assert [u.pk for u in general] == waiting[:first], (someone.email, first)
+        for update in selectors._newest_awaiting(someone, 10_000):  # as select_related does
+            assert update.task_force == Update.objects.get(pk=update.pk).task_force
+            assert (
+                update.author_agency_id is None
+                or update.author_agency.pk == update.author_agency_id
+            )
+        waiting_for_someone += bool(waiting)
+    assert 3 < waiting_for_someone < User.objects.count()  # the rule decides both ways
+
+
 # --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------
 
 
