@@ -27,8 +27,14 @@ from coordination.permissions.markings import Marking
 from taskforces import services
 
 N = Notification.EmailStatus
-# a moment ahead of the world the fixtures build (its roles start now)
-START = timezone.now().replace(microsecond=0) + datetime.timedelta(minutes=5)
+
+
+@pytest.fixture
+def start() -> datetime.datetime:
+    """A moment ahead of the world the fixtures build (its roles start now), taken when
+    the test runs: a moment taken when the module was imported is in the past for a test
+    that runs minutes after collection."""
+    return timezone.now().replace(microsecond=0) + datetime.timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -109,12 +115,12 @@ def beat(at: datetime.datetime) -> None:
 
 @pytest.mark.parametrize("bundle", sorted(BUNDLES))
 def test_a_bundle_interrupted_by_a_dead_worker_goes_out_again_as_the_same_e_mail(
-    bundle: str, world: SimpleNamespace, committed
+    bundle: str, world: SimpleNamespace, committed, start: datetime.datetime
 ) -> None:
     make = BUNDLES[bundle]
-    with time_machine.travel(START, tick=False):
+    with time_machine.travel(start, tick=False):
         send = make(world, committed)
-    later = START + datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES + 1)
+    later = start + datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES + 1)
     first = die_while_sending(send, later)
     (address,) = first.to
     claimed = set(
@@ -141,11 +147,11 @@ def test_a_bundle_interrupted_by_a_dead_worker_goes_out_again_as_the_same_e_mail
 
 
 def test_new_notifications_after_an_interrupted_bundle_make_a_bundle_of_their_own(
-    world: SimpleNamespace, committed
+    world: SimpleNamespace, committed, start: datetime.datetime
 ) -> None:
-    with time_machine.travel(START, tick=False):
+    with time_machine.travel(start, tick=False):
         held_burst(world, committed)
-    later = START + datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES + 1)
+    later = start + datetime.timedelta(minutes=settings.CONCORD_NOTIFY_THROTTLE_MINUTES + 1)
     first = die_while_sending(notifications.flush_held, later)
     (address,) = first.to
     with time_machine.travel(later + datetime.timedelta(seconds=1), tick=False):
@@ -162,12 +168,14 @@ def test_new_notifications_after_an_interrupted_bundle_make_a_bundle_of_their_ow
 # --- every Message-ID parses strictly --------------------------------------------------------
 
 
-def every_kind_of_outbox_email(world: SimpleNamespace, committed) -> set[str]:
+def every_kind_of_outbox_email(
+    world: SimpleNamespace, committed, start: datetime.datetime
+) -> set[str]:
     """Make the outbox send each kind of e-mail it has: a notification alone, a held
     burst, a daily digest, and the e-mail to an address outside Concord. Returns the kinds
     seen (by Message-ID), so the test knows none is missing."""
     mail.outbox.clear()
-    with time_machine.travel(START, tick=False):
+    with time_machine.travel(start, tick=False):
         held_burst(world, committed)  # one alone, three held
         notifications.set_preferences(user=world.partner_staff, choices={"update.posted": "digest"})
         post(world, committed, "For the digest")
@@ -185,7 +193,7 @@ def every_kind_of_outbox_email(world: SimpleNamespace, committed) -> set[str]:
                 agency=agency, by=world.portal_admin, reason="Not a public body"
             )
         )
-    with time_machine.travel(START + datetime.timedelta(hours=1), tick=False):
+    with time_machine.travel(start + datetime.timedelta(hours=1), tick=False):
         assert notifications.flush_held() >= 1
         assert notifications.send_digests() >= 1
     assert Event.objects.filter(external_sent_at__isnull=False).exists()
@@ -203,10 +211,10 @@ def every_kind_of_outbox_email(world: SimpleNamespace, committed) -> set[str]:
     ],
 )
 def test_every_message_id_the_outbox_makes_parses_whole_under_a_strict_parser(
-    base_url: str, world: SimpleNamespace, committed
+    base_url: str, world: SimpleNamespace, committed, start: datetime.datetime
 ) -> None:
     with override_settings(CONCORD_BASE_URL=base_url):
-        kinds = every_kind_of_outbox_email(world, committed)
+        kinds = every_kind_of_outbox_email(world, committed, start)
     assert {"notification", "bundle", "digest", "event"} <= kinds, kinds
     for sent in mail.outbox:
         parsed = email.message_from_bytes(sent.message().as_bytes(), policy=email.policy.strict)
@@ -215,7 +223,9 @@ def test_every_message_id_the_outbox_makes_parses_whole_under_a_strict_parser(
         assert str(header) == message_id(sent)
 
 
-def test_no_two_e_mails_share_a_message_id(world: SimpleNamespace, committed) -> None:
-    every_kind_of_outbox_email(world, committed)
+def test_no_two_e_mails_share_a_message_id(
+    world: SimpleNamespace, committed, start: datetime.datetime
+) -> None:
+    every_kind_of_outbox_email(world, committed, start)
     ids = [message_id(m) for m in mail.outbox]
     assert len(ids) == len(set(ids))
