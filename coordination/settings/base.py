@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "agencies",
     "taskforces",
     "mutualaid",
+    # Django's own widget templates, for the form renderer below
+    "django.forms",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +84,11 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "coordination.urls"
 WSGI_APPLICATION = "coordination.wsgi.application"
+
+# Forms' widgets are rendered with the project's templates, so the project's select
+# (templates/django/forms/widgets/select.html) replaces Django's: the same HTML, without
+# two templates rendered per option.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {
