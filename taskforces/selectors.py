@@ -241,6 +241,8 @@ def _newest_awaiting(user: Any, first: int) -> list[Update]:
     once per connection (``coordination.db``)."""
     held = access_for(user)
     ids, tops = seen_task_forces(held)
+    if not ids:  # sees no task force: nothing to ask (and no query, as the ORM's rule)
+        return []
     rows = db.fetch_all(
         _NEWEST_AWAITING,
         (ids, tops, sorted(held.role_ids), held.agency_id, user.pk, first, first),
