@@ -203,10 +203,14 @@ def test_an_assignment_starting_later_is_seen_from_its_start(world, time_machine
 
 
 def test_an_agreement_ending_today_is_not_used_tomorrow(world, time_machine):
-    today = timezone.localdate()
-    time_machine.move_to(
-        timezone.make_aware(datetime.datetime.combine(today, datetime.time(23, 0))), tick=False
-    )
+    # the last minute of the day, after the world's assignments started (travelling to a
+    # fixed hour would go back before them when the test runs later in the day than it)
+    now = timezone.localtime()
+    late = now.replace(hour=23, minute=59, second=0, microsecond=0)
+    if late <= now:
+        late += datetime.timedelta(days=1)
+    today = late.date()
+    time_machine.move_to(late, tick=False)
     SharingAgreement.objects.filter(pk=world.agreement.pk).update(valid_until=today)
     assert sees(world.partner_staff, world) == {"GREEN", "AMBER"}
     time_machine.move_to(
