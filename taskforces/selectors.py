@@ -213,8 +213,8 @@ def updates_awaiting_my_acknowledgement(user: Any) -> QuerySet[Update]:
 # index of those alone, newest first), marked no higher than they see there, asking them
 # (the policy's own ``asked_condition``) and not acknowledged by them -- at most ``first``
 # of each, then the ``first`` newest of all, with their task force and author agency. The
-# same rule as the policy's, from the same access; ``tests/taskforces/test_urgency.py``
-# proves the two answer the same updates.
+# same rule as the policy's, from the same access;
+# ``tests/coordination/test_one_access_rule.py`` proves the two answer the same updates.
 _NEWEST_AWAITING = (
     f"SELECT {db.columns(Update, 'x')}, {db.columns(TaskForce, 'tf')}, "  # noqa: S608 - our SQL; values are parameters
     f"{db.columns(Agency, 'ag')} "

@@ -81,17 +81,6 @@ def fetch_all(sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[
         return cursor.fetchall()
 
 
-def any_of(column: str, values: Sequence[int]) -> tuple[str, list[Any]]:
-    """``column`` is one of ``values``, as SQL and its parameters: one array parameter on
-    PostgreSQL (so a prepared statement serves any number of values), a list elsewhere."""
-    ids = [int(v) for v in values]
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", [ids]
-    if not ids:
-        return "1 = 0", []
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
-
-
 def columns(model: type[Model], alias: str) -> str:
     """Every column of ``model``'s table (alias ``alias``), in the order ``instance``
     reads them: the select list of a statement whose rows become model instances."""

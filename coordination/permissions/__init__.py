@@ -179,6 +179,29 @@ class RestrictedQuerySet(models.QuerySet[M]):
         return restrict(self, user, action, within=within)  # type: ignore[return-value]
 
 
+def one_of(count: int | None = None) -> str:
+    """ "Is one of these ids" in SQL written once: one array parameter on PostgreSQL
+    (``count`` None: any number of ids, so one prepared text serves everyone), else
+    ``count`` parameters."""
+    return "= ANY(%s::bigint[])" if count is None else f"IN ({', '.join(['%s'] * count)})"
+
+
+class TableCondition(models.Expression):
+    """A condition written once in SQL on a table's alias (``condition``), as a filter on a
+    queryset of that table: the alias is the queryset's own, and ``postgresql`` says which
+    form to write (``one_of``)."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def condition(self, alias: str, *, postgresql: bool) -> tuple[str, Sequence[Any]]:
+        raise NotImplementedError
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        return self.condition(alias, postgresql=connection.vendor == "postgresql")
+
+
 class InList(models.Expression):
     """``field IN (ids)`` as a filter, for the person's own ids (their task forces, their
     roles: up to hundreds), which on PostgreSQL is written ``field = ANY(%s)`` with the

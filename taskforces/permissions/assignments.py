@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from agencies.models import Agency, Membership
 from agencies.selectors import membership_of
-from coordination.permissions import Explanation, InList, Policy, Step, register
+from coordination.permissions import (
+    Explanation,
+    InList,
+    Policy,
+    Step,
+    TableCondition,
+    one_of,
+    register,
+)
 
 from ..models import Capability, RoleAssignment
 from ._common import task_force_ids_with
@@ -40,46 +47,40 @@ def reviewed_agency_ids(user: Any) -> RawSQL:
     return RawSQL(_REVIEWED_SQL, (user.pk,))  # noqa: S611  # nosec B611 - our SQL; the value is a parameter
 
 
-def seen_condition(alias: str, *, postgresql: bool = True, task_forces: int = 0) -> str:
+def seen_condition(alias: str, *, task_forces: int | None = None) -> str:
     """Who sees an assignment (table ``alias``), as SQL with three parameters: the ids of
-    the task forces the person sees (on PostgreSQL one array; elsewhere ``task_forces``
-    values), the person's id, and the person's id again. Seen are the assignments to roles
+    the task forces the person sees (``one_of``: on PostgreSQL one array; elsewhere
+    ``task_forces`` values), the person's id, and the person's id again. Seen are the assignments to roles
     of those task forces, the person's own, and those of the people of the agencies they
     review (``reviewed_agency_ids``). On PostgreSQL three index conditions ORed, each set
     an InitPlan read first (a plain IN subquery is no index condition, and the OR would
     scan every assignment)."""
 
+    postgresql = task_forces is None
+
     def among(column: str, subquery: str) -> str:
         return f"{column} = ANY(ARRAY({subquery}))" if postgresql else f"{column} IN ({subquery})"
 
-    ids = "= ANY(%s::bigint[])" if postgresql else f"IN ({', '.join(['%s'] * task_forces)})"
-    roles = f"SELECT sr.id FROM taskforces_role sr WHERE sr.task_force_id {ids}"  # noqa: S608 - our table names; values are parameters
+    roles = f"SELECT sr.id FROM taskforces_role sr WHERE sr.task_force_id {one_of(task_forces)}"  # noqa: S608 - our table names; values are parameters
     return (
         f"({among(f'{alias}.role_id', roles)} OR {alias}.person_id = %s "
         f"OR {among(f'{alias}.agency_id', _REVIEWED_SQL)})"
     )
 
 
-class SeenAssignments(models.Expression):
+class SeenAssignments(TableCondition):
     """``seen_condition`` as a filter on the queryset's assignments."""
-
-    conditional = True
-    output_field = models.BooleanField()
 
     def __init__(self, user: Any) -> None:
         super().__init__()
         self.person_id = int(user.pk)
         self.task_force_ids = [int(i) for i in task_force_ids_with(user, Capability.VIEW)]
 
-    def as_sql(self, compiler: Any, connection: Any) -> Any:
-        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
-        if connection.vendor == "postgresql":
-            ids: Sequence[Any] = (self.task_force_ids,)
-            sql = seen_condition(alias)
-        else:
-            ids = self.task_force_ids
-            sql = seen_condition(alias, postgresql=False, task_forces=len(ids))
-        return sql, (*ids, self.person_id, self.person_id)
+    def condition(self, alias: str, *, postgresql: bool) -> tuple[str, Sequence[Any]]:
+        ids = self.task_force_ids
+        if postgresql:
+            return seen_condition(alias), (ids, self.person_id, self.person_id)
+        return seen_condition(alias, task_forces=len(ids)), (*ids, self.person_id, self.person_id)
 
 
 def _reviews(user: Any, agency: Agency) -> bool:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from agencies.models import SharingAgreement
 from agencies.selectors import membership_of
-from coordination.permissions import Explanation, InList, Policy, Step, register
+from coordination.permissions import (
+    Explanation,
+    InList,
+    Policy,
+    Step,
+    TableCondition,
+    one_of,
+    register,
+)
 from coordination.permissions.markings import Marking
 
 from ..access import Access, access_for, ceilings, visible_items
@@ -164,16 +172,16 @@ _ACK_ROLES = Update.ack_roles.through._meta.db_table
 _ACK_AGENCIES = Update.ack_agencies.through._meta.db_table
 
 
-def asked_condition(alias: str, *, postgresql: bool = True, roles: int = 0) -> str:
+def asked_condition(alias: str, *, roles: int | None = None) -> str:
     """Whom an update (table ``alias``) asks to acknowledge it, as SQL with two parameters:
-    the ids of the roles the person holds now (on PostgreSQL one array; elsewhere
-    ``roles`` values) and the id of their agency. Asked is everyone when it names no role
+    the ids of the roles the person holds now (``one_of``: on PostgreSQL one array;
+    elsewhere ``roles`` values) and the id of their agency. Asked is everyone when it names no role
     and no agency, else the holders of the roles it names and the people of the agencies
     it names. Each condition probes the update's own rows (an index on the update), so
     its cost does not grow with every update of the federation. Written once: the policy
     filters by it (``AskedToAcknowledge``) and so does the statement of the updates
     awaiting a person's acknowledgement (``taskforces.selectors``)."""
-    held = "= ANY(%s::bigint[])" if postgresql else f"IN ({', '.join(['%s'] * roles)})"
+    held = one_of(roles)
     return (
         f"((NOT EXISTS (SELECT 1 FROM {_ACK_ROLES} ar WHERE ar.update_id = {alias}.id) "  # noqa: S608 - our table names; values are parameters
         f"AND NOT EXISTS (SELECT 1 FROM {_ACK_AGENCIES} ag WHERE ag.update_id = {alias}.id)) "
@@ -184,24 +192,20 @@ def asked_condition(alias: str, *, postgresql: bool = True, roles: int = 0) -> s
     )
 
 
-class AskedToAcknowledge(models.Expression):
+class AskedToAcknowledge(TableCondition):
     """``asked_condition`` as a filter on the queryset's updates, for the person whose
     access is given (their roles and their agency as it reads them)."""
-
-    conditional = True
-    output_field = models.BooleanField()
 
     def __init__(self, held: Access) -> None:
         super().__init__()
         self.role_ids = sorted(int(pk) for pk in held.role_ids)
         self.agency_id = held.agency_id
 
-    def as_sql(self, compiler: Any, connection: Any) -> Any:
-        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
-        if connection.vendor == "postgresql":
-            return asked_condition(alias), (self.role_ids, self.agency_id)
-        sql = asked_condition(alias, postgresql=False, roles=len(self.role_ids))
-        return sql, (*self.role_ids, self.agency_id)
+    def condition(self, alias: str, *, postgresql: bool) -> tuple[str, Sequence[Any]]:
+        roles = self.role_ids
+        if postgresql:
+            return asked_condition(alias), (roles, self.agency_id)
+        return asked_condition(alias, roles=len(roles)), (*roles, self.agency_id)
 
 
 @register(Update)
