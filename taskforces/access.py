@@ -133,6 +133,13 @@ def _coverage_conditions(agency: str, task_force: str, lead: str) -> str:
 
 
 VIEW = Capability.VIEW.value
+# plain values of the enumerations the loops below compare with, read once: a person with
+# hundreds of roles goes through them for every row of their access
+_VIEW_RESTRICTED = Capability.VIEW_RESTRICTED.value
+_RED = int(Marking.RED)
+_AMBER_STRICT = int(Marking.AMBER_STRICT)
+_CLEAR = int(Marking.CLEAR)
+_CLOSED = TaskForce.Status.CLOSED.value
 
 # the person's agency on a holding's row of "view", else NULL (see below)
 _WHEN_VIEW = f"(CASE WHEN h.codename = '{VIEW}' THEN m.agency_id END)"
@@ -226,11 +233,17 @@ def most_generous(agency_id: int, lead_id: int, covering: Iterable[tuple[int, in
     most generous; between equals the oldest agreement, so the answer is stable; none:
     TLP:CLEAR."""
     if agency_id == lead_id:
-        return Ceiling(int(Marking.RED), leads=True)
-    best = max(covering, key=lambda c: (c[0], -c[1]), default=None)
+        return Ceiling(_RED, leads=True)
+    best = max(covering, key=_generosity, default=None)
     if best is None:
-        return Ceiling(int(Marking.CLEAR))
+        return Ceiling(_CLEAR)
     return Ceiling(int(best[0]), agreement_id=int(best[1]))
+
+
+def _generosity(covering: tuple[int, int]) -> tuple[int, int]:
+    """How ``most_generous`` ranks a coverage row (marking, agreement id): the higher
+    marking, then the older agreement."""
+    return (covering[0], -covering[1])
 
 
 def ceilings(
@@ -256,8 +269,8 @@ def ceilings(
 def seen_marking(ceiling: int, capabilities: frozenset[str]) -> int:
     """The highest marking a holder of ``capabilities`` sees under ``ceiling``: TLP:RED
     only with the view-restricted capability."""
-    if ceiling >= Marking.RED and Capability.VIEW_RESTRICTED not in capabilities:
-        return int(Marking.AMBER_STRICT)
+    if ceiling >= _RED and _VIEW_RESTRICTED not in capabilities:
+        return _AMBER_STRICT
     return int(ceiling)
 
 
@@ -290,10 +303,12 @@ class Access:
     @cached_property
     def _with(self) -> dict[tuple[str, bool], list[int]]:
         found: dict[tuple[str, bool], list[int]] = defaultdict(list)
-        for task_force_id in sorted(self.capabilities):
-            for capability in self.capabilities[task_force_id]:
+        closed = self.closed
+        for task_force_id, held in sorted(self.capabilities.items()):
+            writable = task_force_id not in closed
+            for capability in held:
                 found[(capability, False)].append(task_force_id)
-                if task_force_id not in self.closed:
+                if writable:
                     found[(capability, True)].append(task_force_id)
         return found
 
@@ -301,9 +316,11 @@ class Access:
     def visible_by_ceiling(self) -> dict[int, list[int]]:
         """Task forces the person sees, grouped by the highest marking they see there."""
         groups: dict[int, list[int]] = defaultdict(list)
-        for task_force_id in self.task_forces(Capability.VIEW):
-            ceiling = self.ceilings.get(task_force_id, Marking.CLEAR)
-            groups[seen_marking(ceiling, self.capabilities[task_force_id])].append(task_force_id)
+        ceilings = self.ceilings
+        for task_force_id, held in sorted(self.capabilities.items()):
+            if VIEW in held:
+                ceiling = ceilings.get(task_force_id, _CLEAR)
+                groups[seen_marking(ceiling, held)].append(task_force_id)
         return dict(sorted(groups.items()))
 
     @cached_property
@@ -311,14 +328,24 @@ class Access:
         """Everything above in one string: two readings of a person's access answer the
         same lists and pages exactly when their fingerprints are equal (what the API's
         ETags of task-force content are made of)."""
-        parts = [f"{self.member_of}/{self.agency_id}/{sorted(self.role_ids)}"]
-        for task_force_id in sorted(self.capabilities):
-            parts.append(
-                f"{task_force_id}:{sorted(self.capabilities[task_force_id])}"
-                f":{self.ceilings.get(task_force_id)}:{task_force_id in self.closed}"
-                f":{self.versions.get(task_force_id)}"
+        ceilings, closed, versions = self.ceilings, self.closed, self.versions
+        return repr(
+            (
+                self.member_of,
+                self.agency_id,
+                sorted(self.role_ids),
+                [
+                    (
+                        task_force_id,
+                        sorted(held),
+                        ceilings.get(task_force_id),
+                        task_force_id in closed,
+                        versions.get(task_force_id),
+                    )
+                    for task_force_id, held in sorted(self.capabilities.items())
+                ],
             )
-        return "|".join(parts)
+        )
 
     def sees(self, task_force_id: int, marking: int) -> bool:
         """Does the person see an item of this marking in this task force?"""
@@ -344,25 +371,29 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     agency_id, agency_status, account_active = rows[0][:3]
     if agency_status != Agency.Status.ACTIVE or not account_active:
         return Access(member_of=agency_id)  # they belong to it, but hold nothing
-    capabilities: dict[int, set[str]] = defaultdict(set)
+    capabilities: dict[int, set[str]] = {}
     leads: dict[int, int] = {}
     versions: dict[int, int] = {}
     covering: dict[int, list[tuple[int, int]]] = defaultdict(list)
     closed = set()
     role_ids = set()
-    for *_, role_id, task_force_id, lead_id, status, version, codename, marking, agreement in rows:
+    for row in rows:
+        role_id = row[3]
         if role_id is None:  # a member holding no role
             continue
         role_ids.add(role_id)
-        held = capabilities[task_force_id]
+        task_force_id, codename, marking = row[4], row[8], row[9]
+        held = capabilities.get(task_force_id)
+        if held is None:  # the first row of this task force
+            held = capabilities[task_force_id] = set()
+            leads[task_force_id] = row[5]
+            versions[task_force_id] = row[7]
+            if row[6] == _CLOSED:
+                closed.add(task_force_id)
         if codename is not None:
             held.add(codename)
         if marking is not None:
-            covering[task_force_id].append((marking, agreement))
-        leads[task_force_id] = lead_id
-        versions[task_force_id] = version
-        if status == TaskForce.Status.CLOSED:
-            closed.add(task_force_id)
+            covering[task_force_id].append((marking, row[10]))
     return Access(
         member_of=agency_id,
         agency_id=agency_id,
@@ -370,7 +401,7 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
         ceilings={
             tf: most_generous(agency_id, leads[tf], covering[tf]).marking
             for tf, held in capabilities.items()
-            if Capability.VIEW in held
+            if VIEW in held
         },
         closed=frozenset(closed),
         role_ids=frozenset(role_ids),
