@@ -69,6 +69,12 @@ def test_every_section_prints_and_nothing_is_left_signed_in(catalogue_put_back: 
         "bare insert (one row)",
     ):
         assert re.search(rf"^  {re.escape(row)} +[0-9,]+ ", text, re.MULTILINE), row
+    # the writer picked at random, and one holding the median number of roles where the
+    # tiny data has one: each row says how many roles its writer holds
+    assert re.search(
+        r"^  posting an update, writer holding \d+ roles +[0-9,]+ ", text, re.MULTILINE
+    )
+    assert "writer (picked at random)" in text
     assert "one client, 2 requests in a row per page" in text
     assert "no ETag: not measurable yet" in text or "answered 304" in text
     assert re.search(r"^  1 +[0-9.,]+ ", text, re.MULTILINE)  # a concurrency level

@@ -198,7 +198,10 @@ class Writer:
     task_force: TaskForce
     token: str = ""
 
-    def post(self) -> Request:
+    def current_roles(self) -> int:
+        return RoleAssignment.objects.current().filter(person=self.user).count()
+
+    def post(self, label: str = "") -> Request:
         body = json.dumps(
             {
                 "task_force": self.task_force.pk,
@@ -207,7 +210,7 @@ class Writer:
             }
         )
         return Request(
-            f"POST update by {self.user.pk} in {self.task_force.pk}",
+            label or f"POST update by {self.user.pk} in {self.task_force.pk}",
             UPDATES,
             "POST",
             {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
@@ -809,21 +812,28 @@ class Command(BaseCommand):
         self.write(
             f"-- writes: POST an update beside POST to the bare insert (target ≥ {TARGET['writes']}×) --"
         )
-        writers = self.writers(1)
-        if not writers:
+        # a writer picked at random (the seed's pick holds hundreds of roles, and a write's
+        # cost grows with its writer's access) and one holding the median number of roles
+        picked = self.writers(1)
+        median = self.writers(1, roles=CONCURRENT_ROLES)
+        if not picked:
             self.write("  no one may post updates in an active task force: not measurable")
             self.write("")
             return
-        writer = writers[0]
-        post = writer.post()
-        self.fetch(post)
-        self.write(
-            f"  writer {writer.user.email} into task force {writer.task_force.pk} "
-            f"({Marking(writer.task_force.marking).label}); one post answered 201"
-        )
+        posts = []
+        for writer, who in ((picked[0], "picked at random"), *((w, "median") for w in median)):
+            held = writer.current_roles()
+            post = writer.post(f"posting an update, writer holding {held} roles")
+            self.fetch(post)
+            self.write(
+                f"  writer ({who}) {writer.user.email}, {held} current roles, into task force "
+                f"{writer.task_force.pk} ({Marking(writer.task_force.marking).label}); one post "
+                "answered 201"
+            )
+            posts += [post] * self.options["write_rounds"]
         bare = Request("bare insert (one row)", BARE_INSERT, "POST", expect=201)
         self.fetch(bare)
-        self.interleaved(bare, [post] * self.options["write_rounds"], TARGET["writes"])
+        self.interleaved(bare, posts, TARGET["writes"])
         self.write("")
 
     # --- e. concurrent writes into different task forces ---------------------------------

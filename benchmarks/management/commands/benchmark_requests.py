@@ -45,7 +45,7 @@ from benchmarks.scale.data import HEAVY_EMAIL, LIGHT_EMAIL
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 
-from .benchmark_load import API, API_LISTS, BARE, BARE_INSERT, PAGES, TOKEN_NAME
+from .benchmark_load import API, API_LISTS, BARE, BARE_INSERT, CONCURRENT_ROLES, PAGES, TOKEN_NAME
 from .benchmark_load import Command as Load
 
 
@@ -68,6 +68,9 @@ class Command(BaseCommand):
         parser.add_argument("--profile", default="", help="Profile the first label containing.")
         parser.add_argument("--profile-sort", default="cumulative")
         parser.add_argument("--profile-lines", type=int, default=45)
+        parser.add_argument(
+            "--profile-callers", default="", help="Print who calls functions matching this."
+        )
         parser.add_argument("--sql", action="store_true", help="Print each kind's SQL once.")
         parser.add_argument("--no-writes", action="store_true")
 
@@ -127,28 +130,29 @@ class Command(BaseCommand):
         if writes:
             loader.random = random.Random(1)  # noqa: S311 - picks a writer, no secret
             loader.tokens = self.tokens
-            writer = loader.writers(1)[0]
-            body = json.dumps(
-                {
-                    "task_force": writer.task_force.pk,
-                    "title": "benchmark_requests update",
-                    "body": "Posted in process to time writes.",
-                }
-            )
-            bearer = f"Bearer {writer.token}"
-            probes.append(
-                Probe(
-                    f"POST update by {writer.user.pk} in {writer.task_force.pk}",
-                    lambda c: c.post(
-                        f"{API}/updates/",
-                        body,
-                        content_type="application/json",
-                        HTTP_AUTHORIZATION=bearer,
-                    ),
-                    201,
-                    write=True,
+            picked = loader.writers(1) + loader.writers(1, roles=CONCURRENT_ROLES)
+            for writer in picked:
+                body = json.dumps(
+                    {
+                        "task_force": writer.task_force.pk,
+                        "title": "benchmark_requests update",
+                        "body": "Posted in process to time writes.",
+                    }
                 )
-            )
+                bearer = f"Bearer {writer.token}"
+                probes.append(
+                    Probe(
+                        f"POST update, writer holding {writer.current_roles()} roles",
+                        lambda c, b=body, h=bearer: c.post(  # type: ignore[misc]
+                            f"{API}/updates/",
+                            b,
+                            content_type="application/json",
+                            HTTP_AUTHORIZATION=h,
+                        ),
+                        201,
+                        write=True,
+                    )
+                )
         return probes
 
     def run(self, options: dict[str, Any]) -> None:
@@ -202,3 +206,5 @@ class Command(BaseCommand):
             profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stdout)
         stats.strip_dirs().sort_stats(options["profile_sort"]).print_stats(options["profile_lines"])
+        if options["profile_callers"]:
+            stats.print_callers(options["profile_callers"])
