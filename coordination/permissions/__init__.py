@@ -186,10 +186,18 @@ def one_of(count: int | None = None) -> str:
     return "= ANY(%s::bigint[])" if count is None else f"IN ({', '.join(['%s'] * count)})"
 
 
+def one_of_values(values: Sequence[int], *, postgresql: bool) -> tuple[int | None, Sequence[Any]]:
+    """The ``count`` that ``one_of`` takes for ``values`` and the parameters its SQL reads:
+    on PostgreSQL no count and the ids as one array, elsewhere their count and one
+    parameter each."""
+    ids = list(values)
+    return (None, (ids,)) if postgresql else (len(ids), ids)
+
+
 class TableCondition(models.Expression):
     """A condition written once in SQL on a table's alias (``condition``), as a filter on a
     queryset of that table: the alias is the queryset's own, and ``postgresql`` says which
-    form to write (``one_of``)."""
+    form to write (``one_of``, with ``one_of_values`` for its parameters)."""
 
     conditional = True
     output_field = models.BooleanField()

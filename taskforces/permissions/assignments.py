@@ -17,6 +17,7 @@ from coordination.permissions import (
     Step,
     TableCondition,
     one_of,
+    one_of_values,
     register,
 )
 
@@ -77,10 +78,8 @@ class SeenAssignments(TableCondition):
         self.task_force_ids = [int(i) for i in task_force_ids_with(user, Capability.VIEW)]
 
     def condition(self, alias: str, *, postgresql: bool) -> tuple[str, Sequence[Any]]:
-        ids = self.task_force_ids
-        if postgresql:
-            return seen_condition(alias), (ids, self.person_id, self.person_id)
-        return seen_condition(alias, task_forces=len(ids)), (*ids, self.person_id, self.person_id)
+        count, ids = one_of_values(self.task_force_ids, postgresql=postgresql)
+        return seen_condition(alias, task_forces=count), (*ids, self.person_id, self.person_id)
 
 
 def _reviews(user: Any, agency: Agency) -> bool:

@@ -17,6 +17,7 @@ from coordination.permissions import (
     Step,
     TableCondition,
     one_of,
+    one_of_values,
     register,
 )
 from coordination.permissions.markings import Marking
@@ -202,10 +203,8 @@ class AskedToAcknowledge(TableCondition):
         self.agency_id = held.agency_id
 
     def condition(self, alias: str, *, postgresql: bool) -> tuple[str, Sequence[Any]]:
-        roles = self.role_ids
-        if postgresql:
-            return asked_condition(alias), (roles, self.agency_id)
-        return asked_condition(alias, roles=len(roles)), (*roles, self.agency_id)
+        count, roles = one_of_values(self.role_ids, postgresql=postgresql)
+        return asked_condition(alias, roles=count), (*roles, self.agency_id)
 
 
 @register(Update)
