@@ -815,11 +815,11 @@ class Command(BaseCommand):
         # a writer picked at random (the seed's pick holds hundreds of roles, and a write's
         # cost grows with its writer's access) and one holding the median number of roles
         picked = self.writers(1)
-        median = self.writers(1, roles=CONCURRENT_ROLES)
         if not picked:
             self.write("  no one may post updates in an active task force: not measurable")
             self.write("")
             return
+        median = self.writers(1, roles=CONCURRENT_ROLES)
         posts = []
         for writer, who in ((picked[0], "picked at random"), *((w, "median") for w in median)):
             held = writer.current_roles()

@@ -25,7 +25,6 @@ and outbox events and rows of ``benchmarks_barerow``: run it on a scratch databa
 from __future__ import annotations
 
 import cProfile
-import json
 import pstats
 import random
 import statistics
@@ -132,22 +131,16 @@ class Command(BaseCommand):
             loader.tokens = self.tokens
             picked = loader.writers(1) + loader.writers(1, roles=CONCURRENT_ROLES)
             for writer in picked:
-                body = json.dumps(
-                    {
-                        "task_force": writer.task_force.pk,
-                        "title": "benchmark_requests update",
-                        "body": "Posted in process to time writes.",
-                    }
-                )
-                bearer = f"Bearer {writer.token}"
+                # the load benchmark's own post (its body and token), sent in process
+                post = writer.post(f"POST update, writer holding {writer.current_roles()} roles")
                 probes.append(
                     Probe(
-                        f"POST update, writer holding {writer.current_roles()} roles",
-                        lambda c, b=body, h=bearer: c.post(  # type: ignore[misc]
-                            f"{API}/updates/",
-                            b,
+                        post.label,
+                        lambda c, r=post: c.post(  # type: ignore[misc]
+                            r.path,
+                            r.body,
                             content_type="application/json",
-                            HTTP_AUTHORIZATION=h,
+                            HTTP_AUTHORIZATION=r.headers["Authorization"],
                         ),
                         201,
                         write=True,
