@@ -25,7 +25,7 @@ from taskforces.models import Objective, RoleTemplate, TaskForce
 
 from ..conftest import ACCESS_QUERIES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
 RESOURCES = (
     "agencies",

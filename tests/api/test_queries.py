@@ -22,6 +22,9 @@ from taskforces import services
 from ..conftest import ACCESS_QUERIES, role_named
 from ..factories import AgencyFactory, agreement_in_force, person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 MORE = 32
 
 

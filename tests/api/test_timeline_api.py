@@ -19,7 +19,7 @@ from taskforces.models import TimelineEntry
 from ..conftest import role_named
 from ..factories import person
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
 URL = "/api/v1/timeline-entries/"
 

@@ -36,7 +36,7 @@ from taskforces.models import (
 )
 from tests.factories import person
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
 # Models whose records live inside a task force (a role's group too): the admin shows
 # them on a need-to-know basis, like every other page.

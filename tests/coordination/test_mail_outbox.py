@@ -34,6 +34,9 @@ from taskforces import services as tf_services
 
 from ..factories import PASSWORD, person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 DOWN = "tests.coordination.test_mail_outbox.MailServerDown"

@@ -27,6 +27,9 @@ from taskforces.models import Objective, Task, TaskForce, Update
 from ..conftest import role_named
 from ..factories import AgencyFactory, acting_for, person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 ALL = set(Marking)
 UP_TO_AMBER = {Marking.CLEAR, Marking.GREEN, Marking.AMBER}
 UP_TO_STRICT = UP_TO_AMBER | {Marking.AMBER_STRICT}

@@ -27,6 +27,9 @@ from coordination.web.templatetags.concord_ui import STATUS_COLOURS, priority_ta
 from taskforces import services
 from taskforces.models import Objective, Participation, Task, TaskForce
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")

@@ -26,6 +26,9 @@ from coordination.models import Event, Notification
 from coordination.permissions.markings import Marking
 from taskforces import services
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 N = Notification.EmailStatus
 
 

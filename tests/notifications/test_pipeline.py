@@ -26,6 +26,9 @@ from taskforces.permissions import audience
 from ..conftest import role_named
 from ..factories import person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 N = Notification.EmailStatus
 
 

@@ -29,6 +29,9 @@ from taskforces.models import Participation
 from ..conftest import role_named
 from ..factories import AgencyFactory, person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 MORE = 12
 
 

@@ -37,6 +37,9 @@ from tests.factories import AgencyFactory, person
 from .conftest import Clients, PageProblems, client_for, path_of
 from .pages import PAGES, Visit, dispatch_events
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 RAW_MARKERS = ("<script>alert(", "<img src=x onerror", "<svg onload")
 
 

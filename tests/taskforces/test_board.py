@@ -18,6 +18,9 @@ from taskforces.models import Objective, TaskForce
 
 from .test_pages import grow
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 HTMX = {"HX-Request": "true", "HX-Target": "board"}
 
 

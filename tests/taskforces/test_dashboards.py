@@ -17,6 +17,8 @@ from taskforces import services
 from ..factories import AgencyFactory
 from .test_pages import grow
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
 
 def dashboard(client, who) -> str:
     client.force_login(who)

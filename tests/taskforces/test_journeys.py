@@ -22,6 +22,8 @@ from taskforces.models import (
 from ..conftest import role_named
 from ..factories import person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
 
 @pytest.fixture
 def as_user(client):

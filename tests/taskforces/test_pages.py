@@ -12,6 +12,8 @@ from taskforces.models import Role, RoleAssignment
 from ..conftest import ACCESS_QUERIES
 from ..factories import PASSWORD, person
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
 
 def grow(world, n: int = 15) -> None:
     """More objectives, tasks, updates and role holders, so an N+1 would show."""

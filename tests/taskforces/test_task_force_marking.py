@@ -25,6 +25,9 @@ from taskforces.selectors import sees_mandate, task_forces_for
 
 from ..conftest import role_named
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 MANDATE = "Protect life and property."
 PERSONAS = ("lead_liaison", "lead_staff", "partner_liaison", "partner_staff")
 

@@ -25,7 +25,7 @@ from taskforces.models import Objective, TimelineEntry
 from ..conftest import role_named
 from ..factories import person
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
 K = TimelineEntry.Kind
 HOUR = datetime.timedelta(hours=1)

@@ -13,6 +13,9 @@ from coordination.permissions.markings import Marking
 from taskforces import services
 from taskforces.models import Acknowledgement
 
+pytestmark = pytest.mark.usefixtures("module_world")
+
+
 BANNER = 'id="critical-banner"'
 
 
