@@ -26,8 +26,10 @@ path, as does a page past the last one (which answers the general path's 400).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +61,34 @@ if TYPE_CHECKING:
 # the query parameters a lean answer takes; any other sends the request the general way
 PAGING = frozenset({"page", "page_size"})
 
-_moment = serializers.DateTimeField()
 _day = serializers.DateField()
+
+# The field that writes the times of the answer being built. DRF's ``DateTimeField`` looks
+# the current time zone up for every value it writes (a context-local read, the larger
+# part of writing a time); ``times_in_current_zone`` gives it the zone, read once, for one
+# answer's rows: the same zone, so the same text.
+# Outside such an answer (one row, as ``one_update``), the plain field.
+_moment: contextvars.ContextVar[serializers.DateTimeField | None] = contextvars.ContextVar(
+    "lean_moment", default=None
+)
+_moment_looking_up = serializers.DateTimeField()
+
+
+@contextlib.contextmanager
+def times_in_current_zone() -> Iterator[None]:
+    """While rows are built: times written in the zone current now (the reader's)."""
+    token = _moment.set(serializers.DateTimeField(default_timezone=timezone.get_current_timezone()))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
 
 
 def moment(value: datetime.datetime | None) -> str | None:
     """A time as the API's serializers write it (``DateTimeField``)."""
-    return None if value is None else _moment.to_representation(value)
+    if value is None:
+        return None
+    return (_moment.get() or _moment_looking_up).to_representation(value)
 
 
 def day(value: datetime.date | None) -> str | None:
@@ -387,7 +410,8 @@ def lean_answer(view: GenericAPIView, request: Request) -> Response | None:
     if not rows and number > 1:
         return None  # past the last page: the general path says how many there are
     total = int(rows[0][-1]) if rows else 0
-    data = [statement.build(row) for row in rows]
+    with times_in_current_zone():
+        data = [statement.build(row) for row in rows]
     if not content:
         # assignments become current or lapse with time alone: their ETag is the rows as
         # read, with whether each is current now

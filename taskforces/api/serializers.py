@@ -230,6 +230,9 @@ class RoleAssignmentSerializer(ReadSerializer):
     agency = AgencyRefSerializer(read_only=True)
     assigned_by = PersonRefSerializer(read_only=True, allow_null=True)
     is_current = serializers.SerializerMethodField()
+    # a property of the model: declared, so it is written as every other time is (in the
+    # reader's zone), not as the JSON encoder writes a bare datetime (always UTC)
+    recertification_due_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = RoleAssignment

@@ -5,6 +5,7 @@ last one, go the general way. PostgreSQL only: the statements are PostgreSQL's."
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -86,6 +87,24 @@ def test_every_lean_list_is_byte_for_byte_the_general_answer(world, monkeypatch)
     for piece in (b'"contributing_agencies":[{', b'"ack_roles":[{', b'"ack_agencies":[{'):
         assert piece in shown
     assert b'"acknowledged_by_me":true' in shown and b'"mandate_withheld":true' in shown
+
+
+def test_a_lean_list_writes_times_in_the_readers_zone_as_the_general_path(
+    world, monkeypatch
+) -> None:
+    """Times are written in the reader's zone (``TimeZoneMiddleware``), read once per
+    answer by the lean lists: the same text as the general path, offset included."""
+    reader = world.lead_liaison
+    reader.time_zone = "Pacific/Auckland"
+    reader.save(update_fields=["time_zone"])
+    client = APIClient()
+    client.force_login(reader)  # a session: the middleware knows the reader
+    lean_answers = {r: client.get(f"/api/v1/{r}/").content for r in LEAN}
+    monkeypatch.setattr("taskforces.api.views.lean_answer", lambda view, request: None)
+    general = {r: client.get(f"/api/v1/{r}/").content for r in LEAN}
+    assert lean_answers == general
+    offsets = re.findall(rb'"created_at":"[0-9T:.-]+([+-][0-9]{2}:[0-9]{2}|Z)"', general[LEAN[0]])
+    assert offsets and set(offsets) <= {b"+12:00", b"+13:00"}
 
 
 def test_anything_but_a_page_takes_the_general_path(world, monkeypatch) -> None:
