@@ -3,7 +3,8 @@ a request whose ``If-None-Match`` names the current one gets ``304 Not Modified`
 body — nothing serialised.
 
 An ETag stands for what the answer depends on besides the code: who asks and what they
-ask for (the person, the path with its query string, the media type and language), and
+ask for (the person, the path with its query string, the media type and language, the
+time zone its times are written in: the reader's, ``coordination.web.timezones``), and
 the data. A view says how it knows the data's state:
 
 * :meth:`ConditionalMixin.state_before_query` — known before reading any row (task-force
@@ -22,6 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Model
+from django.utils import timezone
 from django.utils.http import parse_etags, quote_etag
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +63,7 @@ def etag_for(request: Request, state: str) -> str:
             request.get_full_path(),
             request.META.get("HTTP_ACCEPT", ""),
             request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
+            timezone.get_current_timezone_name(),
         )
     )
     digest = hashlib.sha256(f"{asked}\n{state}".encode()).hexdigest()[:40]

@@ -93,6 +93,21 @@ def test_the_etag_depends_on_who_asks_and_what_they_ask(world) -> None:
     assert len({lead, partner, filtered}) == 3
 
 
+@pytest.mark.parametrize("resource", ["objectives", "role-assignments", "agencies"])
+def test_the_etag_depends_on_the_zone_times_are_written_in(world, resource) -> None:
+    """A reader who changes their time zone gets their times in it at once: what they
+    kept, written in the old zone, is not answered 304."""
+    reader = world.lead_liaison
+    client = APIClient()
+    client.force_login(reader)  # a session: the reader's zone applies (TimeZoneMiddleware)
+    before = client.get(f"/api/v1/{resource}/")
+    reader.time_zone = "Pacific/Auckland"
+    reader.save(update_fields=["time_zone"])
+    after = client.get(f"/api/v1/{resource}/", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200 and after["ETag"] != before["ETag"]
+    assert after.content != before.content  # the same rows, their times in another zone
+
+
 def rename_lead_agency(w: SimpleNamespace) -> None:
     Agency.objects.filter(pk=w.lead.pk).update(name="National Flood Authority")
 
