@@ -6,7 +6,7 @@ A person holds a capability in a task force when all of this holds:
    an agency that is itself active (``members``);
 2. they **hold a role** there: an assignment, for that agency, that has started and has
    neither ended nor expired, to a role of a task force whose participation by that agency
-   is accepted (``holdings``);
+   is accepted (``holding_ids``);
 3. the role's group is **granted** the capability on that task force (guardian's object
    permission rows, ``granted``).
 
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -56,7 +56,6 @@ from coordination.permissions.markings import Marking
 from .models import (
     Capability,
     Participation,
-    RoleAssignment,
     TaskForce,
     TaskForceGroupObjectPermission,
 )
@@ -111,12 +110,6 @@ def holding_ids(
         f"WHERE {_holding_conditions()} AND {_member_condition()} AND {where}"
     )
     return RawSQL(sql, (at, at, *params))  # noqa: S611  # nosec B611 - the SQL is ours; values are parameters
-
-
-def holdings(at: datetime.datetime) -> QuerySet[RoleAssignment]:
-    """The assignments that confer their role at ``at``: conditions 1 and 2 (a queryset,
-    for the explanation and the lists of one's roles)."""
-    return RoleAssignment.objects.filter(pk__in=holding_ids(at, where="TRUE", params=()))
 
 
 def _coverage_conditions(agency: str, task_force: str, lead: str) -> str:

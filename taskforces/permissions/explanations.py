@@ -11,8 +11,9 @@ from agencies.models import Agency
 from agencies.selectors import membership_of
 from coordination.permissions import Step
 
-from ..access import granted, holdings
+from ..access import granted
 from ..models import Capability, Participation, RoleAssignment, TaskForce
+from ._common import current_assignments
 
 
 def _task_force_chain(
@@ -52,10 +53,11 @@ def _task_force_chain(
     steps.append(Step(f"{agency} takes part in {task_force}{lead}.", True))
 
     now = timezone.now()
-    # the roles the rule counts (taskforces.access.holdings), and the others for the story
+    # the roles the rule counts: those behind the person's access (read once per request,
+    # ``current_assignments``), and the others for the story
     current = list(
-        holdings(now)
-        .filter(person_id=user.pk, agency_id=agency.pk, role__task_force=task_force)
+        current_assignments(user)
+        .filter(role__task_force=task_force)
         .select_related("role", "assigned_by")
         .order_by("-starts_at")
     )
