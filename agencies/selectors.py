@@ -26,8 +26,14 @@ def membership_of(user: Any) -> Membership | None:
     note = request_memory.remembered("agencies.membership", MEMBERSHIP_TABLES)
     if note is not None and user.pk in note:
         return note[user.pk]
+    # at most one is active (``membership_one_active_per_person``): no order is needed
+    # beyond the key that ``first`` sorts by, where the model's (agency name, the person's
+    # e-mail) would join the person's row only to sort one row
     found = (
-        Membership.objects.select_related("agency").filter(user_id=user.pk, is_active=True).first()
+        Membership.objects.select_related("agency")
+        .filter(user_id=user.pk, is_active=True)
+        .order_by("pk")
+        .first()
     )
     if note is not None:
         note[user.pk] = found

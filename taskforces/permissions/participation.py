@@ -33,13 +33,16 @@ class ParticipationPolicy(Policy[Participation]):
             return queryset.filter(
                 Q(InList("task_force_id", held.task_forces(Capability.VIEW))) | mine
             )
-        liaison_of = Membership.objects.filter(
-            user_id=user.pk,
-            is_active=True,
-            role=Membership.Role.LIAISON,
-            agency__status=Agency.Status.ACTIVE,
-        ).values("agency_id")
-        return queryset.filter(agency_id__in=liaison_of).exclude(
+        # a liaison officer of an active agency answers for it: their membership as this
+        # request read it (``membership_of``), the agency then a value, not a subquery
+        membership = membership_of(user)
+        if (
+            membership is None
+            or membership.role != Membership.Role.LIAISON
+            or membership.agency.status != Agency.Status.ACTIVE
+        ):
+            return queryset.none()
+        return queryset.filter(agency_id=membership.agency_id).exclude(
             task_force__status=TaskForce.Status.CLOSED
         )
 
