@@ -55,7 +55,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         context.update(
             {
                 "task_forces": selectors.task_forces_for(user).order_by("name")[:20],
-                "tasks": selectors.my_open_tasks(user)[:SHOWN],
+                "tasks": selectors.my_next_tasks(user, SHOWN),
                 # read here, before the page, so the banner above it uses the same rows
                 "to_acknowledge": selectors.awaiting_my_acknowledgement(user, SHOWN),
             }
