@@ -4,6 +4,7 @@ on, and nobody sees another kind's lists or empty ones that do not apply to them
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -55,6 +56,34 @@ def test_staff_see_critical_updates_first_then_their_tasks_and_roles(client, wor
     assert "Fill sandbags" in html[tasks:roles]
     for other in ("inv-h", "staff-h", "recert-h", "agr-h", "apps-h"):
         assert f'id="{other}"' not in html
+
+
+def test_my_tasks_are_the_ten_soonest_due_of_the_open_ones_in_order(client, world):
+    """The list finds its rows among the tasks before joining them (my_next_tasks): the
+    first ten by due date (undated last, then by id), none done or cancelled."""
+    today = timezone.localdate()
+    objective = world.objectives[Marking.GREEN]
+
+    def task(title, days, status="todo"):
+        due = None if days is None else today + datetime.timedelta(days=days)
+        return services.create_task(
+            objective=objective,
+            title=title,
+            assignee=world.lead_staff,
+            due_date=due,
+            status=status,
+            by=world.lead_liaison,
+        )
+
+    # created out of order, so neither insertion nor id order is the due order
+    for days in (9, None, 3, 12, 1, 7, 11, 5, 2, 10, 4, 8, 6):
+        task(f"Sandbag run {'undated' if days is None else days:>2}", days)
+    task("Sandbag run done", 0, status="done")
+    task("Sandbag run cancelled", 0, status="cancelled")
+    html = dashboard(client, world.lead_staff)
+    section = html[html.index('id="tasks-h"') : html.index('id="roles-h"')]
+    shown = re.findall(r"Sandbag run [^<]+", section)
+    assert shown == [f"Sandbag run {days:>2}" for days in range(1, 11)]
 
 
 def test_acknowledging_from_the_dashboard(client, world):
