@@ -221,8 +221,8 @@ def test_restrict_agrees_with_explain_for_every_object(db, model, action):
         # explains many objects has (nothing is written in between)
         with request_memory.request_memory():
             restricted = set(
-                model._default_manager.restrict(user, action).values_list("pk", flat=True)
-            )  # type: ignore[attr-defined]
+                model._default_manager.restrict(user, action).values_list("pk", flat=True)  # type: ignore[attr-defined]
+            )
             explained = {
                 obj.pk for obj in model._default_manager.all() if explain(user, action, obj).allowed
             }
