@@ -19,3 +19,7 @@ application = get_asgi_application()
 # thread: close each at the end of its request, as Django's documentation advises.
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
+
+from coordination.web.memory import settle  # noqa: E402 - needs the settings loaded above
+
+settle()
