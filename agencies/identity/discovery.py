@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 # what Concord needs from the provider: where to send people, where to fetch tokens and
@@ -45,18 +48,30 @@ def private_address(host: str) -> str | None:
     (its database, its cache, a cloud's metadata service). Hosts the operator names in
     ``CONCORD_IDP_PRIVATE_HOSTS`` or ``CONCORD_IDP_INSECURE_HOSTS`` (a provider on the
     agency's own network, a local demo) may be anywhere."""
-    trusted = {*settings.CONCORD_IDP_PRIVATE_HOSTS, *settings.CONCORD_IDP_INSECURE_HOSTS}
-    if host in trusted:
+    if _trusted(host):
         return None
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return None  # unknown: the fetch itself says it could not reach it
     for *_, address in found:
-        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
-        if not ip.is_global:
-            return str(ip)
+        private = _not_public(str(address[0]))
+        if private is not None:
+            return private
     return None
+
+
+def _trusted(host: str) -> bool:
+    """Is ``host`` one the operators allow anywhere (``CONCORD_IDP_PRIVATE_HOSTS``,
+    ``CONCORD_IDP_INSECURE_HOSTS``)?"""
+    return host in {*settings.CONCORD_IDP_PRIVATE_HOSTS, *settings.CONCORD_IDP_INSECURE_HOSTS}
+
+
+def _not_public(address: str) -> str | None:
+    """``address`` (an IP, with or without an IPv6 zone) when it is not on the public
+    internet, else ``None``."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return None if ip.is_global else str(ip)
 
 
 class PrivateAddress(requests.ConnectionError):
@@ -67,17 +82,98 @@ class PrivateAddress(requests.ConnectionError):
         self.host, self.address = host, address
 
 
+class _ConnectedToPrivate(OSError):
+    """Raised inside urllib3 when a connection has reached a private address: the socket
+    is closed before a byte is sent (``PublicOnlySession`` turns it into
+    ``PrivateAddress``)."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} is at {address}, an address of a private network.")
+        self.host, self.address = host, address
+
+
+class _PeerChecked:
+    """A urllib3 connection that, once connected and before sending anything (the TLS
+    handshake included), checks the address it is connected to: the one the connection
+    itself looked up, not the one ``private_address`` saw a moment before. A DNS server
+    answering a public address to the check and a private one to the connection (DNS
+    rebinding) reaches nothing."""
+
+    host: str
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]  # urllib3's connection
+        if _trusted(self.host):
+            return sock
+        private = _not_public(str(sock.getpeername()[0]))
+        if private is not None:
+            sock.close()
+            raise _ConnectedToPrivate(self.host, private)
+        return sock
+
+
+class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PeerChecked, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _PeerCheckedAdapter(HTTPAdapter):
+    """requests' adapter, its direct connections checked where they arrive. (Through a
+    proxy the connection is to the proxy, which the operators chose: there the host's
+    name is checked, as every request's is.)"""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPPool,
+            "https": _CheckedHTTPSPool,
+        }
+
+
+def _connected_to_private(error: BaseException) -> _ConnectedToPrivate | None:
+    """The refusal behind a requests ``ConnectionError``, which urllib3 wraps (a
+    ``MaxRetryError`` whose reason holds it among its arguments), or ``None``."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        found = pending.pop()
+        if not isinstance(found, BaseException) or id(found) in seen:
+            continue
+        if isinstance(found, _ConnectedToPrivate):
+            return found
+        seen.add(id(found))
+        pending += [found.__cause__, found.__context__, getattr(found, "reason", None)]
+        pending += list(found.args)
+    return None
+
+
 class PublicOnlySession(requests.Session):
     """How Concord reaches identity providers, at "Test connection" and at every sign-in
     (allauth's discovery, token, claims and keys requests, through
     ``SocialAccountAdapter.get_requests_session``): the host of each request, and of each
     redirect followed, is looked up again just before it is sent and refused when at a
     private address (``private_address``), so a provider whose name was moved to one
-    after it was tested is not reached either. Within ``timeout`` seconds."""
+    after it was tested is not reached either; and each connection checks the address it
+    actually reached before sending anything (``_PeerChecked``), so a name that resolves
+    differently for the check and for the connection is refused too. Within ``timeout``
+    seconds."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.timeout = timeout
+        self.mount("http://", _PeerCheckedAdapter())
+        self.mount("https://", _PeerCheckedAdapter())
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
@@ -88,7 +184,13 @@ class PublicOnlySession(requests.Session):
         private = private_address(host)
         if private is not None:
             raise PrivateAddress(host, private)
-        return super().send(request, **kwargs)
+        try:
+            return super().send(request, **kwargs)
+        except requests.ConnectionError as error:
+            refused = _connected_to_private(error)
+            if refused is None:
+                raise
+            raise PrivateAddress(refused.host, refused.address) from error
 
 
 def fetch_discovery(issuer: str) -> requests.Response:

@@ -539,6 +539,67 @@ def test_every_request_to_a_provider_is_checked_where_it_goes(settings, idp_a):
             session.send(redirect)
 
 
+def test_a_name_that_resolves_publicly_for_the_check_and_privately_for_the_connection_is_refused(
+    settings, idp_a, monkeypatch
+):
+    """DNS rebinding: a DNS server under an attacker's control answers a public address
+    when Concord checks the provider's name, then a private one when the connection looks
+    it up a moment later. The connection checks the address it actually reached before
+    sending anything, so the provider (here the real one, on this machine) is not reached:
+    refused as any private address is, at "Test connection" and at sign-in alike."""
+    import requests
+
+    from agencies.identity.discovery import PrivateAddress, discover
+
+    settings.CONCORD_IDP_INSECURE_HOSTS = []
+    settings.CONCORD_IDP_PRIVATE_HOSTS = []
+    name = "idp.rebinding.example"
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host != name:
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        # the first lookup of each round is answered publicly, the later ones locally
+        return real("93.184.215.14" if len(lookups) == 1 else "127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    issuer = idp_a.issuer.replace("127.0.0.1", name)
+    well_known = f"{issuer}/.well-known/openid-configuration"
+    # (the provider answers only to its own name: the request says it, as a rebinding
+    # attacker's page would)
+    as_itself = {"Host": idp_a.issuer.split("/")[2]}
+
+    # what the rebinding would give without the connection's check: the provider answers
+    lookups.append("(a round of the plain session: every lookup local)")
+    plain = requests.get(well_known, headers=as_itself, timeout=10)
+    assert plain.json()["issuer"] == idp_a.issuer
+
+    lookups.clear()
+    with (
+        SocialAccountAdapter().get_requests_session() as session,
+        pytest.raises(PrivateAddress) as refused,
+    ):
+        session.get(well_known, headers=as_itself)
+    assert (refused.value.host, refused.value.address) == (name, "127.0.0.1")
+    assert len(lookups) == 2  # the name's check, then the connection's own lookup
+
+    lookups.clear()
+    report = discover(issuer)
+    assert not report.ok
+    assert f"{name} is at 127.0.0.1, an address of a private or local network" in (
+        " ".join(report.problems)
+    )
+
+    # a host the operators trust is reached wherever it is (its name is not checked: the
+    # connection's lookup is the round's first, answered locally here)
+    lookups[:] = ["(a round with a trusted name)"]
+    settings.CONCORD_IDP_PRIVATE_HOSTS = [name]
+    with SocialAccountAdapter().get_requests_session() as session:
+        assert session.get(well_known, headers=as_itself).json()["issuer"] == idp_a.issuer
+
+
 # --- sign-in requests -----------------------------------------------------------------------
 
 
