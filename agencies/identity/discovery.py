@@ -75,7 +75,8 @@ def _not_public(address: str) -> str | None:
 
 
 class PrivateAddress(requests.ConnectionError):
-    """Refused before connecting: the host is at an address of a private or local network."""
+    """Refused before anything is sent: the host is at an address of a private or local
+    network (by its name's check, or by where its connection arrived)."""
 
     def __init__(self, host: str, address: str) -> None:
         super().__init__(f"{host} is at {address}, an address of a private network.")

@@ -4,8 +4,9 @@ Python's cyclic garbage collector runs while a request allocates objects, and no
 (a *full* collection) it walks every object the process holds: Django, the apps, their
 models, URL patterns and templates, some 200,000 objects loaded once and kept for the life
 of the process. A request that allocates much (a board of sixty objectives, a person with
-hundreds of roles) set off such a walk every few requests, and that request took 100 to
-180 ms instead of 20 to 70 (``benchmarks/HISTORY.md``, "the collector's pauses").
+hundreds of roles) set off such a walk every few dozen requests, and that request took 130
+to 180 ms where its neighbours took 15 to 65 (``benchmarks/HISTORY.md``, "the collector's
+pauses").
 
 ``settle`` loads what the first request would otherwise load (the URL patterns and,
 through them, every view), collects what starting up left, and *freezes* the rest
