@@ -90,3 +90,22 @@ def test_it_refuses_what_it_cannot_measure() -> None:
         call_command("benchmark_load", "--levels", "0,2", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--lists"):
         call_command("benchmark_load", "--lists", "agencies", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("ratio", "target", "printed"),
+    [
+        (0.5953, 0.6, "0.595"),  # a miss that two decimals would round up to its target
+        (0.6, 0.6, "0.60"),
+        (0.6049, 0.6, "0.60"),
+        (0.2449, 0.25, "0.24"),
+        (0.2496, 0.25, "0.250"),  # reads 0.25 with two decimals, misses 0.25
+        (0.0712, 0.2, "0.07"),
+    ],
+)
+def test_a_ratio_is_never_printed_as_meeting_a_target_it_misses(
+    ratio: float, target: float, printed: str
+) -> None:
+    from benchmarks.management.commands.benchmark_load import shown
+
+    assert shown(ratio, target) == printed

@@ -223,6 +223,15 @@ def ms(value: float) -> str:
     return f"{value:,.1f}"
 
 
+def shown(ratio: float, target: float) -> str:
+    """A ratio with two decimals, or three where two would round it across its target
+    (0.5953 reads 0.60 beside a target of 0.6 it misses: it is printed 0.595)."""
+    text = f"{ratio:.2f}"
+    if (float(text) >= target) != (ratio >= target):
+        text = f"{ratio:.3f}"
+    return text
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile (``share`` between 0 and 1)."""
     if not values:
@@ -711,7 +720,7 @@ class Command(BaseCommand):
                 f"{load.rps:,.0f}",
                 ms(load.p50_ms),
                 ms(load.p95_ms),
-                f"{ratio:.2f}",
+                shown(ratio, target),
                 "yes" if ratio >= target else "NO",
                 load.problems(),
             )
@@ -1028,7 +1037,7 @@ class Command(BaseCommand):
                 kinds.row(label, f"{stats[0]:,.1f}", str(stats[1]), ms(stats[2]), ms(stats[3]))
         errors = sum(r.errors for r in runs)
         self.write(
-            f"  reads ÷ bare view: {mixed.reads_per_s:,.0f} ÷ {yardstick:,.0f} = {ratio:.2f} "
+            f"  reads ÷ bare view: {mixed.reads_per_s:,.0f} ÷ {yardstick:,.0f} = {shown(ratio, TARGET['mixed'])} "
             f"({'meets' if ratio >= TARGET['mixed'] else 'BELOW'} {TARGET['mixed']}); errors: {errors}"
             + (f" ({'; '.join(mixed.failures)})" if mixed.failures else "")
         )
