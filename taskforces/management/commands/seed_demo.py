@@ -1106,7 +1106,8 @@ class Command(BaseCommand):
                 self.row(email, spec.acronym, Membership.Role(p.role).label, text + hint)
         out("-" * WIDTH)
         out(f"Password for every account above: {DEMO_PASSWORD}")
-        out("Sign in at http://127.0.0.1:8000/accounts/login/ — Django admin at /admin/")
+        # (the address is the server's: ``make run`` prints it next, with its HOST_PORT)
+        out("Sign in at /accounts/login/ of the portal's address — Django admin at /admin/")
         out("=" * WIDTH)
 
     def row(self, email: str, agency: str, role: str, text: str) -> None:
