@@ -8,7 +8,6 @@ each test runs in its own savepoint on top of it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from io import StringIO
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.test import RequestFactory, override_settings
+from django.test import RequestFactory
 
 from agencies.models import Agency, Membership, SharingAgreement
 from coordination.models import AuditEvent, User
@@ -215,18 +214,3 @@ def test_partial_demo_data_is_refused(output: str, monkeypatch: pytest.MonkeyPat
     with pytest.raises(CommandError, match="fresh database"):
         seed()
     assert counts() == before
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_demos_e_mails_are_not_printed() -> None:
-    """`make run` prints the demo logins; the e-mails the demo's own events cause (a
-    couple of hundred, which the console mail server of `make run` would print before the
-    logins) are kept out of the console, and the output says so. Committed, as `make run`
-    does, so that the e-mails are really sent."""
-    printed = StringIO()
-    console = "django.core.mail.backends.console.EmailBackend"
-    with override_settings(CONCORD_EMAIL_TRANSPORT=console), redirect_stdout(printed):
-        output = seed()
-    assert "notification e-mails the demo data caused were not sent" in output
-    assert "Subject:" not in printed.getvalue()
-    assert DEMO_PASSWORD in output  # the logins
