@@ -11,7 +11,9 @@ pauses").
 ``settle`` loads what the first request would otherwise load (the URL patterns and,
 through them, every view), collects what starting up left, and *freezes* the rest
 (``gc.freeze``): full collections no longer walk it. What requests make is collected as
-before. Nothing is kept for later requests: only the collector's bookkeeping changes.
+before. Nothing is kept for later requests: only the collector's bookkeeping changes. (A
+frozen object dropped later is still freed when nothing refers to it; only a reference
+cycle among frozen objects would stay, at most what the process held when it started.)
 """
 
 from __future__ import annotations
