@@ -567,8 +567,8 @@ def test_a_name_that_resolves_publicly_for_the_check_and_privately_for_the_conne
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     issuer = idp_a.issuer.replace("127.0.0.1", name)
     well_known = f"{issuer}/.well-known/openid-configuration"
-    # (the provider answers only to its own name: the request says it, as a rebinding
-    # attacker's page would)
+    # (this provider answers only requests that name its own host, as Django's
+    # ALLOWED_HOSTS has it; a service inside a network often answers any)
     as_itself = {"Host": idp_a.issuer.split("/")[2]}
 
     # what the rebinding would give without the connection's check: the provider answers
