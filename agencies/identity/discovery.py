@@ -83,16 +83,6 @@ class PrivateAddress(requests.ConnectionError):
         self.host, self.address = host, address
 
 
-class _ConnectedToPrivate(OSError):
-    """Raised inside urllib3 when a connection has reached a private address: the socket
-    is closed before a byte is sent (``PublicOnlySession`` turns it into
-    ``PrivateAddress``)."""
-
-    def __init__(self, host: str, address: str) -> None:
-        super().__init__(f"{host} is at {address}, an address of a private network.")
-        self.host, self.address = host, address
-
-
 class _PeerChecked:
     """A urllib3 connection that, once connected and before sending anything (the TLS
     handshake included), checks the address it is connected to: the one the connection
@@ -109,7 +99,8 @@ class _PeerChecked:
         private = _not_public(str(sock.getpeername()[0]))
         if private is not None:
             sock.close()
-            raise _ConnectedToPrivate(self.host, private)
+            # (an OSError, as requests' errors are: urllib3 wraps it; the session unwraps)
+            raise PrivateAddress(self.host, private)
         return sock
 
 
@@ -142,16 +133,17 @@ class _PeerCheckedAdapter(HTTPAdapter):
         }
 
 
-def _connected_to_private(error: BaseException) -> _ConnectedToPrivate | None:
-    """The refusal behind a requests ``ConnectionError``, which urllib3 wraps (a
-    ``MaxRetryError`` whose reason holds it among its arguments), or ``None``."""
+def _refusal_in(error: BaseException) -> PrivateAddress | None:
+    """The ``PrivateAddress`` a connection raised, behind the requests ``ConnectionError``
+    that urllib3 wraps it in (a ``MaxRetryError`` whose reason holds it among its
+    arguments), or ``None``."""
     seen: set[int] = set()
     pending: list[Any] = [error]
     while pending:
         found = pending.pop()
         if not isinstance(found, BaseException) or id(found) in seen:
             continue
-        if isinstance(found, _ConnectedToPrivate):
+        if isinstance(found, PrivateAddress):
             return found
         seen.add(id(found))
         pending += [found.__cause__, found.__context__, getattr(found, "reason", None)]
@@ -188,10 +180,10 @@ class PublicOnlySession(requests.Session):
         try:
             return super().send(request, **kwargs)
         except requests.ConnectionError as error:
-            refused = _connected_to_private(error)
-            if refused is None:
+            refused = _refusal_in(error)
+            if refused is None or refused is error:  # (a redirect's own refusal: as it is)
                 raise
-            raise PrivateAddress(refused.host, refused.address) from error
+            raise refused from error
 
 
 def fetch_discovery(issuer: str) -> requests.Response:
