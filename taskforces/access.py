@@ -146,10 +146,14 @@ _WHEN_VIEW = f"(CASE WHEN h.codename = '{VIEW}' THEN m.agency_id END)"
 # one row with no holding. The coverage index is searched for the "view" rows alone: on
 # any other row the agency it is searched with is NULL, which finds nothing without
 # reading the index (a person with 300 roles has about as many other rows as "view" rows)
-_ACCESS_SQL = (
-    "SELECT m.agency_id, a.status, u.is_active, "  # noqa: S608 - our table names and constants; values are parameters
+_ACCESS_COLUMNS = (
+    "m.agency_id, a.status, u.is_active, "
     "h.role_id, h.task_force_id, h.lead_agency_id, h.status, h.content_version, h.codename, "
-    "cv.max_marking, cv.agreement_id "
+    "cv.max_marking, cv.agreement_id"
+)
+ACCESS_WIDTH = _ACCESS_COLUMNS.count(",") + 1
+_ACCESS_TEMPLATE = (
+    f"SELECT {_ACCESS_COLUMNS} "  # noqa: S608 - our table names and constants; values are parameters
     "FROM agencies_membership m "
     "JOIN agencies_agency a ON a.id = m.agency_id "
     "JOIN coordination_user u ON u.id = m.user_id "
@@ -167,8 +171,24 @@ _ACCESS_SQL = (
     "LEFT JOIN agencies_agreementcoverage cv "
     f"ON {_coverage_conditions(_WHEN_VIEW, 'h.task_force_id', 'h.lead_agency_id')} "
     "AND h.lead_agency_id <> m.agency_id "
-    "WHERE m.user_id = %s AND m.is_active"
+    "WHERE m.user_id = {person} AND m.is_active"
 )
+
+
+def access_sql(person: str) -> str:
+    """The statement above for the person ``person`` names: ``%s`` (a parameter after
+    the four of ``parameters``) or a subquery (see ``taskforces.api.authentication``).
+    Its rows, ``ACCESS_WIDTH`` columns each, go to ``from_rows``."""
+    return _ACCESS_TEMPLATE.replace("{person}", person)
+
+
+def parameters(now: datetime.datetime) -> tuple[Any, ...]:
+    """The statement's parameters for the moment ``now``, in the order it takes them."""
+    day = timezone.localdate(now)
+    return (now, now, day, day)
+
+
+_ACCESS_SQL = access_sql("%s")
 
 
 # the coverage rows that cover each of a list of (agency, task force, lead) (``ceilings``)
@@ -357,8 +377,11 @@ def compute(user: Any, now: datetime.datetime | None = None) -> Access:
     led by other agencies, the agreements' coverage deciding the ceilings (one statement,
     prepared once per database connection: ``coordination.db``)."""
     now = now or timezone.now()
-    day = timezone.localdate(now)
-    rows = db.fetch_all(_ACCESS_SQL, (now, now, day, day, user.pk))
+    return from_rows(db.fetch_all(_ACCESS_SQL, (*parameters(now), user.pk)))
+
+
+def from_rows(rows: Sequence[Sequence[Any]]) -> Access:
+    """The access the rows of ``access_sql`` give (no rows: the person is no member)."""
     if not rows:
         return NO_ACCESS
     agency_id, agency_status, account_active = rows[0][:3]
@@ -414,6 +437,15 @@ def access_for(user: Any, now: datetime.datetime | None = None) -> Access:
     if key not in note:
         note[key] = compute(user)
     return note[key]
+
+
+def remember(user: Any, access: Access) -> None:
+    """Have ``access_for`` answer ``access`` for this person for the rest of this request
+    (until it writes): their access read now, in a statement that also read something
+    else (``taskforces.api.authentication``)."""
+    note = request_memory.remembered(NOTE, ACCESS_TABLES)
+    if note is not None:
+        note[int(user.pk)] = access
 
 
 def seen_task_forces(access: Access) -> tuple[list[int], list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from allauth.mfa.models import Authenticator
@@ -29,12 +30,23 @@ def _columns(model: type[Model], alias: str) -> tuple[list[str], str]:
 
 _TOKEN_FIELDS, _TOKEN_COLUMNS = _columns(ApiToken, "t")
 _OWNER_FIELDS, _OWNER_COLUMNS = _columns(User, "u")
-# the token and its owner: what ``select_related("owner")`` reads, as one statement that
-# PostgreSQL prepares once per connection (the ORM built and compiled it on every request)
-_TOKEN_SQL = (
-    f"SELECT {_TOKEN_COLUMNS}, {_OWNER_COLUMNS} FROM {ApiToken._meta.db_table} t "  # noqa: S608 - names from the models
-    f"JOIN {User._meta.db_table} u ON u.id = t.owner_id WHERE t.key_hash = %s LIMIT 1"
-)
+# a token (``t``) and its owner (``u``): what ``select_related("owner")`` reads; a
+# statement that reads them selects ``TOKEN_COLUMNS`` first, ``FROM`` and ``JOIN`` these
+# tables so, and hands its row to ``token_from_row``
+TOKEN_COLUMNS = f"{_TOKEN_COLUMNS}, {_OWNER_COLUMNS}"
+TOKEN_TABLES = f"{ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.owner_id"
+TOKEN_WIDTH = len(_TOKEN_FIELDS) + len(_OWNER_FIELDS)
+# the token with a hash, as one statement that PostgreSQL prepares once per connection
+# (the ORM built and compiled it on every request)
+_TOKEN_SQL = f"SELECT {TOKEN_COLUMNS} FROM {TOKEN_TABLES} WHERE t.key_hash = %s LIMIT 1"  # noqa: S608 - names from the models
+
+
+def token_from_row(row: Sequence[Any]) -> ApiToken:
+    """The token, its owner with it, from a row that starts with ``TOKEN_COLUMNS``."""
+    split = len(_TOKEN_FIELDS)
+    token = ApiToken.from_db(connection.alias, _TOKEN_FIELDS, row[:split])
+    token.owner = User.from_db(connection.alias, _OWNER_FIELDS, row[split:TOKEN_WIDTH])
+    return token
 
 
 def token_with_owner(key_hash: str) -> ApiToken | None:
@@ -43,12 +55,7 @@ def token_with_owner(key_hash: str) -> ApiToken | None:
     if connection.vendor != "postgresql":
         return tokens.token_with_owner(key_hash)
     rows = db.fetch_all(_TOKEN_SQL, (key_hash,))
-    if not rows:
-        return None
-    split = len(_TOKEN_FIELDS)
-    token = ApiToken.from_db(connection.alias, _TOKEN_FIELDS, rows[0][:split])
-    token.owner = User.from_db(connection.alias, _OWNER_FIELDS, rows[0][split:])
-    return token
+    return token_from_row(rows[0]) if rows else None
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -71,7 +78,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         try:
-            token = authenticate_secret(secret, find=token_with_owner)
+            token = authenticate_secret(secret, find=self.find)
         except ValidationError as error:
             # a failed sign-in to the API: recorded with the token's first characters
             # (what the owner's token list shows), never the whole of it
@@ -84,6 +91,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             )
             raise exceptions.AuthenticationFailed(error.messages[0]) from None
         return token.owner, token
+
+    def find(self, key_hash: str) -> ApiToken | None:
+        """The token with this hash, its owner loaded with it."""
+        return token_with_owner(key_hash)
 
     def authenticate_header(self, request: Request) -> str:
         # Makes "not signed in" a 401 (with this challenge) rather than a 403.

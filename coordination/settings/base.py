@@ -368,7 +368,9 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "coordination.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "coordination.api.authentication.ApiTokenAuthentication",
+        # the core's token authentication, with the owner's access read in the same
+        # statement (taskforces/api/authentication.py)
+        "taskforces.api.authentication.ApiTokenAuthentication",
         "coordination.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
