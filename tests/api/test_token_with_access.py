@@ -53,8 +53,12 @@ def postgres_only() -> None:
         pytest.skip("the token and the access are one statement on PostgreSQL only")
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "prepared"])
 @pytest.mark.parametrize("name", PERSONAS)
-def test_the_access_read_with_the_token_is_the_rules(world: SimpleNamespace, name: str) -> None:
+def test_the_access_read_with_the_token_is_the_rules(
+    world: SimpleNamespace, name: str, prepared: bool, settings: Any
+) -> None:
+    settings.CONCORD_DB_PREPARED_STATEMENTS = prepared
     owner = getattr(world, name)
     _, secret = create_token(owner=owner, name="script")
     expected = access.compute(owner)
