@@ -166,6 +166,8 @@ class ResourceRequestViewSet(ReadOnlyResourceViewSet):
     nothing of a request; TLP markings apply as to every item in a task force."""
 
     model = ResourceRequest
+    # every request reads the asker's access inside task forces (taskforces.api.authentication)
+    reads_task_force_access = True
     serializer_class = ResourceRequestSerializer
     filterset_class = ResourceRequestFilter
     ordering_fields = ("number", "needed_by", "priority", "created_at", "id")
@@ -256,6 +258,8 @@ class OfferViewSet(ReadOnlyResourceViewSet):
     """Offers against requests: seen by the offering and the requesting agency only."""
 
     model = Offer
+    # every request reads the asker's access inside task forces (taskforces.api.authentication)
+    reads_task_force_access = True
     serializer_class = OfferSerializer
     filterset_class = OfferFilter
     ordering_fields = ("created_at", "id")
@@ -354,6 +358,8 @@ class CommitmentViewSet(ReadOnlyResourceViewSet):
     """Accepted offers, tracked from mobilisation to demobilisation."""
 
     model = Commitment
+    # every request reads the asker's access inside task forces (taskforces.api.authentication)
+    reads_task_force_access = True
     serializer_class = CommitmentSerializer
     filterset_class = CommitmentFilter
     ordering_fields = ("created_at", "status_changed_at", "id")

@@ -8,6 +8,12 @@ the token's owner — instead of two round trips. The access is remembered for t
 the request as if ``access_for`` had read it (until the request writes to a table it was
 read from, as always). Nothing outlives the request.
 
+Only for the views that read that access on every request, which say so with
+``reads_task_force_access = True`` (the task forces' resources and mutual aid's requests,
+offers and commitments): elsewhere (agencies, notifications...) the token is read alone,
+and a person with hundreds of roles does not pay for an access nothing asks for.
+``tests/api/test_token_with_access.py`` checks every resource of the API both ways.
+
 It costs a person with hundreds of roles a little: the token's columns come back as NULLs
 on each of their access's rows (about 1 ms more for 300 roles, beside 6 ms for their
 access, measured in process), and saves everyone a round trip (0.15–0.2 ms; a person with
@@ -51,9 +57,12 @@ class ApiTokenAuthentication(authentication.ApiTokenAuthentication):
     PostgreSQL (see the module docstring)."""
 
     def __init__(self) -> None:
+        self._reads_access = False
         self._access: access.Access | None = None
 
     def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        self._reads_access = getattr(view, "reads_task_force_access", False)
         result = super().authenticate(request)
         if result is not None and self._access is not None:
             # only for a token that works: a refused one ends the request with a 401
@@ -61,7 +70,7 @@ class ApiTokenAuthentication(authentication.ApiTokenAuthentication):
         return result
 
     def find(self, key_hash: str) -> ApiToken | None:
-        if connection.vendor != "postgresql":
+        if not self._reads_access or connection.vendor != "postgresql":
             return super().find(key_hash)
         rows = db.fetch_all(_SQL, (key_hash, *access.parameters(timezone.now()), key_hash))
         found = [row[1:] for row in rows if row[0] == 0]

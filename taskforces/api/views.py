@@ -75,6 +75,8 @@ class LeanListMixin(ReadOnlyResourceViewSet):
     through the general path."""
 
     lean_list: str | None = None
+    # every request reads the asker's access: read with their token (api/authentication.py)
+    reads_task_force_access = True
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return lean_answer(self, request) or super().list(request, *args, **kwargs)
@@ -206,6 +208,8 @@ class ParticipationViewSet(ReadOnlyResourceViewSet):
 
     model = Participation
     serializer_class = ParticipationSerializer
+    # every request reads the asker's access: read with their token (api/authentication.py)
+    reads_task_force_access = True
     filterset_class = ParticipationFilter
     ordering_fields = ("invited_at", "responded_at", "status", "id")
     ordering = ("id",)
