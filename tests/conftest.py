@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 
 from agencies import services as agency_services
 from agencies.models import Membership
@@ -196,4 +196,11 @@ def browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield chromium
+        # Playwright's event loop stays set as this thread's running loop from its start
+        # to its end, and while one runs Django keeps this thread's database connections
+        # apart from those it opened before (asgiref's Local): the tests since then have
+        # used connections of their own, which Django's teardown, run after the loop has
+        # stopped, would not see; left open, they kept the test database from being
+        # dropped ("is being accessed by other users"). Closed here, while they are seen.
+        connections.close_all()
         chromium.close()
