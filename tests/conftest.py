@@ -164,20 +164,21 @@ def build_world() -> SimpleNamespace:
     return w
 
 
+# the people of the world, by their attribute names
+PERSONAS = (
+    "portal_admin",  # a member of no agency
+    "lead_admin",
+    "lead_liaison",
+    "lead_staff",
+    "partner_liaison",
+    "partner_staff",
+    "outsider",
+)
+
+
 @pytest.fixture
 def personas(world: SimpleNamespace) -> dict[str, object]:
-    return {
-        name: getattr(world, name)
-        for name in (
-            "portal_admin",
-            "lead_admin",
-            "lead_liaison",
-            "lead_staff",
-            "partner_liaison",
-            "partner_staff",
-            "outsider",
-        )
-    }
+    return {name: getattr(world, name) for name in PERSONAS}
 
 
 @pytest.fixture(scope="session")

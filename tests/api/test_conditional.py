@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.models import Agency
+from coordination.accounts.tokens import create_token
 from coordination.api.representation import ReadSerializer
 from coordination.models import User
 from coordination.permissions.markings import Marking
@@ -208,8 +209,16 @@ def test_a_change_to_what_a_list_shows_changes_its_etag(world, change) -> None:
     assert after.json() != before.json()
 
 
-def test_losing_access_changes_the_etag(world) -> None:
-    client = client_for(world.partner_staff)
+@pytest.mark.parametrize("signed_in", ["session", "token"])
+def test_losing_access_changes_the_etag(world, signed_in: str) -> None:
+    """Whoever asks, with a session or a token (whose owner's access is read with it:
+    ``taskforces.api.authentication``), the access is read afresh by every request."""
+    if signed_in == "token":
+        client = APIClient()
+        secret = create_token(owner=world.partner_staff, name="script")[1]
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    else:
+        client = client_for(world.partner_staff)
     before = client.get("/api/v1/objectives/")
     assert before.json()["count"] > 0
     services.end_assignment(

@@ -64,18 +64,8 @@ from taskforces.models import (
 )
 
 from .. import conftest
-from ..conftest import built_once
+from ..conftest import PERSONAS, built_once
 from ..factories import person
-
-PERSONAS = (
-    "portal_admin",
-    "lead_admin",
-    "lead_liaison",
-    "lead_staff",
-    "partner_liaison",
-    "partner_staff",
-    "outsider",
-)
 
 # Every object in the matrix and its model: the cross product below is taken over these.
 OBJECT_MODELS: dict[str, type[models.Model]] = {
