@@ -14,10 +14,10 @@ offers and commitments): elsewhere (agencies, notifications...) the token is rea
 and a person with hundreds of roles does not pay for an access nothing asks for.
 ``tests/api/test_token_with_access.py`` checks every resource of the API both ways.
 
-It costs a person with hundreds of roles a little: the token's columns come back as NULLs
-on each of their access's rows (about 1 ms more for 300 roles, beside 6 ms for their
-access, measured in process), and saves everyone a round trip (0.15–0.2 ms; a person with
-3 roles spends 0.4 ms on their access).
+Measured in process on the scale set: 0.49 ms for a person with 3 roles, where the two
+statements took 0.63; 6.4 ms for one with 300, where they took 6.1 -- the token's columns
+come back as NULLs on each of the access's 591 rows, which costs such a person more than
+the round trip saved (benchmarks/HISTORY.md, round of 82fc0f7).
 
 The settings name this class first among the API's authenticators; everywhere else
 (SQLite) it is the core's ``ApiTokenAuthentication`` unchanged.
