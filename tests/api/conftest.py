@@ -1,4 +1,5 @@
-"""API test helpers: clients signed in as the personas, and the fuzzing marker.
+"""API test helpers: clients signed in as the personas or with a token, and the fuzzing
+marker.
 
 The schema-driven fuzz tests (``@pytest.mark.schemathesis``) take minutes, so they run
 only when asked for: ``pytest -m schemathesis`` (as ``.ci/run`` does in its own step) or
@@ -14,6 +15,13 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+
+
+def bearer(secret: str, scheme: str = "Bearer") -> APIClient:
+    """A client that sends a personal API token (``Authorization: Bearer <secret>``)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {secret}")
+    return client
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,6 +25,7 @@ from taskforces import services
 from taskforces.models import Objective, RoleTemplate, TaskForce
 
 from ..conftest import ACCESS_QUERIES
+from .conftest import bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
@@ -214,9 +215,7 @@ def test_losing_access_changes_the_etag(world, signed_in: str) -> None:
     """Whoever asks, with a session or a token (whose owner's access is read with it:
     ``taskforces.api.authentication``), the access is read afresh by every request."""
     if signed_in == "token":
-        client = APIClient()
-        secret = create_token(owner=world.partner_staff, name="script")[1]
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client = bearer(create_token(owner=world.partner_staff, name="script")[1])
     else:
         client = client_for(world.partner_staff)
     before = client.get("/api/v1/objectives/")

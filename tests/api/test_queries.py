@@ -21,6 +21,7 @@ from taskforces import services
 
 from ..conftest import ACCESS_QUERIES, role_named
 from ..factories import AgencyFactory, agreement_in_force, person
+from .conftest import bearer
 
 pytestmark = pytest.mark.usefixtures("module_world")
 
@@ -212,8 +213,7 @@ def test_token_authentication_adds_a_fixed_cost(
     """A token costs one lookup on every request, and at most one write a minute for
     last_used_at."""
     _, secret = create_token(owner=world.partner_staff, name="Dashboard")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client = bearer(secret)
     # the token, its last_used_at, the person's access, the list
     with django_assert_max_num_queries(2 + ACCESS_QUERIES + 4):
         _list(None, "updates", client)

@@ -24,6 +24,8 @@ from coordination.accounts.tokens import create_token
 from coordination.api import throttling
 from coordination.api.throttling import estimate, seconds_until_allowed
 
+from .conftest import bearer
+
 pytestmark = pytest.mark.usefixtures("module_world", "counters")
 
 START = dt.datetime(2026, 3, 2, 9, 0, 30, tzinfo=dt.UTC)  # half way through a minute
@@ -65,9 +67,7 @@ def limited(token: str) -> override_settings:
 
 def token_client(world: SimpleNamespace) -> APIClient:
     _, secret = create_token(owner=world.partner_staff, name="Poller")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
+    return bearer(secret)
 
 
 def test_the_estimate_weighs_the_previous_period_by_what_the_window_still_covers() -> None:
@@ -119,8 +119,7 @@ def test_the_cache_holds_one_number_per_period_however_many_requests(
     world: SimpleNamespace,
 ) -> None:
     token, secret = create_token(owner=world.partner_staff, name="Poller")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client = bearer(secret)
     hour = int(START.timestamp() // 3600)
     with limited("1000/hour"), time_machine.travel(START, tick=False):
         for _ in range(40):

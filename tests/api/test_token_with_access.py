@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import exceptions
 from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.test import APIRequestFactory
 
 from agencies.api.urls import router as agencies_router
 from agencies.models import Agency
@@ -27,6 +27,7 @@ from taskforces.api.authentication import ApiTokenAuthentication
 from taskforces.api.urls import router as taskforces_router
 
 from ..conftest import PERSONAS
+from .conftest import bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world")]
 
@@ -43,12 +44,6 @@ def authenticated(secret: str) -> tuple[Any, Any]:
     result = ApiTokenAuthentication().authenticate(token_request(secret))
     assert result is not None
     return result
-
-
-def bearer(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def postgres_only() -> None:

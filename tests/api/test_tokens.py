@@ -20,16 +20,12 @@ from coordination.accounts.tokens import MAX_ACTIVE_TOKENS, create_token, revoke
 from coordination.models import ApiToken, AuditEvent
 from coordination.permissions import PermissionDenied
 
+from .conftest import bearer
+
 URL = "/api/v1/task-forces/"
 
 # The world is built once for the module; each test changes it only in its own savepoint.
 pytestmark = pytest.mark.usefixtures("module_world")
-
-
-def bearer(secret: str, scheme: str = "Bearer") -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {secret}")
-    return client
 
 
 def assert_401(response: Any, message: str) -> None:
