@@ -102,9 +102,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """Documents the token scheme in the OpenAPI schema."""
+    """Documents the token scheme in the OpenAPI schema, for this authentication and any
+    built on it (``taskforces.api.authentication``'s, which the settings name)."""
 
     target_class = ApiTokenAuthentication
+    match_subclasses = True
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

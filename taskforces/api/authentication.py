@@ -73,15 +73,9 @@ class ApiTokenAuthentication(authentication.ApiTokenAuthentication):
         if not self._reads_access or connection.vendor != "postgresql":
             return super().find(key_hash)
         rows = db.fetch_all(_SQL, (key_hash, *access.parameters(timezone.now()), key_hash))
-        found = [row[1:] for row in rows if row[0] == 0]
-        if not found:
+        token = next((row[1:] for row in rows if row[0] == 0), None)
+        if token is None:
             return None
         start = 1 + authentication.TOKEN_WIDTH
         self._access = access.from_rows([row[start:] for row in rows if row[0] == 1])
-        return authentication.token_from_row(found[0])
-
-
-class ApiTokenScheme(authentication.ApiTokenScheme):
-    """The OpenAPI schema's token scheme, for this class too."""
-
-    target_class = ApiTokenAuthentication
+        return authentication.token_from_row(token)

@@ -365,7 +365,9 @@ def test_open_streams_hold_no_database_connection(
             return {int(pid) for (pid,) in cursor.fetchall()}
 
     # sessions on the test database before the server starts are not the streams': after
-    # the browser tests, this worker process holds a second connection of its own
+    # the browser tests, this worker process holds a second connection of its own (while
+    # Playwright's loop runs, Django gives the thread connections apart from its first;
+    # the ``browser`` fixture of tests/conftest.py closes them at the end)
     before = others()
     # the stream's own check of the session (which closes its connection after) comes
     # only after a minute here, as in production: it must not be what frees them
