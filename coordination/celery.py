@@ -1,7 +1,7 @@
 """The Celery application; configuration comes from Django settings (CELERY_*).
 
 Tasks are found in each installed app's ``tasks`` module and in the core's sub-packages that
-have one (audit, notifications, live, api)."""
+have one (after_commit, audit, notifications, live, api)."""
 
 import os
 
@@ -13,7 +13,13 @@ app = Celery("coordination")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(
-    ["coordination.audit", "coordination.notifications", "coordination.live", "coordination.api"],
+    [
+        "coordination.after_commit",
+        "coordination.audit",
+        "coordination.notifications",
+        "coordination.live",
+        "coordination.api",
+    ],
     related_name="tasks",
 )
 

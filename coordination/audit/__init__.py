@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from coordination import after_commit
 from coordination.audit.models import AuditEvent
 from coordination.permissions.markings import Marking
 
@@ -194,11 +195,14 @@ def record(
         event.after = _json_roundtrip(event.after)
         event.save(force_insert=True)
         # listeners first: what they queue after commit (live pages) waits for a person;
-        # sealing the chain does not
+        # sealing the chain does not. The seal is asked for with the request's message
+        # when one goes, else here (a cache key: cheaper than a message of its own)
         if obj is not None and outcome == AuditEvent.Outcome.SUCCESS:
             for listener in _listeners:
                 listener(obj, action)
-        transaction.on_commit(request_seal)
+        from coordination.audit.tasks import request_seal as ask_for_a_seal
+
+        after_commit.later(ask_for_a_seal, alone=request_seal)
     return event
 
 

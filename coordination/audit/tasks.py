@@ -34,3 +34,10 @@ def seal_audit_chain() -> int:
     """After commits that recorded events, and every few seconds from beat: chain the
     events whose writers have finished (``coordination.audit.seal``)."""
     return audit.seal()
+
+
+@shared_task(name="coordination.audit.request_seal")
+def request_seal() -> None:
+    """Ask for the chain to be sealed soon (``coordination.audit.request_seal``): the
+    question a web request's commits leave, sent with the rest of its work."""
+    audit.request_seal()

@@ -43,6 +43,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from coordination import after_commit
 from coordination.models import LiveChange
 
 logger = logging.getLogger(__name__)
@@ -120,9 +121,8 @@ def changed(
     )
     from coordination.live.tasks import relay_change
 
-    change_id = change.pk
-    # robust: with Redis down the change is still saved and the sweeper publishes it
-    transaction.on_commit(lambda: relay_change.delay(change_id), robust=True)
+    # with Redis down the change is still saved and the sweeper publishes it
+    after_commit.later(relay_change, change.pk)
     return change
 
 

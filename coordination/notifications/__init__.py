@@ -42,7 +42,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from coordination import live, timefmt
+from coordination import after_commit, live, timefmt
 from coordination.models import Event, Notification, NotificationPreference, User
 from coordination.notifications.mail import transport
 
@@ -151,10 +151,9 @@ def emit(
         event = Event.objects.create(**values)
     from coordination.notifications.tasks import dispatch_event
 
-    event_id = event.pk
-    # robust: if the broker is down, the change is still saved and the sweeper dispatches
-    # the event later; the person who made the change does not get an error for it
-    transaction.on_commit(lambda: dispatch_event.delay(event_id), robust=True)
+    # if the broker is down, the change is still saved and the sweeper dispatches the
+    # event later; the person who made the change does not get an error for it
+    after_commit.later(dispatch_event, event.pk)
     return event
 
 
@@ -201,7 +200,7 @@ def dispatch(event_id: int) -> int:
         if kind is not None and obj is not None and "external" in kind.extra:
             from coordination.notifications.tasks import deliver_external
 
-            transaction.on_commit(lambda: deliver_external.delay(event.pk), robust=True)
+            after_commit.later(deliver_external, event.pk)
     return created
 
 

@@ -38,9 +38,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
+from coordination import after_commit
 from coordination.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -97,9 +98,8 @@ def queue(message: EmailMessage) -> OutboundEmail:
     row.save()
     from coordination.notifications.tasks import deliver_mail
 
-    mail_id = row.pk
-    # robust: a broker that is down must not fail the change; the sweeper queues it later
-    transaction.on_commit(lambda: deliver_mail.delay(mail_id), robust=True)
+    # a broker that is down must not fail the change; the sweeper queues it later
+    after_commit.later(deliver_mail, row.pk)
     return row
 
 

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so it sees every answer: errors under /api/ in the API's JSON shape.
     "coordination.api.errors.JsonErrorMiddleware",
+    # Outside every other: the Celery tasks the request's commits leave (a live change to
+    # relay, an event to dispatch) go in one message when it ends, whatever else happened.
+    "coordination.after_commit.AfterCommitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).

@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, OffboardingJob
+from coordination import after_commit
 from coordination.models import User
 
 from ..models import Participation, RoleAssignment
@@ -38,9 +39,8 @@ def on_agency_status_changed(
     )
     from ..tasks import run_offboarding as run_offboarding_task
 
-    job_id = job.pk
-    # robust: a broker that is down must not undo the offboarding; beat resumes the job
-    transaction.on_commit(lambda: run_offboarding_task.delay(job_id), robust=True)
+    # a broker that is down must not undo the offboarding; beat resumes the job
+    after_commit.later(run_offboarding_task, job.pk)
 
 
 OFFBOARD_BATCH = 200

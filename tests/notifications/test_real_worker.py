@@ -56,7 +56,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from agencies.models import Agency, Membership
-from coordination import notifications
+from coordination import after_commit, notifications
+from coordination.audit.models import AuditEvent
 from coordination.celery import app as celery_app
 from coordination.models import Event, Notification, User
 from coordination.notifications.tasks import dispatch_event
@@ -494,6 +495,66 @@ def test_broker_down_at_commit_loses_nothing(lab: Lab) -> None:
     assert outcome.duplicates == 0, outcome
     # the change was saved and its maker got no error: the sweeper dispatched it later
     assert failure is None, failure
+
+
+def test_a_request_sends_its_work_in_one_message(lab: Lab) -> None:
+    """What a web request's commits leave goes to the broker in one message when the
+    request ends (``coordination.after_commit``, as its middleware does); a real worker
+    does every part of it: the event reaches everyone once and the audit trail is
+    sealed, with no sweep to help."""
+    aud = build_audience(20)
+    lab.publish_here()
+    with after_commit.one_message():
+        update, event = post(aud)
+        assert lab.redis.queued() == 0, "a message went before the request ended"
+    assert lab.redis.queued_tasks() == [
+        (
+            "coordination.after_commit.run",
+            [
+                [
+                    ["coordination.audit.request_seal", []],
+                    ["coordination.tasks.dispatch_event", [event.pk]],
+                ]
+            ],
+        )
+    ]
+    posted = AuditEvent.objects.get(action="update.posted", object_id=str(update.pk))
+    assert posted.seq is None
+    worker = lab.worker("w").start()
+    wait_until(
+        lambda: settled(event, len(aud.readers)),
+        timeout=FAN_OUT_TIMEOUT,
+        interval=0.2,
+        what=f"the worker to notify {len(aud.readers)} readers ({dict(statuses(event))})",
+        check=worker.check_alive,
+    )
+    wait_until(
+        lambda: AuditEvent.objects.filter(pk=posted.pk, seq__isnull=False).exists(),
+        timeout=30,
+        what="the worker to seal the update's audit event",
+        check=worker.check_alive,
+    )
+    worker.stop()
+    outcome = assert_exactly_once(event, aud.readers, aud.not_readers, read_emails(lab.mail_dir))
+    assert outcome.duplicates == 0, outcome
+
+
+def test_broker_down_when_a_request_ends_loses_nothing(lab: Lab) -> None:
+    aud = build_audience(20)
+    lab.publish_here()
+    lab.redis.kill()
+    with after_commit.one_message():  # ends without an error for the request
+        _, event = post(aud, title="Posted in a request while the broker was down")
+    event.refresh_from_db()
+    assert event.dispatched_at is None
+
+    lab.redis.start()
+    worker = lab.worker("w").start()
+    sweeps = lab.finish(event, len(aud.readers), worker)
+    worker.stop()
+    assert sweeps and sweeps[0]["events"] == 1, sweeps
+    outcome = assert_exactly_once(event, aud.readers, aud.not_readers, read_emails(lab.mail_dir))
+    assert outcome.duplicates == 0, outcome
 
 
 def test_rolled_back_update_sends_nothing(lab: Lab) -> None:

@@ -18,9 +18,11 @@ Every wait has a timeout and fails with a message that says what did not happen.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import email
+import json
 import os
 import shutil
 import signal
@@ -195,6 +197,23 @@ class RedisServer:
             )
         finally:
             client.close()
+
+    def queued_tasks(self, queue: str = "celery") -> list[tuple[str, list[Any]]]:
+        """The tasks waiting in ``queue``, oldest first: each one's name and arguments, as
+        kombu wrote them (JSON, the body base64-encoded)."""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=5)
+        try:
+            raw = client.lrange(queue, 0, -1)
+        finally:
+            client.close()
+        tasks = []
+        for message in reversed(raw):  # kombu pushes at the head; workers take the tail
+            envelope = json.loads(message)
+            args = json.loads(base64.b64decode(envelope["body"]))[0]
+            tasks.append((envelope["headers"]["task"], args))
+        return tasks
 
     def _check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
