@@ -54,8 +54,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so it sees every answer: errors under /api/ in the API's JSON shape.
     "coordination.api.errors.JsonErrorMiddleware",
-    # Outside every other: the Celery tasks the request's commits leave (a live change to
-    # relay, an event to dispatch) go in one message when it ends, whatever else happened.
+    # Outside all but the first, so every commit of the request is inside it: the Celery
+    # tasks its commits leave (a live change to relay, an event to dispatch) go in one
+    # message when it ends, whatever else happened (coordination.after_commit).
     "coordination.after_commit.AfterCommitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
