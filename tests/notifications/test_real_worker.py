@@ -40,6 +40,7 @@ except on CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import Counter
@@ -466,20 +467,23 @@ def test_broker_restarted_mid_fan_out(lab: Lab) -> None:
     assert outcome.duplicates == 0, outcome
 
 
-def test_broker_down_at_commit_loses_nothing(lab: Lab) -> None:
+@pytest.mark.parametrize("in_a_request", [False, True], ids=["alone", "in-a-request"])
+def test_broker_down_at_commit_loses_nothing(lab: Lab, in_a_request: bool) -> None:
+    """At the commit, or, in a web request, when it ends (``coordination.after_commit``)."""
     aud = build_audience(20)
     lab.publish_here()
     lab.redis.kill()
     title = "Posted while the broker was down"
     failure = None
     try:
-        services.post_update(
-            task_force=aud.task_force,
-            title=title,
-            body="Levels rising.",
-            marking=Marking.AMBER,
-            by=aud.lead_liaison,
-        )
+        with after_commit.one_message() if in_a_request else contextlib.nullcontext():
+            services.post_update(
+                task_force=aud.task_force,
+                title=title,
+                body="Levels rising.",
+                marking=Marking.AMBER,
+                by=aud.lead_liaison,
+            )
     except KombuOperationalError as error:  # raised by the after-commit publish
         failure = error
     update = Update.objects.get(title=title)  # committed all the same
@@ -535,24 +539,6 @@ def test_a_request_sends_its_work_in_one_message(lab: Lab) -> None:
         check=worker.check_alive,
     )
     worker.stop()
-    outcome = assert_exactly_once(event, aud.readers, aud.not_readers, read_emails(lab.mail_dir))
-    assert outcome.duplicates == 0, outcome
-
-
-def test_broker_down_when_a_request_ends_loses_nothing(lab: Lab) -> None:
-    aud = build_audience(20)
-    lab.publish_here()
-    lab.redis.kill()
-    with after_commit.one_message():  # ends without an error for the request
-        _, event = post(aud, title="Posted in a request while the broker was down")
-    event.refresh_from_db()
-    assert event.dispatched_at is None
-
-    lab.redis.start()
-    worker = lab.worker("w").start()
-    sweeps = lab.finish(event, len(aud.readers), worker)
-    worker.stop()
-    assert sweeps and sweeps[0]["events"] == 1, sweeps
     outcome = assert_exactly_once(event, aud.readers, aud.not_readers, read_emails(lab.mail_dir))
     assert outcome.duplicates == 0, outcome
 
