@@ -7,7 +7,8 @@ Celery message costs the request about 0.4 ms (kombu builds a Redis client for e
 posting one update left two. So, within a web request (``AfterCommitMiddleware``), the
 tasks whose transactions committed are collected and sent together when the request
 ends, in one message: ``run_after_commit`` runs them on a worker, in the order they were
-left. Outside a request (a worker, a command) each goes at its commit, alone, as before.
+left (more than ``RUN_IN_ONE``, from a service that ended many assignments, are sent on
+alone from there, for the workers to share). Outside a request (a worker, a command) each goes at its commit, alone, as before.
 
 Each task stays its own:
 
@@ -107,10 +108,20 @@ def _send(collected: list[_Left]) -> None:
         logger.warning("Work left by a commit was not queued; the sweepers will.", exc_info=True)
 
 
+# a request's message with more tasks than this (a service that ended many assignments)
+# is split again on the worker, one message per task, for the workers to share
+RUN_IN_ONE = 8
+
+
 def run(batch: list[list[Any]], *, eager: bool) -> int:
     """Run each task of ``batch`` (``[name, args]`` pairs) in this process, in order; one
     that fails is sent alone, with its retries (unless ``eager``: no worker would take it,
-    and the sweepers will). Returns how many ran without failing."""
+    and the sweepers will). More than ``RUN_IN_ONE`` tasks (and not ``eager``) are each
+    sent alone instead. Returns how many ran here without failing."""
+    if len(batch) > RUN_IN_ONE and not eager:
+        for name, args in batch:
+            _resend(current_app.tasks[name], args, countdown=0)
+        return 0
     ran = 0
     for name, args in batch:
         task = current_app.tasks[name]
@@ -124,10 +135,10 @@ def run(batch: list[list[Any]], *, eager: bool) -> int:
     return ran
 
 
-def _resend(task: Any, args: list[Any]) -> None:
-    """Queue one task of a batch again, alone; if even that fails, the sweepers have it."""
+def _resend(task: Any, args: list[Any], *, countdown: int = 1) -> None:
+    """Queue one task of a batch alone; if even that fails, the sweepers have it."""
     try:
-        task.apply_async(args, countdown=1)
+        task.apply_async(args, countdown=countdown)
     except Exception:
         logger.warning("%s%s not queued again; the sweepers will.", task.name, tuple(args))
 

@@ -234,3 +234,20 @@ def test_a_task_that_cannot_be_sent_again_does_not_stop_the_rest(
         assert after_commit.run(batch, eager=False) == 1
     assert NOTED == [2]
     assert "not queued again; the sweepers will" in caplog.text
+
+
+def test_a_long_message_is_split_for_the_workers_to_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service that ended many assignments leaves many tasks: on a worker they go on
+    alone, one message each, rather than one after the other in one worker."""
+    NOTED.clear()
+    queued: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(note, "apply_async", lambda args, **options: queued.append((args, options)))
+    many = [["tests.after_commit.note", [n]] for n in range(after_commit.RUN_IN_ONE + 1)]
+
+    assert after_commit.run(many, eager=False) == 0
+    assert queued == [([n], {"countdown": 0}) for n in range(after_commit.RUN_IN_ONE + 1)]
+    assert NOTED == []
+
+    queued.clear()  # as many as run in one: run here, in order
+    assert after_commit.run(many[:-1], eager=False) == after_commit.RUN_IN_ONE
+    assert (queued, NOTED) == ([], list(range(after_commit.RUN_IN_ONE)))
