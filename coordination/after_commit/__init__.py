@@ -8,7 +8,8 @@ posting one update left two. So, within a web request (``AfterCommitMiddleware``
 tasks whose transactions committed are collected and sent together when the request
 ends, in one message: ``run_after_commit`` runs them on a worker, in the order they were
 left (more than ``RUN_IN_ONE``, from a service that ended many assignments, are sent on
-alone from there, for the workers to share). Outside a request (a worker, a command) each goes at its commit, alone, as before.
+alone from there, for the workers to share). Outside a request (a worker, a command)
+each goes at its commit, alone, as before.
 
 Each task stays its own:
 
