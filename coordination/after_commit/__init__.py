@@ -60,7 +60,8 @@ def later(task: Any, *args: Any, alone: Callable[[], None] | None = None) -> Non
     transaction wrote) once the current transaction commits; at once outside one.
 
     ``alone``: what to run instead, in this process, when the task would go in a message
-    of its own."""
+    of its own. The task must be safe to run twice (it reads its rows again): a request's
+    message carries the same task for the same rows once."""
     left = _Left(task, args, alone)
 
     def committed() -> None:
@@ -84,7 +85,9 @@ def one_message() -> Iterator[None]:
     finally:
         _collected.reset(token)
         if collected:
-            _send(collected)
+            # the same task for the same rows, left by several commits (a seal asked for
+            # by each audit event): once is enough, as every such task is safe to run twice
+            _send(list(dict.fromkeys(collected)))
 
 
 def _send(collected: list[_Left]) -> None:

@@ -179,6 +179,18 @@ def test_one_message_carries_only_what_committed(sent: list[tuple[str, tuple[Any
     assert NOTED == [1, 3, 5]
 
 
+def test_the_same_task_for_the_same_rows_goes_once(sent: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Several commits of one request ask for the same (each audit event asks for a seal):
+    the message carries it once."""
+    with after_commit.one_message():
+        for _ in range(3):
+            with transaction.atomic():
+                after_commit.later(note, 1)
+                after_commit.later(note, 2)
+    assert sent == [(RUN, ([["tests.after_commit.note", [1]], ["tests.after_commit.note", [2]]],))]
+    assert NOTED == [1, 2]
+
+
 def test_one_task_left_goes_as_itself(sent: list[tuple[str, tuple[Any, ...]]]) -> None:
     with after_commit.one_message(), transaction.atomic():
         after_commit.later(note, 7)
