@@ -6,18 +6,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from django.db import connection
 from django.db.models import Model, QuerySet
+
+from coordination import db
 
 from ..models import TaskForce
 
 M = TypeVar("M", bound=Model)
+
+# On PostgreSQL the lock is one prepared statement (``coordination.db``): every write
+# inside a task force takes it, and the ORM spent longer building and compiling the query
+# than the database spent taking the lock. The same statement the ORM wrote: only the
+# task forces' own rows, FOR NO KEY UPDATE, lowest id first.
+_LOCK_SQL = (
+    f"SELECT t.id FROM {TaskForce._meta.db_table} t "  # noqa: S608 - the model's table; the ids are a parameter
+    "WHERE t.id = ANY(%s) ORDER BY t.id FOR NO KEY UPDATE OF t"
+)
 
 
 def lock_task_forces(ids: Iterable[int]) -> None:
     """Lock these task forces' rows, lowest id first, until the transaction ends: the step
     every write inside a task force starts with (see the package docstring)."""
     wanted = sorted({int(i) for i in ids})
-    if wanted:
+    if wanted and connection.vendor == "postgresql":
+        db.fetch_all(_LOCK_SQL, (wanted,))
+    elif wanted:  # elsewhere as the ORM writes it (SQLite takes no row locks)
         list(
             TaskForce.objects.select_for_update(no_key=True, of=("self",))
             .filter(pk__in=wanted)
