@@ -26,7 +26,7 @@ from coordination import audit
 from coordination import permissions as core
 from coordination.audit.policy import may_read_audit_trail
 from coordination.models import AuditEvent, Notification, User
-from coordination.notifications import visible_notifications
+from coordination.notifications import unread_count, visible_notifications
 
 from .conditional import ConditionalMixin
 from .filters import BooleanFilter, FilterBackend, IdFilter, IsoDateTimeFilter, OrderingFilter
@@ -182,8 +182,7 @@ class NotificationViewSet(ReadOnlyResourceViewSet):
     )
     @action(detail=False, methods=["get"], url_path="unread-count", filter_backends=[])
     def unread_count(self, request: Request) -> Response:
-        unread = my_notifications(request.user).filter(read_at__isnull=True).count()
-        return Response({"unread": unread})
+        return Response({"unread": unread_count(request.user)})
 
 
 # --- the audit trail ----------------------------------------------------------------------

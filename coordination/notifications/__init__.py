@@ -36,13 +36,14 @@ from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from coordination import after_commit, live, timefmt
+from coordination import after_commit, db, live, timefmt
 from coordination.models import Event, Notification, NotificationPreference, User
 from coordination.notifications.mail import transport
 
@@ -697,6 +698,22 @@ def mark_read_about(*, recipient: User, obj: models.Model, kinds: Iterable[str])
 def visible_notifications(user: User) -> QuerySet[Notification]:
     """A person's notification centre: never anything withdrawn for lost access."""
     return Notification.objects.filter(recipient=user).exclude(email_status=N.WITHDRAWN)
+
+
+# How many of them are unread: what every page's navigation shows and polling clients ask
+# (``/api/v1/notifications/unread-count/``). The rule above, unread, as one prepared
+# statement (``coordination.db``): 0.5 ms through the ORM, which builds and compiles the
+# count on every page. ``tests/notifications/test_unread_count.py`` holds the two to the
+# same answer.
+_UNREAD_SQL = (
+    f"SELECT COUNT(*) FROM {Notification._meta.db_table} n "  # noqa: S608 - the model's table; values are parameters
+    "WHERE n.recipient_id = %s AND n.email_status <> %s AND n.read_at IS NULL"
+)
+
+
+def unread_count(user: User | AnonymousUser) -> int:
+    """How many of the person's visible notifications are unread (no one's: none)."""
+    return int(db.fetch_all(_UNREAD_SQL, (user.pk, N.WITHDRAWN))[0][0])
 
 
 def group_by(items: Iterable[Notification]) -> dict[str, list[Notification]]:

@@ -17,9 +17,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         return {}
 
     def unread() -> int:
-        from coordination.notifications import visible_notifications
+        from coordination.notifications import unread_count
 
-        return visible_notifications(user).filter(read_at__isnull=True).count()
+        return unread_count(user)
 
     def live_since() -> str:
         from coordination.live import now_id
