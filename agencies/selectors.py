@@ -38,7 +38,7 @@ def membership_of(user: Any) -> Membership | None:
     Nearly every signed-in request reads it (the sign-in rules ask whether the person's
     agency requires a passkey), so it is one prepared statement (``coordination.db``)
     made into the two model instances as the ORM makes them: the ORM took about 0.95 ms to
-    build, compile and run the query with its ``select_related``, the statement 0.25 ms
+    build, compile and run the query with its ``select_related``, the statement 0.35 ms
     (benchmarks/HISTORY.md)."""
     if user is None or not getattr(user, "pk", None):
         return None
