@@ -74,12 +74,17 @@ ACCEPTED = Participation.Status.ACCEPTED.value
 ACTIVE = Agency.Status.ACTIVE.value
 
 
+def current_conditions() -> str:
+    """An assignment ``ra`` confers its role at the moment given twice as a parameter:
+    started, neither ended nor expired (``RoleAssignmentQuerySet.current`` in SQL)."""
+    return "ra.ended_at IS NULL AND ra.starts_at <= %s AND (ra.ends_at IS NULL OR ra.ends_at > %s)"
+
+
 def _holding_conditions() -> str:
     """Condition 2 on ``ra`` (and its role ``r``): current at the moment given twice as a
     parameter, and its agency's participation in the role's task force accepted."""
     return (
-        "ra.ended_at IS NULL AND ra.starts_at <= %s "  # noqa: S608 - our table names and constants; values are parameters
-        "AND (ra.ends_at IS NULL OR ra.ends_at > %s) "
+        f"{current_conditions()} "  # noqa: S608 - our table names and constants; values are parameters
         "AND EXISTS (SELECT 1 FROM taskforces_participation pa "
         "WHERE pa.task_force_id = r.task_force_id AND pa.agency_id = ra.agency_id "
         f"AND pa.status = '{ACCEPTED}')"

@@ -25,8 +25,9 @@ from coordination import db
 from coordination.models import User
 from coordination.permissions import InList, request_memory
 
-from .access import access_for, seen_task_forces, visible_items
+from .access import access_for, current_conditions, seen_task_forces, visible_items
 from .models import (
+    Capability,
     Objective,
     OperationalPeriod,
     Role,
@@ -62,8 +63,8 @@ def mandate_search(user: Any, value: str) -> Q:
 def my_current_assignments(user: Any) -> QuerySet[RoleAssignment]:
     return (
         current_assignments(user)
-        .select_related("role__task_force", "agency")
-        .order_by("role__task_force__name", "role__order")
+        .select_related("role__task_force")
+        .order_by("role__task_force__name", "role__order", "pk")
     )
 
 
@@ -177,13 +178,14 @@ def my_open_tasks(user: Any) -> QuerySet[Task]:
 
 def my_next_tasks(user: Any, first: int) -> QuerySet[Task]:
     """The ``first`` of ``my_open_tasks``, soonest due first. They are found among the
-    tasks alone and only they are joined to their task force and objective: joining every
-    open task before keeping the first ten took half the statement's time for a person
-    with hundreds of roles (15 ms → 6 ms for 731 open tasks)."""
+    tasks alone and only they are joined to their task force (what the dashboard shows
+    with each): joining every open task before keeping the first ten took half the
+    statement's time for a person with hundreds of roles (15 ms → 6 ms for 731 open
+    tasks)."""
     ids = my_open_tasks(user).values("pk")[:first]
     return (
         Task.objects.filter(pk__in=ids)
-        .select_related("task_force", "objective")
+        .select_related("task_force")
         .order_by(F("due_date").asc(nulls_last=True), "id")
     )
 
@@ -260,13 +262,131 @@ def _newest_awaiting(user: Any, first: int) -> list[Update]:
         _NEWEST_AWAITING,
         (ids, tops, sorted(held.role_ids), held.agency_id, user.pk, first, first),
     )
+    if not rows:
+        return []
     found = []
+    update_of, task_force_of, agency_of = db.maker(Update), db.maker(TaskForce), db.maker(Agency)
     for row in rows:
-        update = db.instance(Update, row[: _SHAPE[0]])
-        update.task_force = db.instance(TaskForce, row[_SHAPE[0] : sum(_SHAPE)])
+        update = update_of(row[: _SHAPE[0]])
+        update.task_force = task_force_of(row[_SHAPE[0] : sum(_SHAPE)])
         agency = row[sum(_SHAPE) :]
-        update.author_agency = None if agency[0] is None else db.instance(Agency, agency)
+        update.author_agency = None if agency[0] is None else agency_of(agency)
         found.append(update)
+    return found
+
+
+# --- the dashboard's lists ----------------------------------------------------------------
+#
+# The three lists everyone with roles sees first on the dashboard -- their roles, their task
+# forces, their next tasks -- are, on PostgreSQL, one prepared statement each
+# (``coordination.db``) whose rows become the model instances the querysets above give:
+# built through the ORM, each cost more to compile and to make into objects than to run
+# (py-spy: over half of the page for a person with 3 roles; benchmarks/HISTORY.md). The
+# querysets stay their definition, read from the same access;
+# ``tests/taskforces/test_dashboard_lists.py`` proves both answer the same rows, in the
+# same order, for every persona. Elsewhere (SQLite) the querysets answer.
+
+# ``my_current_assignments``: the assignments of the roles behind the person's access, for
+# their agency, current now; with their role and its task force
+_MY_ASSIGNMENTS = (
+    f"SELECT {db.columns(RoleAssignment, 'ra')}, {db.columns(Role, 'r')}, "  # noqa: S608 - our SQL; values are parameters
+    f"{db.columns(TaskForce, 'tf')} "
+    "FROM taskforces_roleassignment ra JOIN taskforces_role r ON r.id = ra.role_id "
+    "JOIN taskforces_taskforce tf ON tf.id = r.task_force_id "
+    "WHERE ra.role_id = ANY(%s::bigint[]) AND ra.person_id = %s AND ra.agency_id = %s "
+    f"AND {current_conditions()} "
+    'ORDER BY tf.name, r."order", ra.id LIMIT %s'
+)
+_ASSIGNMENT_SHAPE = (len(RoleAssignment._meta.concrete_fields), len(Role._meta.concrete_fields))
+
+# ``task_forces_for``: the task forces the person sees, with their lead agency, by name
+_MY_TASK_FORCES = (
+    f"SELECT {db.columns(TaskForce, 'tf')}, {db.columns(Agency, 'a')} "  # noqa: S608 - our SQL; values are parameters
+    "FROM taskforces_taskforce tf JOIN agencies_agency a ON a.id = tf.lead_agency_id "
+    "WHERE tf.id = ANY(%s::bigint[]) ORDER BY tf.name, tf.id LIMIT %s"
+)
+_TASK_FORCE_WIDTH = len(TaskForce._meta.concrete_fields)
+
+# ``my_next_tasks``: the tasks for the person or a role they hold, not finished, in a task
+# force they see and marked no higher than they see there (``seen_task_forces``), soonest
+# due first; found among the tasks, then joined to their task force
+_MY_NEXT_TASKS = (
+    f"SELECT {db.columns(Task, 't')}, {db.columns(TaskForce, 'tf')} "  # noqa: S608 - our SQL; values are parameters
+    "FROM (SELECT x.id FROM taskforces_task x "
+    "JOIN unnest(%s::bigint[], %s::int[]) AS seen(task_force_id, top) "
+    "ON seen.task_force_id = x.task_force_id AND x.marking <= seen.top "
+    "WHERE (x.assignee_id = %s OR x.assigned_role_id = ANY(%s::bigint[])) "
+    f"AND x.status NOT IN ('{Task.Status.DONE.value}', '{Task.Status.CANCELLED.value}') "
+    "ORDER BY x.due_date ASC NULLS LAST, x.id LIMIT %s) page "
+    "JOIN taskforces_task t ON t.id = page.id "
+    "JOIN taskforces_taskforce tf ON tf.id = t.task_force_id "
+    "ORDER BY t.due_date ASC NULLS LAST, t.id"
+)
+_TASK_WIDTH = len(Task._meta.concrete_fields)
+
+
+def first_current_assignments(user: Any, first: int) -> list[RoleAssignment]:
+    """The ``first`` of ``my_current_assignments``, with their role and task force."""
+    if connection.vendor != "postgresql":
+        return list(my_current_assignments(user)[:first])
+    held = access_for(user)
+    if held.agency_id is None:  # no active agency: nothing is held
+        return []
+    now = timezone.now()
+    rows = db.fetch_all(
+        _MY_ASSIGNMENTS, (sorted(held.role_ids), user.pk, held.agency_id, now, now, first)
+    )
+    if not rows:
+        return []
+    found = []
+    ra_end, role_end = _ASSIGNMENT_SHAPE[0], sum(_ASSIGNMENT_SHAPE)
+    assignment_of, role_of, task_force_of = (
+        db.maker(RoleAssignment),
+        db.maker(Role),
+        db.maker(TaskForce),
+    )
+    for row in rows:
+        assignment = assignment_of(row[:ra_end])
+        assignment.role = role_of(row[ra_end:role_end])
+        assignment.role.task_force = task_force_of(row[role_end:])
+        found.append(assignment)
+    return found
+
+
+def first_task_forces(user: Any, first: int) -> list[TaskForce]:
+    """The ``first`` of ``task_forces_for`` by name, with their lead agency."""
+    if connection.vendor != "postgresql":
+        return list(task_forces_for(user).order_by("name", "pk")[:first])
+    rows = db.fetch_all(_MY_TASK_FORCES, (access_for(user).task_forces(Capability.VIEW), first))
+    if not rows:
+        return []
+    found = []
+    task_force_of, agency_of = db.maker(TaskForce), db.maker(Agency)
+    for row in rows:
+        task_force = task_force_of(row[:_TASK_FORCE_WIDTH])
+        task_force.lead_agency = agency_of(row[_TASK_FORCE_WIDTH:])
+        found.append(task_force)
+    return found
+
+
+def first_next_tasks(user: Any, first: int) -> list[Task]:
+    """``my_next_tasks``: the ``first`` of the person's open tasks, soonest due first,
+    with their task force."""
+    if connection.vendor != "postgresql":
+        return list(my_next_tasks(user, first))
+    held = access_for(user)
+    ids, tops = seen_task_forces(held)
+    if not ids:  # sees no task force: no task to show (and no query)
+        return []
+    rows = db.fetch_all(_MY_NEXT_TASKS, (ids, tops, user.pk, sorted(held.role_ids), first))
+    if not rows:
+        return []
+    found = []
+    task_of, task_force_of = db.maker(Task), db.maker(TaskForce)
+    for row in rows:
+        task = task_of(row[:_TASK_WIDTH])
+        task.task_force = task_force_of(row[_TASK_WIDTH:])
+        found.append(task)
     return found
 
 

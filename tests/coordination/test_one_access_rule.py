@@ -433,6 +433,114 @@ def test_the_updates_awaiting_acknowledgement_are_what_the_rule_asks_of_each_per
     assert 3 < waiting_for_someone < User.objects.count()  # the rule decides both ways
 
 
+def with_tasks(w: SimpleNamespace) -> None:
+    """Tasks for people and for roles across the wide world: at every marking, due on
+    different days or undated, some done or cancelled, some in the task force the partner
+    withdrew from."""
+    today = timezone.localdate()
+    analyst = role_named(w.tf, "intelligence-analyst")
+    for n, (marking, objective) in enumerate(sorted(w.objectives.items())):
+        for m, (assignee, role) in enumerate(
+            ((w.lead_staff, None), (w.partner_staff, None), (None, w.member_role), (None, analyst))
+        ):
+            for status, due in (("todo", 3 - n), ("in_progress", None), ("done", 1)):
+                task = services.create_task(
+                    objective=objective,
+                    title=f"Task {marking.label} {m} {status}",
+                    assigned_role=role,
+                    due_date=None if due is None else today + datetime.timedelta(days=due + m),
+                    status=status,
+                    by=w.lead_liaison,
+                )
+                # given to the person directly: as if given before their sight of it changed
+                # (the service refuses a task to someone who cannot see its objective)
+                Task.objects.filter(pk=task.pk).update(assignee=assignee)
+    coast = Objective.objects.filter(task_force=w.other).first()
+    coast_task = services.create_task(objective=coast, title="Coast", by=w.lead_liaison)
+    Task.objects.filter(pk=coast_task.pk).update(assignee=w.partner_staff)
+    cancelled = services.create_task(
+        objective=w.objectives[Marking.GREEN],
+        title="Called off",
+        assignee=w.lead_staff,
+        by=w.lead_liaison,
+    )
+    Task.objects.filter(pk=cancelled.pk).update(status=Task.Status.CANCELLED)
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the dashboard's statements are PostgreSQL's"
+)
+def test_the_dashboards_lists_are_what_the_rule_lets_each_person_see() -> None:
+    """The dashboard's three lists (``first_current_assignments``, ``first_task_forces``,
+    ``first_next_tasks``) are one prepared statement each on PostgreSQL. For every person
+    and every length asked they answer the rows the querysets answer, in the same order,
+    with the same related rows; and those are what ``can`` lets the person see: their
+    current roles, the task forces they see by name, their open tasks (theirs or their
+    roles') soonest due first, undated last."""
+    from taskforces import selectors
+    from taskforces.access import access_for
+
+    w = wide_world()
+    with_tasks(w)
+    # a role held now that the person also held before: the ended assignment is not current
+    services.end_assignment(assignment=w.lead_staff_assignment, by=w.lead_liaison, reason="Gap.")
+    services.assign_role(role=w.member_role, person=w.lead_staff, assigned_by=w.lead_liaison)
+    task_forces = list(TaskForce.objects.select_related("lead_agency"))
+    tasks = list(Task.objects.select_related("task_force"))
+    assignments = list(RoleAssignment.objects.select_related("role__task_force"))
+    far = datetime.date.max
+    with_tasks_or_roles = 0
+    for someone in User.objects.all():
+        held = access_for(someone)
+        seen = sorted(
+            (tf for tf in task_forces if can(someone, "view", tf)), key=lambda t: (t.name, t.pk)
+        )
+        open_tasks = sorted(
+            (
+                t
+                for t in tasks
+                if can(someone, "view", t)
+                and t.status not in (Task.Status.DONE, Task.Status.CANCELLED)
+                and (t.assignee_id == someone.pk or t.assigned_role_id in held.role_ids)
+            ),
+            key=lambda t: (t.due_date is None, t.due_date or far, t.pk),
+        )
+        current = sorted(
+            (
+                a
+                for a in assignments
+                if a.person_id == someone.pk and a.is_current() and a.role_id in held.role_ids
+            ),
+            key=lambda a: (a.role.task_force.name, a.role.order, a.pk),
+        )
+        for first in (1, 2, 50):
+            found = selectors.first_current_assignments(someone, first)
+            assert [a.pk for a in found] == [a.pk for a in current[:first]], someone.email
+            general = selectors.my_current_assignments(someone)[:first]
+            assert [_values(a) for a in found] == [_values(a) for a in general]
+            assert [_values(a.role) for a in found] == [_values(a.role) for a in general]
+            assert [_values(a.role.task_force) for a in found] == [
+                _values(a.role.task_force) for a in general
+            ]
+            found_tf = selectors.first_task_forces(someone, first)
+            assert [t.pk for t in found_tf] == [t.pk for t in seen[:first]], someone.email
+            assert [(_values(t), _values(t.lead_agency)) for t in found_tf] == [
+                (_values(t), _values(t.lead_agency)) for t in seen[:first]
+            ]
+            found_tasks = selectors.first_next_tasks(someone, first)
+            assert [t.pk for t in found_tasks] == [t.pk for t in open_tasks[:first]], someone.email
+            general_tasks = selectors.my_next_tasks(someone, first)
+            assert [(_values(t), _values(t.task_force)) for t in found_tasks] == [
+                (_values(t), _values(t.task_force)) for t in general_tasks
+            ]
+        with_tasks_or_roles += bool(open_tasks) + bool(current)
+    assert 3 < with_tasks_or_roles < 2 * User.objects.count()  # the rule decides both ways
+
+
 # --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from coordination import db
-from taskforces import access
+from coordination.permissions.markings import Marking
+from taskforces import access, selectors, services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -72,3 +74,30 @@ def test_prepared_statements_are_planned_once(world, settings) -> None:
     generic, custom = plans[0]
     assert custom == 0
     assert generic >= 8
+
+
+def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, world, settings):
+    """The dashboard reads the roles, task forces and next tasks of someone with roles by
+    the statements ``tests/coordination/test_one_access_rule.py`` holds equal to the
+    querysets, not through the ORM."""
+    services.create_task(
+        objective=world.objectives[Marking.GREEN],
+        title="Fill sandbags",
+        assignee=world.lead_staff,
+        by=world.lead_liaison,
+    )
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    client.force_login(world.lead_staff)
+    with CaptureQueriesContext(connection) as page:
+        response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    executed = [q["sql"] for q in page.captured_queries if q["sql"].startswith("EXECUTE ")]
+    for statement in (
+        selectors._MY_ASSIGNMENTS,
+        selectors._MY_TASK_FORCES,
+        selectors._MY_NEXT_TASKS,
+    ):
+        name = db.statement_name(statement)
+        assert [sql for sql in executed if sql.startswith(f"EXECUTE {name}(")], name
+    html = response.content.decode()
+    assert world.tf.name in html and "Fill sandbags" in html
