@@ -125,6 +125,66 @@ def organisation_chart(task_force: TaskForce) -> QuerySet[Role]:
     return task_force.roles.prefetch_related(current_holders, "eligible_agencies")
 
 
+# The chart as its page shows it, on PostgreSQL in three prepared statements (the roles, the
+# current holders with the few columns shown of each person and agency, the agencies each
+# role is limited to) made into the instances ``organisation_chart`` gives: the ORM's
+# prefetches cost more to build than to run. Elsewhere the queryset answers;
+# ``tests/taskforces/test_organisation_chart.py`` holds the two equal.
+_CHART_ROLES = (
+    f"SELECT {db.columns(Role, 'r')} FROM taskforces_role r "  # noqa: S608 - our SQL; values are parameters
+    'WHERE r.task_force_id = %s ORDER BY r."order", r.name, r.id'
+)
+_HOLDER = ("id", "role_id", "person_id", "agency_id", "starts_at", "ends_at")
+_HOLDER_PERSON = ("id", "first_name", "last_name", "email")
+_HOLDER_AGENCY = ("id", "name", "acronym")
+_CHART_HOLDERS = (
+    f"SELECT {db.columns(RoleAssignment, 'ra', _HOLDER)}, "  # noqa: S608 - our SQL; values are parameters
+    f"{db.columns(User, 'p', _HOLDER_PERSON)}, {db.columns(Agency, 'a', _HOLDER_AGENCY)} "
+    "FROM taskforces_roleassignment ra JOIN taskforces_role r ON r.id = ra.role_id "
+    "JOIN coordination_user p ON p.id = ra.person_id JOIN agencies_agency a ON a.id = ra.agency_id "
+    f"WHERE r.task_force_id = %s AND {current_conditions()} "
+    "ORDER BY ra.starts_at DESC, ra.id DESC"
+)
+_ELIGIBLE = Role.eligible_agencies.through._meta.db_table
+_CHART_ELIGIBLE = (
+    f"SELECT e.role_id, {db.columns(Agency, 'a')} FROM {_ELIGIBLE} e "  # noqa: S608 - our SQL; values are parameters
+    "JOIN taskforces_role r ON r.id = e.role_id JOIN agencies_agency a ON a.id = e.agency_id "
+    "WHERE r.task_force_id = %s ORDER BY a.name, a.id"
+)
+
+
+def chart_of(task_force: TaskForce) -> list[Role]:
+    """``organisation_chart``'s roles, each with its current holders (``holders``) and the
+    agencies it is limited to (``eligible``), as lists."""
+    if connection.vendor != "postgresql":
+        roles = list(organisation_chart(task_force))
+        for role in roles:
+            role.eligible = list(role.eligible_agencies.all())  # type: ignore[attr-defined]
+        return roles
+    role_of = db.maker(Role)
+    roles = [role_of(row) for row in db.fetch_all(_CHART_ROLES, (task_force.pk,))]
+    by_id = {role.pk: role for role in roles}
+    for role in roles:
+        role.holders, role.eligible = [], []  # type: ignore[attr-defined]
+    now = timezone.now()
+    holders = db.fetch_all(_CHART_HOLDERS, (task_force.pk, now, now))
+    if holders:
+        holder_of = db.maker(RoleAssignment, _HOLDER)
+        person_of, agency_of = db.maker(User, _HOLDER_PERSON), db.maker(Agency, _HOLDER_AGENCY)
+        people, agencies = len(_HOLDER), len(_HOLDER) + len(_HOLDER_PERSON)
+        for row in holders:
+            holder = holder_of(row[:people])
+            holder.person = person_of(row[people:agencies])
+            holder.agency = agency_of(row[agencies:])
+            by_id[holder.role_id].holders.append(holder)  # type: ignore[attr-defined]
+    eligible = db.fetch_all(_CHART_ELIGIBLE, (task_force.pk,))
+    if eligible:
+        agency_of = db.maker(Agency)
+        for row in eligible:
+            by_id[row[0]].eligible.append(agency_of(row[1:]))  # type: ignore[attr-defined]
+    return roles
+
+
 def visible_objectives(user: Any, task_force: TaskForce) -> QuerySet[Objective]:
     return (
         with_progress(Objective.objects.restrict(user, "view", within=task_force))

@@ -29,8 +29,9 @@ def organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         and membership.role == "liaison"
         and can(request.user, "assign_roles", task_force)
     )
-    # each role with its current holders (``holders``, prefetched) and, below, its links
-    roles: list[Any] = list(selectors.organisation_chart(task_force))
+    # each role with its current holders (``holders``) and the agencies it is limited to
+    # (``eligible``) and, below, its links
+    roles: list[Any] = selectors.chart_of(task_force)
     if may_assign:  # the assign and end links, each made once for the chart (see _links)
         assign_link = row_link("taskforces:assign")
         until_link = row_link("taskforces:assignment-until")

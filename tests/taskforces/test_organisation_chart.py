@@ -1,0 +1,110 @@
+"""The organisation chart (ICS 203) as its page reads it (``selectors.chart_of``): on
+PostgreSQL three prepared statements, everywhere the same roles, current holders and
+limits as the queryset that defines the chart (``selectors.organisation_chart``)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from coordination import db
+from taskforces import selectors, services
+from taskforces.models import RoleAssignment, TaskForce
+
+from ..conftest import role_named
+from ..factories import person
+
+pytestmark = pytest.mark.django_db
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """The fields an instance holds (deferred ones left out, as they were not read)."""
+    deferred = obj.get_deferred_fields()
+    return {
+        f.attname: getattr(obj, f.attname)
+        for f in obj._meta.concrete_fields
+        if f.attname not in deferred
+    }
+
+
+def _chart(roles: list[Any]) -> list[Any]:
+    return [
+        (
+            _values(role),
+            [(_values(a), str(a.person), a.agency.name, a.agency.acronym) for a in role.holders],
+            [_values(agency) for agency in role.eligible],
+        )
+        for role in roles
+    ]
+
+
+def test_the_chart_read_for_its_page_is_the_querysets(world) -> None:
+    """Holders current now only (not ended, expired or yet to start), newest first; the
+    limits by agency; every role, vacant ones too; for each task force."""
+    now = timezone.now()
+    member, analyst = world.member_role, role_named(world.tf, "intelligence-analyst")
+    analyst.eligible_agencies.set([world.partner, world.lead])
+    second = person(world.lead)
+    services.assign_role(role=member, person=second, assigned_by=world.lead_liaison)
+    services.assign_role(
+        role=analyst, person=person(world.partner), assigned_by=world.partner_liaison
+    )
+    expired = services.assign_role(
+        role=member, person=person(world.lead), assigned_by=world.lead_liaison
+    )
+    RoleAssignment.objects.filter(pk=expired.pk).update(
+        starts_at=now - datetime.timedelta(days=3), ends_at=now - datetime.timedelta(days=1)
+    )
+    ended = services.assign_role(
+        role=member, person=person(world.lead), assigned_by=world.lead_liaison
+    )
+    services.end_assignment(assignment=ended, by=world.lead_liaison, reason="Rotated out.")
+    services.assign_role(
+        role=member,
+        person=person(world.partner),
+        assigned_by=world.partner_liaison,
+        starts_at=now + datetime.timedelta(days=1),
+    )
+    limited = services.assign_role(
+        role=member, person=person(world.lead), assigned_by=world.lead_liaison
+    )
+    RoleAssignment.objects.filter(pk=limited.pk).update(ends_at=now + datetime.timedelta(days=5))
+    for task_force in TaskForce.objects.all():
+        read = selectors.chart_of(task_force)
+        defined = list(selectors.organisation_chart(task_force))
+        for role in defined:
+            role.eligible = list(role.eligible_agencies.all())
+        assert _chart(read) == _chart(defined)
+    chart = {role.pk: role for role in selectors.chart_of(world.tf)}
+    shown = {a.pk for a in chart[member.pk].holders}
+    assert limited.pk in shown and not shown & {expired.pk, ended.pk}
+    assert [a.pk for a in chart[analyst.pk].eligible] == sorted(
+        (world.partner.pk, world.lead.pk),
+        key=lambda pk: next(a.name for a in (world.lead, world.partner) if a.pk == pk),
+    )
+    assert any(not role.holders for role in chart.values())  # vacant roles are on the chart
+
+
+def test_the_chart_page_reads_its_statements_and_shows_the_holders(client, world, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the chart's statements are PostgreSQL's")
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    client.force_login(world.lead_staff)
+    with CaptureQueriesContext(connection) as page:
+        response = client.get(reverse("taskforces:organisation", args=[world.tf.pk]))
+    assert response.status_code == 200
+    executed = [q["sql"] for q in page.captured_queries if q["sql"].startswith("EXECUTE ")]
+    for statement in (
+        selectors._CHART_ROLES,
+        selectors._CHART_HOLDERS,
+        selectors._CHART_ELIGIBLE,
+    ):
+        name = db.statement_name(statement)
+        assert [sql for sql in executed if sql.startswith(f"EXECUTE {name}(")], name
+    assert str(world.lead_staff) in response.content.decode()
