@@ -365,7 +365,6 @@ _MY_TASK_FORCES = (
     "FROM taskforces_taskforce tf JOIN agencies_agency a ON a.id = tf.lead_agency_id "
     "WHERE tf.id = ANY(%s::bigint[]) ORDER BY tf.name, tf.id LIMIT %s"
 )
-_TASK_FORCE_WIDTH = len(TaskForce._meta.concrete_fields)
 
 # ``my_next_tasks``: the tasks for the person or a role they hold, not finished, in a task
 # force they see and marked no higher than they see there (``seen_task_forces``), soonest
@@ -382,7 +381,6 @@ _MY_NEXT_TASKS = (
     "JOIN taskforces_taskforce tf ON tf.id = t.task_force_id "
     "ORDER BY t.due_date ASC NULLS LAST, t.id"
 )
-_TASK_WIDTH = len(Task._meta.concrete_fields)
 
 
 def first_current_assignments(user: Any, first: int) -> list[RoleAssignment]:
@@ -418,15 +416,7 @@ def first_task_forces(user: Any, first: int) -> list[TaskForce]:
     if connection.vendor != "postgresql":
         return list(task_forces_for(user).order_by("name", "pk")[:first])
     rows = db.fetch_all(_MY_TASK_FORCES, (access_for(user).task_forces(Capability.VIEW), first))
-    if not rows:
-        return []
-    found = []
-    task_force_of, agency_of = db.maker(TaskForce), db.maker(Agency)
-    for row in rows:
-        task_force = task_force_of(row[:_TASK_FORCE_WIDTH])
-        task_force.lead_agency = agency_of(row[_TASK_FORCE_WIDTH:])
-        found.append(task_force)
-    return found
+    return _with_related(rows, TaskForce, "lead_agency", Agency)
 
 
 def first_next_tasks(user: Any, first: int) -> list[Task]:
@@ -439,14 +429,21 @@ def first_next_tasks(user: Any, first: int) -> list[Task]:
     if not ids:  # sees no task force: no task to show (and no query)
         return []
     rows = db.fetch_all(_MY_NEXT_TASKS, (ids, tops, user.pk, sorted(held.role_ids), first))
+    return _with_related(rows, Task, "task_force", TaskForce)
+
+
+def _with_related(rows: list[Any], model: type[Any], name: str, related: type[Any]) -> list[Any]:
+    """Rows of ``model``'s columns then ``related``'s, as instances of ``model`` each with
+    its ``name`` set to the ``related`` one (what ``select_related(name)`` gives)."""
     if not rows:
         return []
+    width = len(model._meta.concrete_fields)
+    make, make_related = db.maker(model), db.maker(related)
     found = []
-    task_of, task_force_of = db.maker(Task), db.maker(TaskForce)
     for row in rows:
-        task = task_of(row[:_TASK_WIDTH])
-        task.task_force = task_force_of(row[_TASK_WIDTH:])
-        found.append(task)
+        obj = make(row[:width])
+        setattr(obj, name, make_related(row[width:]))
+        found.append(obj)
     return found
 
 

@@ -59,6 +59,16 @@ def role_named(task_force, slug: str) -> Role:
     return Role.objects.get(task_force=task_force, template__slug=slug)
 
 
+def not_executed(captured_queries: list[dict[str, Any]], statements: tuple[str, ...]) -> list[str]:
+    """The names of those ``statements`` (``coordination.db.fetch_all``'s SQL) that the
+    captured queries never executed prepared (``EXECUTE name(...)``)."""
+    from coordination import db
+
+    executed = [q["sql"] for q in captured_queries if q["sql"].startswith("EXECUTE ")]
+    names = [db.statement_name(statement) for statement in statements]
+    return [n for n in names if not any(sql.startswith(f"EXECUTE {n}(") for sql in executed)]
+
+
 @pytest.fixture
 def world(request, db) -> SimpleNamespace:
     """A fresh world per test. Modules marked ``usefixtures("module_world")`` get a copy of

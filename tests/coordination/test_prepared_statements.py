@@ -13,6 +13,8 @@ from coordination import db
 from coordination.permissions.markings import Marking
 from taskforces import access, selectors, services
 
+from ..conftest import not_executed
+
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
@@ -91,13 +93,7 @@ def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, worl
     with CaptureQueriesContext(connection) as page:
         response = client.get(reverse("dashboard"))
     assert response.status_code == 200
-    executed = [q["sql"] for q in page.captured_queries if q["sql"].startswith("EXECUTE ")]
-    for statement in (
-        selectors._MY_ASSIGNMENTS,
-        selectors._MY_TASK_FORCES,
-        selectors._MY_NEXT_TASKS,
-    ):
-        name = db.statement_name(statement)
-        assert [sql for sql in executed if sql.startswith(f"EXECUTE {name}(")], name
+    statements = (selectors._MY_ASSIGNMENTS, selectors._MY_TASK_FORCES, selectors._MY_NEXT_TASKS)
+    assert not_executed(page.captured_queries, statements) == []
     html = response.content.decode()
     assert world.tf.name in html and "Fill sandbags" in html

@@ -13,11 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from coordination import db
 from taskforces import selectors, services
 from taskforces.models import RoleAssignment, TaskForce
 
-from ..conftest import role_named
+from ..conftest import not_executed, role_named
 from ..factories import person
 
 pytestmark = pytest.mark.django_db
@@ -99,12 +98,6 @@ def test_the_chart_page_reads_its_statements_and_shows_the_holders(client, world
     with CaptureQueriesContext(connection) as page:
         response = client.get(reverse("taskforces:organisation", args=[world.tf.pk]))
     assert response.status_code == 200
-    executed = [q["sql"] for q in page.captured_queries if q["sql"].startswith("EXECUTE ")]
-    for statement in (
-        selectors._CHART_ROLES,
-        selectors._CHART_HOLDERS,
-        selectors._CHART_ELIGIBLE,
-    ):
-        name = db.statement_name(statement)
-        assert [sql for sql in executed if sql.startswith(f"EXECUTE {name}(")], name
+    statements = (selectors._CHART_ROLES, selectors._CHART_HOLDERS, selectors._CHART_ELIGIBLE)
+    assert not_executed(page.captured_queries, statements) == []
     assert str(world.lead_staff) in response.content.decode()
