@@ -174,14 +174,18 @@ def chart_of(task_force: TaskForce) -> list[Role]:
         people, agencies = len(_HOLDER), len(_HOLDER) + len(_HOLDER_PERSON)
         for row in holders:
             holder = holder_of(row[:people])
+            of_role = by_id.get(holder.role_id)
+            if of_role is None:  # a role added since the first statement read the roles
+                continue
             holder.person = person_of(row[people:agencies])
             holder.agency = agency_of(row[agencies:])
-            by_id[holder.role_id].holders.append(holder)  # type: ignore[attr-defined]
+            of_role.holders.append(holder)  # type: ignore[attr-defined]
     eligible = db.fetch_all(_CHART_ELIGIBLE, (task_force.pk,))
     if eligible:
         agency_of = db.maker(Agency)
         for row in eligible:
-            by_id[row[0]].eligible.append(agency_of(row[1:]))  # type: ignore[attr-defined]
+            if row[0] in by_id:  # (as above)
+                by_id[row[0]].eligible.append(agency_of(row[1:]))  # type: ignore[attr-defined]
     return roles
 
 
@@ -343,7 +347,7 @@ def _newest_awaiting(user: Any, first: int) -> list[Update]:
 # built through the ORM, each cost more to compile and to make into objects than to run
 # (py-spy: over half of the page for a person with 3 roles; benchmarks/HISTORY.md). The
 # querysets stay their definition, read from the same access;
-# ``tests/taskforces/test_dashboard_lists.py`` proves both answer the same rows, in the
+# ``tests/coordination/test_one_access_rule.py`` proves both answer the same rows, in the
 # same order, for every persona. Elsewhere (SQLite) the querysets answer.
 
 # ``my_current_assignments``: the assignments of the roles behind the person's access, for
