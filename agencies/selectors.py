@@ -20,14 +20,13 @@ MEMBERSHIP_TABLES = frozenset({"agencies_membership", "agencies_agency"})
 
 
 # The person's active membership and its agency, in one row: the columns of both, as
-# ``db.instance`` reads them (at most one is active: ``membership_one_active_per_person``;
+# ``db.joined`` reads them (at most one is active: ``membership_one_active_per_person``;
 # the key orders them all the same). Written once: building it took 44 µs a request.
 _MEMBERSHIP_SQL = (
     f"SELECT {db.columns(Membership, 'm')}, {db.columns(Agency, 'a')} "  # noqa: S608 - names from the models; the person is a parameter
     f"FROM {Membership._meta.db_table} m JOIN {Agency._meta.db_table} a ON a.id = m.agency_id "
     "WHERE m.user_id = %s AND m.is_active ORDER BY m.id LIMIT 1"
 )
-_MEMBERSHIP_WIDTH = len(Membership._meta.concrete_fields)
 
 
 def membership_of(user: Any) -> Membership | None:
@@ -44,11 +43,8 @@ def membership_of(user: Any) -> Membership | None:
     note = request_memory.remembered("agencies.membership", MEMBERSHIP_TABLES)
     if note is not None and user.pk in note:
         return note[user.pk]
-    found = None
     rows = db.fetch_all(_MEMBERSHIP_SQL, (user.pk,))
-    if rows:
-        found = db.instance(Membership, rows[0][:_MEMBERSHIP_WIDTH])
-        found.agency = db.instance(Agency, rows[0][_MEMBERSHIP_WIDTH:])
+    found = next(iter(db.joined(rows, Membership, "agency", Agency)), None)
     if note is not None:
         note[user.pk] = found
     return found

@@ -420,7 +420,7 @@ def first_task_forces(user: Any, first: int) -> list[TaskForce]:
     if connection.vendor != "postgresql":
         return list(task_forces_for(user).order_by("name", "pk")[:first])
     rows = db.fetch_all(_MY_TASK_FORCES, (access_for(user).task_forces(Capability.VIEW), first))
-    return _with_related(rows, TaskForce, "lead_agency", Agency)
+    return db.joined(rows, TaskForce, "lead_agency", Agency)
 
 
 def first_next_tasks(user: Any, first: int) -> list[Task]:
@@ -433,22 +433,7 @@ def first_next_tasks(user: Any, first: int) -> list[Task]:
     if not ids:  # sees no task force: no task to show (and no query)
         return []
     rows = db.fetch_all(_MY_NEXT_TASKS, (ids, tops, user.pk, sorted(held.role_ids), first))
-    return _with_related(rows, Task, "task_force", TaskForce)
-
-
-def _with_related(rows: list[Any], model: type[Any], name: str, related: type[Any]) -> list[Any]:
-    """Rows of ``model``'s columns then ``related``'s, as instances of ``model`` each with
-    its ``name`` set to the ``related`` one (what ``select_related(name)`` gives)."""
-    if not rows:
-        return []
-    width = len(model._meta.concrete_fields)
-    make, make_related = db.maker(model), db.maker(related)
-    found = []
-    for row in rows:
-        obj = make(row[:width])
-        setattr(obj, name, make_related(row[width:]))
-        found.append(obj)
-    return found
+    return db.joined(rows, Task, "task_force", TaskForce)
 
 
 def current_period(
