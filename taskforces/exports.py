@@ -22,11 +22,12 @@ from django.views.decorators.http import require_GET
 
 from coordination.timefmt import format_date, format_moment
 from coordination.web.exports import csv_response
-from coordination.web.pages import filter_list, visible_or_404
+from coordination.web.pages import filter_list
 
 from . import selectors
 from .filtersets import ObjectiveFilter, TaskListFilter
-from .models import Objective, RoleAssignment, TaskForce
+from .models import Objective, RoleAssignment
+from .views._pages import task_force_or_404
 
 
 def _date(value: datetime.date | None) -> str:
@@ -86,7 +87,7 @@ def _objective_rows(objectives: Any) -> Iterator[list[Any]]:
 @require_GET
 def objectives_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The objectives board (``taskforces:objectives``) as CSV, with its filters."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     base = (
         selectors.visible_objectives(request.user, task_force)
         .select_related("period")
@@ -141,7 +142,7 @@ def _task_rows(tasks: Any) -> Iterator[list[Any]]:
 @require_GET
 def tasks_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The tasks page (``taskforces:tasks``) as CSV, with its filters."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     filterset = TaskListFilter(
         request.GET or None,
         queryset=selectors.visible_tasks(request.user, task_force).select_related("period"),
@@ -191,7 +192,7 @@ def assignments_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The holders on the organisation page (``taskforces:organisation``) as CSV: one row
     per current assignment, in the page's order of roles. The page has no filters, so
     neither has the export (the query string is ignored by both)."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     assignments = (
         RoleAssignment.objects.current()
         .restrict(request.user, "view")

@@ -78,10 +78,20 @@ def visible_or_404(queryset: QuerySet[M], user: Any, pk: Any, action: str = "vie
     whether it exists or not, so hidden objects do not leak. An existing object refused
     this way is recorded in the audit trail."""
     try:
-        return queryset.restrict(user, action).get(pk=pk)  # type: ignore[attr-defined]
+        found = queryset.restrict(user, action).get(pk=pk)  # type: ignore[attr-defined]
     except (ObjectDoesNotExist, ValueError, TypeError):
-        audit.record_hidden_object(actor=user, model=queryset.model, pk=pk)
-        raise Http404("Not found.") from None
+        found = None
+    return or_404(found, user, queryset.model, pk)
+
+
+def or_404(found: M | None, user: Any, model: type[M], pk: Any) -> M:
+    """``found``, the object ``pk`` as a read that lets through only what the person may
+    see found it; when it found nothing, "not found", recorded as ``visible_or_404``
+    records it."""
+    if found is None:
+        audit.record_hidden_object(actor=user, model=model, pk=pk)
+        raise Http404("Not found.")
+    return found
 
 
 def apply_errors(form: forms.BaseForm, error: ValidationError) -> None:

@@ -23,11 +23,15 @@ class TaskForcePolicy(Policy[TaskForce]):
     def restrict(
         self, queryset: QuerySet[TaskForce], user: Any, action: str
     ) -> QuerySet[TaskForce]:
+        return queryset.filter(InList("pk", self.ids(user, action)))
+
+    @staticmethod
+    def ids(user: Any, action: str) -> list[int]:
+        """The ids of the task forces the person may ``action``: ``restrict``'s, for a
+        statement that filters by them itself."""
         capability = TASK_FORCE_ACTIONS[action]
         writable = capability not in (Capability.VIEW, Capability.VIEW_RESTRICTED)
-        return queryset.filter(
-            InList("pk", task_force_ids_with(user, capability, writable=writable))
-        )
+        return task_force_ids_with(user, capability, writable=writable)
 
     def decides(self, user: Any, action: str, obj: TaskForce) -> bool | None:
         return _holds(user, obj.pk, TASK_FORCE_ACTIONS[action])

@@ -1,7 +1,8 @@
-"""The one skeleton of a create or edit page.
+"""The one skeleton of a create or edit page, and the task force a page is about.
 
-It belongs beside ``run_service`` in the core's page helpers (``coordination.web``); it
-lives here until the core is reorganised into its sub-packages."""
+``form_page`` belongs beside ``run_service`` in the core's page helpers
+(``coordination.web``); it lives here until the core is reorganised into its
+sub-packages."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from coordination.web.pages import run_service
+from coordination.web.pages import or_404, run_service
+
+from .. import selectors
+from ..models import TaskForce
 
 T = TypeVar("T")
 
@@ -39,3 +43,11 @@ def form_page(
             messages.success(request, saved if isinstance(saved, str) else saved(result))
             return redirect(then(result))
     return render(request, template, {"form": form, **context})
+
+
+def task_force_or_404(request: HttpRequest, pk: int, action: str = "view") -> TaskForce:
+    """The task force the page is about, with its lead agency, if the person may
+    ``action`` it; otherwise "not found", as ``visible_or_404`` answers (and records)."""
+    return or_404(
+        selectors.visible_task_force(request.user, pk, action), request.user, TaskForce, pk
+    )

@@ -24,7 +24,7 @@ from .. import forms, services
 from ..models import HandoverBrief, OperationalPeriod, RoleAssignment, TaskForce
 from ..reports.builders import build_ics201
 from ..reports.pdf import render_pdf
-from ._pages import form_page
+from ._pages import form_page, task_force_or_404
 
 
 class PeriodQuery(django_forms.Form):
@@ -87,7 +87,7 @@ def handover_rows(period: OperationalPeriod) -> list[dict[str, Any]]:
 def handover_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """For commanders (those who may edit the task force): which roles of a period have
     not handed over, and which briefs are not yet acknowledged."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "change", task_force)
     period = chosen_period(request, task_force)
     rows = handover_rows(period) if period else []
@@ -118,7 +118,7 @@ def handover_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def my_handovers(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The person's handovers in a task force: their roles of the period to hand over,
     and the briefs that await their acknowledgement."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     period = chosen_period(request, task_force)
     mine: list[dict[str, Any]] = []
     if period is not None:

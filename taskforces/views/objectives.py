@@ -31,7 +31,7 @@ from ..filtersets import ObjectiveFilter, TaskListFilter
 from ..lifecycles import OBJECTIVE
 from ..models import Objective, Task, TaskForce
 from ._links import row_link
-from ._pages import form_page
+from ._pages import form_page, task_force_or_404
 
 BOARD_PAGE_SIZE = 60
 
@@ -115,7 +115,7 @@ def _board(
 def objectives_board(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The objectives board: a column per status, a card per objective; each card's
     status moves in place (htmx) or by a plain POST."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     return render(
         request, "taskforces/objectives_board.html", _board(request, task_force, request.GET)
     )
@@ -164,7 +164,7 @@ def objective_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @login_required
 def objective_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "manage_objectives", task_force)
     return form_page(
         request,
@@ -271,7 +271,7 @@ def task_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def task_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The tasks of a task force the person may see, filtered (and exported) like the
     objectives board."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     filterset = TaskListFilter(
         request.GET or None,
         queryset=selectors.visible_tasks(request.user, task_force),

@@ -12,13 +12,13 @@ from coordination.permissions import require
 from coordination.web.pages import AuthenticatedHttpRequest, run_service, visible_or_404
 
 from .. import forms, services
-from ..models import Participation, TaskForce
-from ._pages import form_page
+from ..models import Participation
+from ._pages import form_page, task_force_or_404
 
 
 @login_required
 def invite_agency(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "manage_participation", task_force)
     return form_page(
         request,

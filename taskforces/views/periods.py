@@ -13,14 +13,14 @@ from coordination.permissions import can, require
 from coordination.web.pages import AuthenticatedHttpRequest, visible_or_404
 
 from .. import forms, services
-from ..models import OperationalPeriod, TaskForce
-from ._pages import form_page
+from ..models import OperationalPeriod
+from ._pages import form_page, task_force_or_404
 
 
 @login_required
 def period_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task force's operational periods, the running one marked."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     periods = list(
         OperationalPeriod.objects.restrict(request.user, "view")
         .filter(task_force=task_force)
@@ -41,7 +41,7 @@ def period_list(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def period_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "manage_objectives", task_force)
     return form_page(
         request,

@@ -14,15 +14,15 @@ from coordination.permissions import can, require
 from coordination.web.pages import AuthenticatedHttpRequest, visible_or_404
 
 from .. import forms, selectors, services
-from ..models import Role, RoleAssignment, TaskForce
+from ..models import Role, RoleAssignment
 from ._links import row_link
-from ._pages import form_page
+from ._pages import form_page, task_force_or_404
 
 
 @login_required
 def organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The organisation chart (ICS 203): roles, responsibilities, holders and agencies."""
-    task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     membership = membership_of(request.user)
     may_assign = (
         membership is not None
@@ -56,7 +56,7 @@ def organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def role_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "change", task_force)
     return form_page(
         request,

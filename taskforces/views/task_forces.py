@@ -20,7 +20,6 @@ from coordination.web.pages import (
     paginate,
     query_without_page,
     run_service,
-    visible_or_404,
 )
 
 from .. import forms, selectors, services
@@ -28,7 +27,7 @@ from ..filtersets import TaskForceFilter
 from ..lifecycles import TASK_FORCE
 from ..models import Participation, TaskForce
 from ._links import row_link
-from ._pages import form_page
+from ._pages import form_page, task_force_or_404
 
 
 @login_required
@@ -71,7 +70,7 @@ def task_force_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.select_related("lead_agency"), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     user = request.user
     # rows, each given its link below for the template (hence Any: not model attributes)
     participations: list[Any] = list(
@@ -123,7 +122,7 @@ def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 
 @login_required
 def task_force_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "change", task_force)
     if not selectors.sees_mandate(request.user, task_force):
         raise PermissionDenied(
@@ -151,7 +150,7 @@ def task_force_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def task_force_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "change", task_force)
     form = forms.TaskForceStatusForm(request.POST)
     if form.is_valid() and run_service(

@@ -41,7 +41,7 @@ from ..filtersets import TimelineFilter
 from ..models import OperationalPeriod, TaskForce, TimelineEntry
 from ..reports.data import Report, Row, Section, moment
 from ..reports.pdf import render_pdf
-from ._pages import form_page
+from ._pages import form_page, task_force_or_404
 
 PER_PAGE = 50
 PDF_LIMIT = 5000  # entries in one PDF; the CSV has them all
@@ -114,7 +114,7 @@ def timeline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task force's timeline, newest first, filtered and paginated. (The page itself
     is always rendered: it carries the messages of what the person just did; its entries
     region is what polls conditionally.)"""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     entries, filterset = filtered_timeline(request, task_force)
     context = _context(request, task_force, entries)
     context["filter"] = filterset
@@ -125,7 +125,7 @@ def timeline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def timeline_entries(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The entries region alone (what the page polls, and what a live push swaps)."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     entries, _ = filtered_timeline(request, task_force)
     etag, not_modified = _conditional(request, "entries")
     if not_modified is not None:
@@ -136,7 +136,7 @@ def timeline_entries(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @login_required
 def log_entry_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "post_updates", task_force)
 
     def save(data: dict[str, Any]) -> TimelineEntry:
@@ -204,7 +204,7 @@ def _filters(request: AuthenticatedHttpRequest) -> dict[str, str]:
 @require_GET  # not HEAD: a download is audited, so it is built only to be delivered
 def timeline_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Every entry matching the filters (not one page), as CSV."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     entries, _ = filtered_timeline(request, task_force)
     rows = (
         (
@@ -236,7 +236,7 @@ def timeline_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def timeline_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The entries matching the filters, oldest first, as a PDF with its marking (the
     highest among the entries included) on every page."""
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     entries, _ = filtered_timeline(request, task_force)
     chosen = list(entries.order_by("occurred_at", "id")[: PDF_LIMIT + 1])
     cut = len(chosen) > PDF_LIMIT

@@ -22,8 +22,8 @@ from coordination.permissions import can, explain, require
 from coordination.web.pages import AuthenticatedHttpRequest, paginate, visible_or_404
 
 from .. import forms, selectors, services
-from ..models import Acknowledgement, TaskForce, Update
-from ._pages import form_page
+from ..models import Acknowledgement, Update
+from ._pages import form_page, task_force_or_404
 
 
 def _with_acknowledgement_state(updates: QuerySet[Update], user: Any) -> QuerySet[Update]:
@@ -37,7 +37,7 @@ def _with_acknowledgement_state(updates: QuerySet[Update], user: Any) -> QuerySe
 
 @login_required
 def updates_feed(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     updates = _with_acknowledgement_state(
         selectors.visible_updates(request.user, task_force), request.user
     )
@@ -54,7 +54,7 @@ def updates_feed(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def update_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    task_force = visible_or_404(TaskForce.objects.all(), request.user, pk)
+    task_force = task_force_or_404(request, pk)
     require(request.user, "post_updates", task_force)
     return form_page(
         request,

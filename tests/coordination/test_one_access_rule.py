@@ -541,6 +541,43 @@ def test_the_dashboards_lists_are_what_the_rule_lets_each_person_see() -> None:
     assert 3 < with_tasks_or_roles < 2 * User.objects.count()  # the rule decides both ways
 
 
+def test_a_task_force_page_finds_its_task_force_as_the_rule_does() -> None:
+    """Every task force's page reads its task force with ``visible_task_force`` (on
+    PostgreSQL one prepared statement filtered by the ids ``restrict`` filters by). For
+    every person, task force and action it finds what ``restrict`` finds, with the same
+    lead agency, and that is what ``can`` allows; an id that names nothing, or that no
+    bigint could hold, finds nothing."""
+    from coordination.permissions import policy_for
+    from taskforces import selectors
+
+    w = wide_world()
+    # a closed task force: seen by its people, changed by no one
+    TaskForce.objects.filter(pk=w.other.pk).update(status=TaskForce.Status.CLOSED)
+    task_forces = list(TaskForce.objects.all())
+    missing = max(tf.pk for tf in task_forces) + 1
+    found_any = refused_any = 0
+    for someone in User.objects.all():
+        for action in policy_for(TaskForce).actions:
+            restricted = TaskForce.objects.restrict(someone, action).select_related("lead_agency")
+            for tf in task_forces:
+                found = selectors.visible_task_force(someone, tf.pk, action)
+                defined = restricted.filter(pk=tf.pk).first()
+                assert (found is None) == (defined is None) == (not can(someone, action, tf)), (
+                    someone.email,
+                    action,
+                    tf.pk,
+                )
+                if found is None or defined is None:
+                    refused_any += 1
+                    continue
+                assert _values(found) == _values(defined)
+                assert _values(found.lead_agency) == _values(defined.lead_agency)
+                found_any += 1
+            for nothing in (missing, 0, -1, 2**63, 10**30):
+                assert selectors.visible_task_force(someone, nothing, action) is None
+    assert found_any and refused_any  # the rule decides both ways
+
+
 # --- mutual aid (issue 20): requests, offers and commitments under the same rule -----------
 
 

@@ -4,6 +4,7 @@ limits as the queryset that defines the chart (``selectors.organisation_chart``)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from agencies.models import Agency
 from taskforces import selectors, services
 from taskforces.models import RoleAssignment, TaskForce
 
@@ -36,7 +38,7 @@ def _chart(roles: list[Any]) -> list[Any]:
     return [
         (
             _values(role),
-            [(_values(a), str(a.person), a.agency.name, a.agency.acronym) for a in role.holders],
+            [dataclasses.astuple(holder) for holder in role.holders],
             [_values(agency) for agency in role.eligible],
         )
         for role in roles
@@ -44,9 +46,11 @@ def _chart(roles: list[Any]) -> list[Any]:
 
 
 def test_the_chart_read_for_its_page_is_the_querysets(world) -> None:
-    """Holders current now only (not ended, expired or yet to start), newest first; the
-    limits by agency; every role, vacant ones too; for each task force."""
+    """Holders current now only (not ended, expired or yet to start), newest first, each
+    named as everywhere and shown with their agency's acronym (its name when it has
+    none); the limits by agency; every role, vacant ones too; for each task force."""
     now = timezone.now()
+    Agency.objects.filter(pk=world.partner.pk).update(acronym="")
     member, analyst = world.member_role, role_named(world.tf, "intelligence-analyst")
     analyst.eligible_agencies.set([world.partner, world.lead])
     second = person(world.lead)
@@ -78,11 +82,17 @@ def test_the_chart_read_for_its_page_is_the_querysets(world) -> None:
         read = selectors.chart_of(task_force)
         defined = list(selectors.organisation_chart(task_force))
         for role in defined:
+            role.holders = [selectors.Holder.of(a) for a in role.holders]
             role.eligible = list(role.eligible_agencies.all())
         assert _chart(read) == _chart(defined)
     chart = {role.pk: role for role in selectors.chart_of(world.tf)}
     shown = {a.pk for a in chart[member.pk].holders}
     assert limited.pk in shown and not shown & {expired.pk, ended.pk}
+    assert {(a.person, a.agency) for a in chart[member.pk].holders} >= {
+        (str(second), world.lead.acronym),
+        (str(world.lead_staff), world.lead.acronym),
+    }
+    assert [a.agency for a in chart[analyst.pk].holders] == [world.partner.name]
     assert [a.pk for a in chart[analyst.pk].eligible] == sorted(
         (world.partner.pk, world.lead.pk),
         key=lambda pk: next(a.name for a in (world.lead, world.partner) if a.pk == pk),
@@ -98,7 +108,12 @@ def test_the_chart_page_reads_its_statements_and_shows_the_holders(client, world
     with CaptureQueriesContext(connection) as page:
         response = client.get(reverse("taskforces:organisation", args=[world.tf.pk]))
     assert response.status_code == 200
-    statements = (selectors._CHART_ROLES, selectors._CHART_HOLDERS, selectors._CHART_ELIGIBLE)
+    statements = (
+        selectors._VISIBLE_TASK_FORCE,
+        selectors._CHART_ROLES,
+        selectors._CHART_HOLDERS,
+        selectors._CHART_ELIGIBLE,
+    )
     assert not_executed(page.captured_queries, statements) == []
     assert str(world.lead_staff) in response.content.decode()
 
