@@ -14,8 +14,7 @@ from coordination.api.representation import ReadSerializer
 from coordination.api.serializers import PersonRefSerializer, VisibleRelatedField
 from coordination.permissions.markings import Marking
 from coordination.validators import PROSE_LENGTH, REASON_LENGTH
-from taskforces.api.serializers import TaskForceRefSerializer
-from taskforces.models import TaskForce
+from taskforces.api.serializers import TaskForceRefSerializer, VisibleTaskForceField
 
 from ..models import (
     MAX_QUANTITY,
@@ -114,7 +113,7 @@ class ResourceRequestCreateSerializer(serializers.Serializer):
     named participating agencies or, naming none, to all of them. The marking defaults to
     the task force's."""
 
-    task_force = VisibleRelatedField(TaskForce)
+    task_force = VisibleTaskForceField()
     kind = VisibleRelatedField(ResourceKind, required=False, allow_null=True, default=None)
     description = Text(max_length=300, required=False, allow_blank=True, default="")
     quantity = quantity()

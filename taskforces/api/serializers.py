@@ -20,6 +20,7 @@ from coordination.api.serializers import (
     PersonRefSerializer,
     VisiblePeopleField,
     VisibleRelatedField,
+    as_id,
 )
 from coordination.models import User
 from coordination.permissions.markings import Marking
@@ -35,9 +36,26 @@ from taskforces.models import (
     TimelineEntry,
     Update,
 )
-from taskforces.selectors import sees_mandate
+from taskforces.selectors import sees_mandate, visible_task_force
 
 SMALL_INT_MAX = 32767
+
+
+class VisibleTaskForceField(VisibleRelatedField):
+    """The id of a task force the requester may see, read as every task force's page
+    reads it (``visible_task_force``: one prepared statement, where building the
+    restricted queryset cost a write more than its statement); any other id gets the
+    same "does not exist" answer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TaskForce, **kwargs)
+
+    def to_internal_value(self, data: Any) -> TaskForce:
+        pk = as_id(self, data)
+        found = visible_task_force(self.context["request"].user, pk, self.action)
+        if found is None:
+            self.fail("does_not_exist", pk_value=pk)
+        return found
 
 
 def visible_people(user: Any) -> QuerySet[User]:
@@ -194,7 +212,7 @@ def _capabilities(required: bool) -> Items:
 
 
 class RoleCreateSerializer(serializers.Serializer):
-    task_force = VisibleRelatedField(TaskForce)
+    task_force = VisibleTaskForceField()
     name = Text(max_length=100)
     responsibilities = Prose(max_length=PROSE_LENGTH)
     capabilities = _capabilities(required=True)
@@ -307,7 +325,7 @@ class ObjectiveSerializer(ReadSerializer):
 class ObjectiveCreateSerializer(serializers.Serializer):
     """A new objective; its marking defaults to the task force's."""
 
-    task_force = VisibleRelatedField(TaskForce)
+    task_force = VisibleTaskForceField()
     title = Text(max_length=200)
     owner_agency = VisibleRelatedField(Agency)
     description = Prose(max_length=PROSE_LENGTH, required=False, allow_blank=True, default="")
@@ -419,7 +437,7 @@ class UpdateSerializer(ReadSerializer):
 
 
 class UpdateCreateSerializer(serializers.Serializer):
-    task_force = VisibleRelatedField(TaskForce)
+    task_force = VisibleTaskForceField()
     title = Text(max_length=200)
     body = Prose(max_length=PROSE_LENGTH)
     kind = Choice(choices=Update.Kind.choices, required=False, default=Update.Kind.UPDATE)
@@ -466,7 +484,7 @@ class TimelineEntrySerializer(ReadSerializer):
 
 
 class LogEntryCreateSerializer(serializers.Serializer):
-    task_force = VisibleRelatedField(TaskForce)
+    task_force = VisibleTaskForceField()
     text = Prose(max_length=PROSE_LENGTH)
     subject = Text(max_length=200, required=False, default="", allow_blank=True)
     kind = Choice(

@@ -97,3 +97,35 @@ def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, worl
     assert not_executed(page.captured_queries, statements) == []
     html = response.content.decode()
     assert world.tf.name in html and "Fill sandbags" in html
+
+
+def test_an_api_write_reads_its_task_force_as_the_pages_do(world, settings) -> None:
+    """An update posted through the API names its task force by id; the id is read by
+    ``visible_task_force``'s statement, and a task force the poster may not see is refused
+    with the answer a missing one gets, both before anything is written."""
+    from rest_framework.test import APIClient
+
+    from taskforces.models import TaskForce, Update
+
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    client = APIClient()
+    client.force_authenticate(world.lead_liaison)
+    body = {"title": "River level", "body": "Rising at the weir."}
+    with CaptureQueriesContext(connection) as posted:
+        response = client.post(
+            "/api/v1/updates/", {**body, "task_force": world.tf.pk}, format="json"
+        )
+    assert response.status_code == 201, response.content
+    assert not_executed(posted.captured_queries, (selectors._VISIBLE_TASK_FORCE,)) == []
+    outsider = APIClient()
+    outsider.force_authenticate(world.outsider)  # world.tf is hidden from them
+    missing = TaskForce.objects.order_by("-pk").first().pk + 1
+    before = Update.objects.count()
+    answers = [
+        outsider.post("/api/v1/updates/", {**body, "task_force": pk}, format="json")
+        for pk in (world.tf.pk, missing)
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    messages = [a.json()["error"]["fields"]["task_force"] for a in answers]
+    assert messages[0] == [m.replace(str(missing), str(world.tf.pk)) for m in messages[1]]
+    assert Update.objects.count() == before
