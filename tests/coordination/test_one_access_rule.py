@@ -214,6 +214,34 @@ def test_the_explanation_gives_the_same_answer_as_the_rule() -> None:
             assert explanation.steps, "an explanation always says why"
 
 
+def test_the_explanation_tells_each_persons_story() -> None:
+    """The explanation names what decided: the roles held and who assigned them, or the
+    role that ended (with its reason), expired or has yet to start, or the agency that
+    does not take part (withdrew, or was never invited)."""
+    w = wide_world()
+
+    def told(someone: Any, task_force: Any, action: str = "view") -> str:
+        return " ".join(step.text for step in explain(someone, action, task_force).steps)
+
+    assert f"You hold the role Member, assigned by {w.lead_liaison}." in told(w.lead_staff, w.tf)
+    assert "until" not in told(w.lead_staff, w.tf)
+    analyst = told(w.lead_analyst, w.tf, "view_restricted")
+    assert "You hold the role Intelligence analyst" in analyst
+    assert "includes the capability" in analyst and "You hold the role Member" not in analyst
+    assert "None of your roles" in told(w.lead_staff, w.tf, "view_restricted")
+    assert "Your role Member ended on" in told(w.ended, w.tf)
+    assert "(Rotated out.)" in told(w.ended, w.tf)
+    assert "Your role Member expired on" in told(w.expired, w.tf)
+    assert "Your role Member starts on" in told(w.scheduled, w.tf)
+    assert f"{w.partner} does not take part in {w.other} (withdrawn)" in told(
+        w.partner_staff, w.other
+    )
+    assert f"{w.third} does not take part in {w.other} (not invited)" in told(
+        w.third_staff, w.other
+    )
+    assert f"You hold no role in {w.tf}." in told(person(w.third), w.tf)
+
+
 def test_the_conditions_each_decide_someone() -> None:
     """Each special person of the wide world is refused by one condition of the rule."""
     w = wide_world()
