@@ -31,6 +31,7 @@ from .models import (
     Capability,
     Objective,
     OperationalPeriod,
+    Participation,
     Role,
     RoleAssignment,
     Task,
@@ -274,9 +275,6 @@ def visible_tasks(user: Any, task_force: TaskForce) -> QuerySet[Task]:
 
 def current_holders(task_force: TaskForce) -> QuerySet[User]:
     """People holding a current role in the task force through an active, accepted agency."""
-
-    from .models import Participation
-
     accepted = Participation.objects.filter(
         task_force=task_force, status=Participation.Status.ACCEPTED
     ).values("agency_id")
@@ -494,6 +492,97 @@ def first_next_tasks(user: Any, first: int) -> list[Task]:
         return []
     rows = db.fetch_all(_MY_NEXT_TASKS, (ids, tops, user.pk, sorted(held.role_ids), first))
     return db.joined(rows, Task, "task_force", TaskForce)
+
+
+# A task force's page shows its first objectives (with their progress), its latest updates
+# and its agencies: on PostgreSQL one prepared statement each, made into the instances the
+# querysets give (``visible_objectives`` with its progress counts, ``visible_updates``
+# with the author's agency, ``participations_of`` with the agencies), leaving out the
+# related rows the page does not show (each objective's owner agency, each update's
+# author). Which items the person sees is the rule's condition narrowed to this task
+# force, as ``restrict(..., within=)`` narrows it: marked no higher than what they see
+# there. ``tests/coordination/test_one_access_rule.py`` holds the three equal to the
+# querysets and to ``can``.
+_TF_OBJECTIVES = (
+    f"SELECT {db.columns(Objective, 'o')}, "  # noqa: S608 - our SQL; values are parameters
+    "(SELECT count(*) FROM taskforces_task t WHERE t.objective_id = o.id AND t.status <> %s), "
+    "(SELECT count(*) FROM taskforces_task t WHERE t.objective_id = o.id AND t.status = %s) "
+    "FROM taskforces_objective o WHERE o.task_force_id = %s AND o.marking <= %s "
+    "ORDER BY o.priority DESC, o.target_date ASC NULLS LAST, o.id LIMIT %s"
+)
+_TF_UPDATES = (
+    f"SELECT {db.columns(Update, 'u')}, {db.columns(Agency, 'a')} "  # noqa: S608 - our SQL; values are parameters
+    "FROM taskforces_update u LEFT JOIN agencies_agency a ON a.id = u.author_agency_id "
+    "WHERE u.task_force_id = %s AND u.marking <= %s "
+    "ORDER BY u.created_at DESC, u.id DESC LIMIT %s"
+)
+_TF_PARTICIPATIONS = (
+    f"SELECT {db.columns(Participation, 'p')}, {db.columns(Agency, 'a')} "  # noqa: S608 - our SQL; values are parameters
+    "FROM taskforces_participation p JOIN agencies_agency a ON a.id = p.agency_id "
+    "WHERE p.task_force_id = %s ORDER BY a.name, p.id"
+)
+
+
+def _top_marking_in(user: Any, task_force: TaskForce) -> int | None:
+    """The highest marking the person sees in the task force (None: they do not see it),
+    from their access, as ``visible_items(..., only=)`` finds it."""
+    visible = access_for(user).visible_by_ceiling.items()
+    return next((top for top, ids in visible if task_force.pk in ids), None)
+
+
+def first_objectives(user: Any, task_force: TaskForce, first: int) -> list[Objective]:
+    """The ``first`` of ``visible_objectives``, each with its progress counts."""
+    if connection.vendor != "postgresql":
+        return list(visible_objectives(user, task_force)[:first])
+    top = _top_marking_in(user, task_force)
+    if top is None:
+        return []
+    cancelled, done = str(Task.Status.CANCELLED), str(Task.Status.DONE)
+    rows = db.fetch_all(_TF_OBJECTIVES, (cancelled, done, task_force.pk, top, first))
+    make, width = db.maker(Objective), len(Objective._meta.concrete_fields)
+    found = []
+    for row in rows:
+        objective = make(row[:width])
+        objective.task_total, objective.task_done = row[width:]  # type: ignore[attr-defined]
+        found.append(objective)
+    return found
+
+
+def first_updates(user: Any, task_force: TaskForce, first: int) -> list[Update]:
+    """The ``first`` of ``visible_updates``, newest first, with their author's agency."""
+    if connection.vendor != "postgresql":
+        return list(visible_updates(user, task_force)[:first])
+    top = _top_marking_in(user, task_force)
+    if top is None:
+        return []
+    rows = db.fetch_all(_TF_UPDATES, (task_force.pk, top, first))
+    make, make_agency = db.maker(Update), db.maker(Agency)
+    width = len(Update._meta.concrete_fields)
+    found = []
+    for row in rows:
+        update = make(row[:width])
+        agency = row[width:]
+        update.author_agency = None if agency[0] is None else make_agency(agency)
+        found.append(update)
+    return found
+
+
+def participations_of(task_force: TaskForce) -> QuerySet[Participation]:
+    """Every agency's participation in the task force (invited, taking part, declined,
+    withdrawn), by agency name, with the agency."""
+    return (
+        Participation.objects.filter(task_force=task_force)
+        .select_related("agency")
+        .order_by("agency__name", "pk")
+    )
+
+
+def participations_list(task_force: TaskForce) -> list[Participation]:
+    """``participations_of``, read for the task force's page."""
+    if connection.vendor != "postgresql":
+        return list(participations_of(task_force))
+    rows = db.fetch_all(_TF_PARTICIPATIONS, (task_force.pk,))
+    return db.joined(rows, Participation, "agency", Agency)
 
 
 def current_period(

@@ -73,13 +73,9 @@ def task_force_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     task_force = task_force_or_404(request, pk)
     user = request.user
     # rows, each given its link below for the template (hence Any: not model attributes)
-    participations: list[Any] = list(
-        Participation.objects.filter(task_force=task_force)
-        .select_related("agency")
-        .order_by("agency__name")
-    )
-    objectives: list[Any] = list(selectors.visible_objectives(user, task_force)[:10])
-    updates: list[Any] = list(selectors.visible_updates(user, task_force)[:5])
+    participations: list[Any] = selectors.participations_list(task_force)
+    objectives: list[Any] = selectors.first_objectives(user, task_force, 10)
+    updates: list[Any] = selectors.first_updates(user, task_force, 5)
     # each row's link made once per list, not reversed per row (see _links)
     agency_link = row_link("agencies:detail")
     for participation in participations:

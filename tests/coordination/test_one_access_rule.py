@@ -569,6 +569,75 @@ def test_the_dashboards_lists_are_what_the_rule_lets_each_person_see() -> None:
     assert 3 < with_tasks_or_roles < 2 * User.objects.count()  # the rule decides both ways
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the task force page's statements are PostgreSQL's"
+)
+def test_the_task_force_pages_lists_are_what_the_rule_lets_each_person_see() -> None:
+    """A task force's page reads its first objectives (``first_objectives``), its latest
+    updates (``first_updates``) and its agencies (``participations_list``) with one
+    prepared statement each. For every person, task force and length they answer the rows
+    the querysets answer, in the same order, with the same progress and related rows; and
+    those are what ``can`` lets the person see, most urgent first and newest first."""
+    from taskforces import selectors
+
+    w = wide_world()
+    with_tasks(w)
+    # an update whose author's agency is unknown (an account since removed from it)
+    Update.objects.filter(pk=Update.objects.order_by("pk").first().pk).update(author_agency=None)
+    # ties the orders must break the same way: two updates posted in the same instant,
+    # objectives of one priority with and without a target date
+    first_two = list(Update.objects.filter(task_force=w.tf).order_by("pk")[:2])
+    Update.objects.filter(pk=first_two[1].pk).update(created_at=first_two[0].created_at)
+    in_tf = list(Objective.objects.filter(task_force=w.tf).order_by("pk"))
+    Objective.objects.filter(pk__in=[o.pk for o in in_tf]).update(priority=2)
+    Objective.objects.filter(pk__in=[o.pk for o in in_tf[::2]]).update(
+        target_date=timezone.localdate() + datetime.timedelta(days=3)
+    )
+    objectives = list(Objective.objects.all())
+    updates = list(Update.objects.all())
+    far = datetime.date.max
+    shown = 0
+    for tf in TaskForce.objects.all():
+        participations = selectors.participations_list(tf)
+        defined = list(selectors.participations_of(tf))
+        assert [(_values(p), _values(p.agency)) for p in participations] == [
+            (_values(p), _values(p.agency)) for p in defined
+        ]
+        for someone in User.objects.all():
+            if not can(someone, "view", tf):
+                continue
+            seen = sorted(
+                (o for o in objectives if o.task_force_id == tf.pk and can(someone, "view", o)),
+                key=lambda o: (-o.priority, o.target_date is None, o.target_date or far, o.pk),
+            )
+            newest = sorted(
+                (u for u in updates if u.task_force_id == tf.pk and can(someone, "view", u)),
+                key=lambda u: (u.created_at, u.pk),
+                reverse=True,
+            )
+            for first in (1, 3, 50):
+                found = selectors.first_objectives(someone, tf, first)
+                assert [o.pk for o in found] == [o.pk for o in seen[:first]], someone.email
+                general = list(selectors.visible_objectives(someone, tf)[:first])
+                assert [(_values(o), o.progress) for o in found] == [
+                    (_values(o), o.progress) for o in general
+                ]
+                found_updates = selectors.first_updates(someone, tf, first)
+                assert [u.pk for u in found_updates] == [u.pk for u in newest[:first]]
+                general_updates = list(selectors.visible_updates(someone, tf)[:first])
+                assert [
+                    (_values(u), u.author_agency and _values(u.author_agency))
+                    for u in found_updates
+                ] == [
+                    (_values(u), u.author_agency and _values(u.author_agency))
+                    for u in general_updates
+                ]
+            shown += len(seen) + len(newest)
+    assert shown
+    # progress is counted: some objective has done tasks among its live ones
+    assert any(o.progress > 0 for o in selectors.first_objectives(w.lead_liaison, w.tf, 50))
+
+
 def test_a_task_force_page_finds_its_task_force_as_the_rule_does() -> None:
     """Every task force's page reads its task force with ``visible_task_force`` (on
     PostgreSQL one prepared statement filtered by the ids ``restrict`` filters by). For

@@ -129,3 +129,28 @@ def test_an_api_write_reads_its_task_force_as_the_pages_do(world, settings) -> N
     messages = [a.json()["error"]["fields"]["task_force"] for a in answers]
     assert messages[0] == [m.replace(str(missing), str(world.tf.pk)) for m in messages[1]]
     assert Update.objects.count() == before
+
+
+def test_the_task_force_page_is_read_by_its_prepared_statements(client, world, settings):
+    """A task force's page reads its task force, its objectives, updates and agencies, and
+    the story of why the person sees it, by the statements
+    ``tests/coordination/test_one_access_rule.py`` holds to the rule."""
+    from taskforces.permissions import explanations
+
+    settings.CONCORD_DB_PREPARED_STATEMENTS = True
+    client.force_login(world.lead_staff)
+    with CaptureQueriesContext(connection) as page:
+        response = client.get(reverse("taskforces:detail", args=[world.tf.pk]))
+    assert response.status_code == 200
+    statements = (
+        selectors._VISIBLE_TASK_FORCE,
+        selectors._TF_OBJECTIVES,
+        selectors._TF_UPDATES,
+        selectors._TF_PARTICIPATIONS,
+        explanations._PARTICIPATION,
+        explanations._ASSIGNMENTS,
+    )
+    assert not_executed(page.captured_queries, statements) == []
+    html = response.content.decode()
+    assert world.objectives[Marking.GREEN].title in html and world.partner.name in html
+    assert f"You hold the role Member, assigned by {world.lead_liaison}" in html
