@@ -69,6 +69,22 @@ def not_executed(captured_queries: list[dict[str, Any]], statements: tuple[str, 
     return [n for n in names if not any(sql.startswith(f"EXECUTE {n}(") for sql in executed)]
 
 
+def page_read_by(client: Any, user: Any, url: str, statements: tuple[str, ...]) -> str:
+    """The page at ``url`` as ``user`` sees it, asserting it answered 200 and executed
+    each of ``statements`` prepared (PostgreSQL, prepared statements on)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    assert connection.vendor == "postgresql"
+    client.force_login(user)
+    prepared = override_settings(CONCORD_DB_PREPARED_STATEMENTS=True)
+    with prepared, CaptureQueriesContext(connection) as page:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert not_executed(page.captured_queries, statements) == []
+    return response.content.decode()
+
+
 @pytest.fixture
 def world(request, db) -> SimpleNamespace:
     """A fresh world per test. Modules marked ``usefixtures("module_world")`` get a copy of

@@ -13,7 +13,7 @@ from coordination import db
 from coordination.permissions.markings import Marking
 from taskforces import access, selectors, services
 
-from ..conftest import not_executed
+from ..conftest import not_executed, page_read_by
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -78,7 +78,7 @@ def test_prepared_statements_are_planned_once(world, settings) -> None:
     assert generic >= 8
 
 
-def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, world, settings):
+def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, world):
     """The dashboard reads the roles, task forces and next tasks of someone with roles by
     the statements ``tests/coordination/test_one_access_rule.py`` holds equal to the
     querysets, not through the ORM."""
@@ -88,14 +88,8 @@ def test_the_dashboards_lists_are_read_by_their_prepared_statements(client, worl
         assignee=world.lead_staff,
         by=world.lead_liaison,
     )
-    settings.CONCORD_DB_PREPARED_STATEMENTS = True
-    client.force_login(world.lead_staff)
-    with CaptureQueriesContext(connection) as page:
-        response = client.get(reverse("dashboard"))
-    assert response.status_code == 200
     statements = (selectors._MY_ASSIGNMENTS, selectors._MY_TASK_FORCES, selectors._MY_NEXT_TASKS)
-    assert not_executed(page.captured_queries, statements) == []
-    html = response.content.decode()
+    html = page_read_by(client, world.lead_staff, reverse("dashboard"), statements)
     assert world.tf.name in html and "Fill sandbags" in html
 
 
@@ -131,17 +125,12 @@ def test_an_api_write_reads_its_task_force_as_the_pages_do(world, settings) -> N
     assert Update.objects.count() == before
 
 
-def test_the_task_force_page_is_read_by_its_prepared_statements(client, world, settings):
+def test_the_task_force_page_is_read_by_its_prepared_statements(client, world):
     """A task force's page reads its task force, its objectives, updates and agencies, and
     the story of why the person sees it, by the statements
     ``tests/coordination/test_one_access_rule.py`` holds to the rule."""
     from taskforces.permissions import explanations
 
-    settings.CONCORD_DB_PREPARED_STATEMENTS = True
-    client.force_login(world.lead_staff)
-    with CaptureQueriesContext(connection) as page:
-        response = client.get(reverse("taskforces:detail", args=[world.tf.pk]))
-    assert response.status_code == 200
     statements = (
         selectors._VISIBLE_TASK_FORCE,
         selectors._TF_OBJECTIVES,
@@ -150,7 +139,7 @@ def test_the_task_force_page_is_read_by_its_prepared_statements(client, world, s
         explanations._PARTICIPATION,
         explanations._ASSIGNMENTS,
     )
-    assert not_executed(page.captured_queries, statements) == []
-    html = response.content.decode()
+    url = reverse("taskforces:detail", args=[world.tf.pk])
+    html = page_read_by(client, world.lead_staff, url, statements)
     assert world.objectives[Marking.GREEN].title in html and world.partner.name in html
     assert f"You hold the role Member, assigned by {world.lead_liaison}" in html
