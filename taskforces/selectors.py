@@ -523,18 +523,11 @@ _TF_PARTICIPATIONS = (
 )
 
 
-def _top_marking_in(user: Any, task_force: TaskForce) -> int | None:
-    """The highest marking the person sees in the task force (None: they do not see it),
-    from their access, as ``visible_items(..., only=)`` finds it."""
-    visible = access_for(user).visible_by_ceiling.items()
-    return next((top for top, ids in visible if task_force.pk in ids), None)
-
-
 def first_objectives(user: Any, task_force: TaskForce, first: int) -> list[Objective]:
     """The ``first`` of ``visible_objectives``, each with its progress counts."""
     if connection.vendor != "postgresql":
         return list(visible_objectives(user, task_force)[:first])
-    top = _top_marking_in(user, task_force)
+    top = access_for(user).top_marking(task_force.pk)
     if top is None:
         return []
     cancelled, done = str(Task.Status.CANCELLED), str(Task.Status.DONE)
@@ -552,19 +545,11 @@ def first_updates(user: Any, task_force: TaskForce, first: int) -> list[Update]:
     """The ``first`` of ``visible_updates``, newest first, with their author's agency."""
     if connection.vendor != "postgresql":
         return list(visible_updates(user, task_force)[:first])
-    top = _top_marking_in(user, task_force)
+    top = access_for(user).top_marking(task_force.pk)
     if top is None:
         return []
     rows = db.fetch_all(_TF_UPDATES, (task_force.pk, top, first))
-    make, make_agency = db.maker(Update), db.maker(Agency)
-    width = len(Update._meta.concrete_fields)
-    found = []
-    for row in rows:
-        update = make(row[:width])
-        agency = row[width:]
-        update.author_agency = None if agency[0] is None else make_agency(agency)
-        found.append(update)
-    return found
+    return db.joined(rows, Update, "author_agency", Agency)
 
 
 def participations_of(task_force: TaskForce) -> QuerySet[Participation]:

@@ -129,7 +129,8 @@ def joined(
 ) -> list[M]:
     """Rows of ``model``'s columns then ``related``'s (``columns`` of each), as instances
     of ``model`` each with its ``name`` set to the ``related`` one, as
-    ``select_related(name)`` gives them."""
+    ``select_related(name)`` gives them: ``None`` where the related columns are null (a
+    LEFT JOIN that found no row; its key, the first column, is never null otherwise)."""
     if not rows:
         return []
     width = len(model._meta.concrete_fields)
@@ -137,6 +138,6 @@ def joined(
     found = []
     for row in rows:
         obj = make(row[:width])
-        setattr(obj, name, make_related(row[width:]))
+        setattr(obj, name, None if row[width] is None else make_related(row[width:]))
         found.append(obj)
     return found
