@@ -84,8 +84,13 @@ class ItemPolicy(Policy[Any]):
         return queryset.filter(visible_items(held, f"{self.task_force_path}id", self.marking_field))
 
     def change_condition(self, user: Any, held: Access) -> Q:
-        capability = ITEM_CHANGE_CAPABILITY[self.model]
-        return Q(InList("task_force_id", held.task_forces(capability, writable=True)))
+        return Q(InList("task_force_id", self.change_task_forces(held)))
+
+    def change_task_forces(self, held: Access) -> list[int]:
+        """The task forces whose items (those the person sees) the person may change: open
+        ones where they hold the capability to manage them. For objectives and updates it
+        is the whole condition, so a page of one task force asks it once, not per item."""
+        return held.task_forces(ITEM_CHANGE_CAPABILITY[self.model], writable=True)
 
     model: type[Model] = Model
 

@@ -8,14 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from agencies.models import Agency
 from coordination.permissions import can, explain, require
 from coordination.web.pages import (
     AuthenticatedHttpRequest,
@@ -27,6 +25,14 @@ from coordination.web.pages import (
 )
 
 from .. import forms, selectors, services
+from ..board import (
+    BoardFilters,
+    BoardObjectives,
+    Card,
+    may_change_objectives,
+    owner_agencies,
+    owner_choices,
+)
 from ..filtersets import ObjectiveFilter, TaskListFilter
 from ..lifecycles import OBJECTIVE
 from ..models import Objective, Task, TaskForce
@@ -39,61 +45,49 @@ BOARD_PAGE_SIZE = 60
 def _board(
     request: AuthenticatedHttpRequest, task_force: TaskForce, params: QueryDict
 ) -> dict[str, Any]:
-    """The objectives board's context: the person's visible objectives (filtered by
-    ``params``, the board's query string) in one column per status, each card with the
-    moves its lifecycle allows and whether the person may make them (the permission
-    core's "change", as a subquery: one query for the whole board)."""
+    """The objectives board's context: the cards of the person's visible objectives
+    (filtered by ``params``, the board's query string; ``taskforces.board``) in one column
+    per status, each with the moves its lifecycle allows and whether the person may make
+    them (the permission core's "change", which for an objective depends on its task force
+    alone: asked once for the board)."""
     user = request.user
-    base = (
-        selectors.visible_objectives(user, task_force)
-        .annotate(
-            may_change=Exists(
-                Objective.objects.restrict(user, "change", within=task_force).filter(
-                    pk=OuterRef("pk")
-                )
-            )
-        )
-        .prefetch_related(
-            "contributing_agencies",
-            Prefetch(
-                "tasks",
-                queryset=Task.objects.restrict(user, "view", within=task_force).select_related(
-                    "assignee", "assigned_role"
-                ),
-                to_attr="visible_tasks",
-            ),
-        )
-    )
-    filterset = ObjectiveFilter(params or None, queryset=base)
-    # owners to choose from: this task force's agencies, not every agency in the portal
-    # (thousands of options made the page grow with the federation)
-    filterset.filters["owner_agency"].queryset = Agency.objects.filter(
-        status=Agency.Status.ACTIVE, participations__task_force=task_force
-    ).order_by("name")
+    filterset = ObjectiveFilter(params or None, queryset=Objective.objects.all())
+    filterset.filters["owner_agency"].queryset = owner_agencies(task_force)
     filtered = bool(params.keys() - {"page"})
     if filtered and not filterset.is_valid():
         problems = "; ".join(
             f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
         )
         raise BadRequest(f"Invalid filter — {problems}")
+    # the same agencies as options, read by one statement (the queryset checks a choice)
+    filterset.form.fields["owner_agency"].rows = owner_choices(task_force)
     raw = params.get("page", "1")
     if not raw.isdigit() or int(raw) < 1:
         raise BadRequest("The page number must be a whole number of at least 1.")
-    paginator = Paginator(filterset.qs if filtered else filterset.queryset, BOARD_PAGE_SIZE)
+    cleaned = filterset.form.cleaned_data if filtered else {}
+    cards = BoardObjectives(
+        user,
+        task_force,
+        BoardFilters.of(cleaned),
+        narrow=filterset.filter_queryset if filtered else None,
+    )
+    paginator: Paginator[Card] = Paginator(cards, BOARD_PAGE_SIZE)
     if int(raw) > paginator.num_pages:
         raise BadRequest(f"There are only {paginator.num_pages} pages.")
     page = paginator.page(int(raw))
-    by_status: dict[str, list[Objective]] = {status: [] for status in Objective.Status.values}
+    by_status: dict[str, list[Card]] = {status: [] for status in Objective.Status.values}
+    may_change = may_change_objectives(user, task_force)
     objective_link = row_link("taskforces:objective")
     move_link = row_link("taskforces:objective-status")
     task_link = row_link("taskforces:task")
-    for objective in page:
-        objective.moves = OBJECTIVE.moves_from(objective.status)
-        objective.link = objective_link(objective.pk)
-        objective.move_link = move_link(objective.pk)
-        for task in objective.visible_tasks:
+    for card in page:
+        card.moves = OBJECTIVE.moves_from(card.status)
+        card.may_change = may_change
+        card.link = objective_link(card.pk)
+        card.move_link = move_link(card.pk)
+        for task in card.tasks:
             task.link = task_link(task.pk)
-        by_status[objective.status].append(objective)
+        by_status[card.status].append(card)
     query = params.copy()
     query.pop("page", None)
     return {

@@ -638,6 +638,90 @@ def test_the_task_force_pages_lists_are_what_the_rule_lets_each_person_see() -> 
     assert any(o.progress > 0 for o in selectors.first_objectives(w.lead_liaison, w.tf, 50))
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the objectives board's statements are PostgreSQL's"
+)
+def test_the_boards_cards_are_what_the_rule_lets_each_person_see() -> None:
+    """The objectives board reads its cards with prepared statements (``BoardObjectives``:
+    a count, a page with owners, contributors and progress, the page's tasks). For every
+    person, task force, filter and page they answer the cards the board's queryset makes,
+    in the same order; unfiltered, those are the objectives ``can`` lets the person see,
+    most urgent first, and each card offers its moves exactly when ``can`` lets the person
+    change it. The owner filter offers what its queryset holds."""
+    from taskforces import board
+    from taskforces.filtersets import ObjectiveFilter
+
+    w = wide_world()
+    with_tasks(w)
+    # ties the order must break the same way; an owner without an acronym; contributors
+    # in name order; titles with LIKE's wildcards, which a search must take literally
+    in_tf = list(Objective.objects.filter(task_force=w.tf).order_by("pk"))
+    Objective.objects.filter(pk__in=[o.pk for o in in_tf]).update(priority=2)
+    Objective.objects.filter(pk__in=[o.pk for o in in_tf[::2]]).update(
+        target_date=timezone.localdate() + datetime.timedelta(days=3)
+    )
+    w.third.acronym = ""
+    w.third.save(update_fields=["acronym"])
+    Objective.objects.filter(pk=in_tf[1].pk).update(owner_agency=w.third, title="50% done_now")
+    in_tf[2].contributing_agencies.add(w.third)
+    Objective.objects.filter(pk=in_tf[3].pk).update(title="50 percent done now")
+    filters = [
+        {},
+        {"status": "not_started"},
+        {"priority": "2"},
+        {"owner_agency": str(w.third.pk)},
+        {"q": "50%"},
+        {"q": "done_"},
+        {"q": "objective", "priority": "2", "status": "not_started"},
+    ]
+    objectives = list(Objective.objects.all())
+    far = datetime.date.max
+    shown = moves = 0
+    for tf in TaskForce.objects.all():
+        owners = board.owner_agencies(tf)
+        assert board.owner_choices(tf) == [(a.pk, a.name) for a in owners]
+        for someone in User.objects.all():
+            if not can(someone, "view", tf):
+                continue
+            seen = sorted(
+                (o for o in objectives if o.task_force_id == tf.pk and can(someone, "view", o)),
+                key=lambda o: (-o.priority, o.target_date is None, o.target_date or far, o.pk),
+            )
+            may_change = board.may_change_objectives(someone, tf)
+            assert all(can(someone, "change", o) == may_change for o in seen), someone.email
+            moves += may_change and len(seen)
+            for params in filters:
+                chosen = ObjectiveFilter(params or None, queryset=Objective.objects.all())
+                chosen.filters["owner_agency"].queryset = owners
+                if params and not chosen.is_valid():  # the page's 400: not an agency here
+                    assert tf != w.tf and "owner_agency" in chosen.errors
+                    continue
+                cleaned = chosen.form.cleaned_data if params else {}
+                narrow = chosen.filter_queryset if params else None
+                found = board.BoardObjectives(someone, tf, board.BoardFilters.of(cleaned), narrow)
+                assert found.statements
+                defined = board.board_queryset(someone, tf)
+                defined = narrow(defined) if narrow else defined
+                cards = [board.Card.of(o) for o in defined]
+                assert found.count() == len(cards), (someone.email, params)
+                for start, stop in ((0, 1), (1, 3), (0, 50), (50, 60)):
+                    assert found[start:stop] == cards[start:stop], (someone.email, params)
+                if not params:
+                    assert [card.pk for card in cards] == [o.pk for o in seen]
+                shown += len(cards)
+    assert shown and moves
+    # what the cards show: the statements' owners, contributors, progress and tasks agree
+    # with the queryset's above; here, that there are some of each to agree on
+    lead_cards = list(board.BoardObjectives(w.lead_liaison, w.tf, board.BoardFilters()))
+    assert any(card.contributors for card in lead_cards)
+    assert any(card.task_done and card.task_total for card in lead_cards)
+    holders = {line.holder for card in lead_cards for line in card.tasks}
+    assert {str(w.lead_staff), w.member_role.name, ""} <= holders
+    assert "Coastal Transport Authority" in {card.owner for card in lead_cards}
+    searched = board.BoardObjectives(w.lead_liaison, w.tf, board.BoardFilters(q="50%"))
+    assert [card.title for card in searched] == ["50% done_now"]
+
+
 def test_a_task_force_page_finds_its_task_force_as_the_rule_does() -> None:
     """Every task force's page reads its task force with ``visible_task_force`` (on
     PostgreSQL one prepared statement filtered by the ids ``restrict`` filters by). For
