@@ -143,3 +143,20 @@ def test_the_task_force_page_is_read_by_its_prepared_statements(client, world):
     html = page_read_by(client, world.lead_staff, url, statements)
     assert world.objectives[Marking.GREEN].title in html and world.partner.name in html
     assert f"You hold the role Member, assigned by {world.lead_liaison}" in html
+
+
+def test_the_objectives_board_is_read_by_its_prepared_statements(client, world):
+    """The board reads its cards (count, page, tasks) and its owner filter's options by
+    the statements ``test_one_access_rule.py`` holds to the board's queryset, filtered
+    or not."""
+    from taskforces import board
+
+    statements = (board._COUNT, board._PAGE, board._TASKS, board._OWNERS)
+    url = reverse("taskforces:objectives", args=[world.tf.pk])
+    html = page_read_by(client, world.lead_staff, url, statements)
+    assert world.objectives[Marking.GREEN].title in html
+    assert f'<option value="{world.partner.pk}">{world.partner.name}</option>' in html
+    filtered = f"{url}?owner_agency={world.lead.pk}&q=objective"
+    html = page_read_by(client, world.lead_staff, filtered, statements)
+    assert world.objectives[Marking.GREEN].title in html
+    assert f'<option value="{world.lead.pk}" selected>{world.lead.name}</option>' in html
