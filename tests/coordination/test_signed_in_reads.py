@@ -1,5 +1,5 @@
-"""What every signed-in page reads before its own work: the session, and the person's
-membership with its agency. Both are one statement each (prepared on PostgreSQL,
+"""What every signed-in page reads before its own work: the session, the person, and the
+person's membership with its agency. Each is one statement (prepared on PostgreSQL,
 ``coordination.db``) instead of the ORM's queries; these tests hold them to what the ORM
 read: the same session data and expiry rule, the same membership and agency."""
 
@@ -99,6 +99,44 @@ def test_a_request_reads_the_membership_once(world) -> None:
 
 def _session_for(client: Client) -> UserSession:
     return UserSession.objects.get(session_key=client.session.session_key)
+
+
+def test_the_person_by_their_id_is_the_orms_row_in_one_statement(world) -> None:
+    """Django's authentication backend reads the signed-in person with
+    ``_default_manager.get(pk=...)`` on every request: one prepared statement giving the
+    row the ORM gives. Anything else asked of ``get`` is the ORM's own."""
+    someone = world.partner_staff
+    with CaptureQueriesContext(connection) as queries:
+        found = User.objects.get(pk=someone.pk)
+        by_id = User._default_manager.get(id=str(someone.pk))
+    assert len([q for q in queries if not q["sql"].startswith("PREPARE")]) == 2
+    assert _prepared(queries), [q["sql"] for q in queries]
+    orm = User.objects.filter(pk=someone.pk).get()
+    assert _fields(found) == _fields(by_id) == _fields(orm)
+    assert found._state.adding is False and found._state.db == "default"
+    missing = User.objects.order_by("-pk").first().pk + 1
+    for nothing in (missing, -1, None, 2**63, 10**30):
+        with pytest.raises(User.DoesNotExist):
+            User.objects.get(pk=nothing)
+    with pytest.raises(ValueError, match="expected a number"):
+        User.objects.get(pk="someone")
+    with CaptureQueriesContext(connection) as queries:
+        assert User.objects.get(email=someone.email) == someone
+        assert User.objects.get(pk=someone.pk, is_active=True) == someone
+    assert not any(q["sql"].startswith(("EXECUTE", "PREPARE")) for q in queries)
+
+
+def test_a_signed_in_request_reads_the_person_by_the_statement(world) -> None:
+    client = Client()
+    client.force_login(world.lead_liaison)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("dashboard")).status_code == 200
+    orm_reads = [
+        q["sql"]
+        for q in queries
+        if 'FROM "coordination_user" WHERE "coordination_user"."id" =' in q["sql"]
+    ]
+    assert orm_reads == []
 
 
 def test_a_session_loads_its_data_in_one_statement(world) -> None:
