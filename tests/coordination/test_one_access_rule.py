@@ -499,6 +499,17 @@ def _values(obj: Any) -> dict[str, Any]:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
+def _most_urgent_seen(objectives: list[Objective], someone: User, tf: TaskForce) -> list[Objective]:
+    """The task force's objectives ``can`` lets the person see, in the order the task
+    force's page and its board list them: highest priority first, then soonest due
+    (undated last), then by id."""
+    far = datetime.date.max
+    return sorted(
+        (o for o in objectives if o.task_force_id == tf.pk and can(someone, "view", o)),
+        key=lambda o: (-o.priority, o.target_date is None, o.target_date or far, o.pk),
+    )
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the dashboard's statements are PostgreSQL's"
 )
@@ -595,7 +606,6 @@ def test_the_task_force_pages_lists_are_what_the_rule_lets_each_person_see() -> 
     )
     objectives = list(Objective.objects.all())
     updates = list(Update.objects.all())
-    far = datetime.date.max
     shown = 0
     for tf in TaskForce.objects.all():
         participations = selectors.participations_list(tf)
@@ -606,10 +616,7 @@ def test_the_task_force_pages_lists_are_what_the_rule_lets_each_person_see() -> 
         for someone in User.objects.all():
             if not can(someone, "view", tf):
                 continue
-            seen = sorted(
-                (o for o in objectives if o.task_force_id == tf.pk and can(someone, "view", o)),
-                key=lambda o: (-o.priority, o.target_date is None, o.target_date or far, o.pk),
-            )
+            seen = _most_urgent_seen(objectives, someone, tf)
             newest = sorted(
                 (u for u in updates if u.task_force_id == tf.pk and can(someone, "view", u)),
                 key=lambda u: (u.created_at, u.pk),
@@ -675,7 +682,6 @@ def test_the_boards_cards_are_what_the_rule_lets_each_person_see() -> None:
         {"q": "objective", "priority": "2", "status": "not_started"},
     ]
     objectives = list(Objective.objects.all())
-    far = datetime.date.max
     shown = moves = 0
     for tf in TaskForce.objects.all():
         owners = board.owner_agencies(tf)
@@ -683,10 +689,7 @@ def test_the_boards_cards_are_what_the_rule_lets_each_person_see() -> None:
         for someone in User.objects.all():
             if not can(someone, "view", tf):
                 continue
-            seen = sorted(
-                (o for o in objectives if o.task_force_id == tf.pk and can(someone, "view", o)),
-                key=lambda o: (-o.priority, o.target_date is None, o.target_date or far, o.pk),
-            )
+            seen = _most_urgent_seen(objectives, someone, tf)
             may_change = board.may_change_objectives(someone, tf)
             assert all(can(someone, "change", o) == may_change for o in seen), someone.email
             moves += may_change and len(seen)
