@@ -430,15 +430,23 @@ _MY_TASK_FORCES = (
 
 # ``my_next_tasks``: the tasks for the person or a role they hold, not finished, in a task
 # force they see and marked no higher than they see there (``seen_task_forces``), soonest
-# due first; found among the tasks, then joined to their task force
+# due first; found from the person and from each role they hold (a task is given to a
+# person or to a role, never both: ``task_has_one_kind_of_assignee``), then joined to
+# their task force. Not found the other way round, from the task forces they see: under
+# the generic plan a prepared statement keeps, that read every task of a person's 300 task
+# forces (13,000 rows, 8.7 ms) where the roles' index finds their 2,000 tasks (2.7 ms)
+_OPEN_TASK = f"t.status NOT IN ('{Task.Status.DONE.value}', '{Task.Status.CANCELLED.value}')"
 _MY_NEXT_TASKS = (
     f"SELECT {db.columns(Task, 't')}, {db.columns(TaskForce, 'tf')} "  # noqa: S608 - our SQL; values are parameters
-    "FROM (SELECT x.id FROM taskforces_task x "
+    "FROM (SELECT mine.id FROM ("
+    "SELECT t.id, t.task_force_id, t.marking, t.due_date FROM taskforces_task t "
+    f"WHERE t.assignee_id = %s AND {_OPEN_TASK} "
+    "UNION ALL SELECT t.id, t.task_force_id, t.marking, t.due_date "
+    "FROM unnest(%s::bigint[]) AS held(role_id) "
+    f"JOIN taskforces_task t ON t.assigned_role_id = held.role_id WHERE {_OPEN_TASK}) mine "
     "JOIN unnest(%s::bigint[], %s::int[]) AS seen(task_force_id, top) "
-    "ON seen.task_force_id = x.task_force_id AND x.marking <= seen.top "
-    "WHERE (x.assignee_id = %s OR x.assigned_role_id = ANY(%s::bigint[])) "
-    f"AND x.status NOT IN ('{Task.Status.DONE.value}', '{Task.Status.CANCELLED.value}') "
-    "ORDER BY x.due_date ASC NULLS LAST, x.id LIMIT %s) page "
+    "ON seen.task_force_id = mine.task_force_id AND mine.marking <= seen.top "
+    "ORDER BY mine.due_date ASC NULLS LAST, mine.id LIMIT %s) page "
     "JOIN taskforces_task t ON t.id = page.id "
     "JOIN taskforces_taskforce tf ON tf.id = t.task_force_id "
     "ORDER BY t.due_date ASC NULLS LAST, t.id"
@@ -490,7 +498,7 @@ def first_next_tasks(user: Any, first: int) -> list[Task]:
     ids, tops = seen_task_forces(held)
     if not ids:  # sees no task force: no task to show (and no query)
         return []
-    rows = db.fetch_all(_MY_NEXT_TASKS, (ids, tops, user.pk, sorted(held.role_ids), first))
+    rows = db.fetch_all(_MY_NEXT_TASKS, (user.pk, sorted(held.role_ids), ids, tops, first))
     return db.joined(rows, Task, "task_force", TaskForce)
 
 
