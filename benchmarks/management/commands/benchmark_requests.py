@@ -10,7 +10,11 @@ kept between requests, as under gunicorn.
 
 ``--profile LABEL`` runs that request under cProfile instead and prints where its time
 goes (``--profile-sort``, ``--profile-lines``). ``--sql`` prints the statements one
-request of each kind runs.
+request of each kind runs. ``--plans`` runs each prepared statement a request executes
+again, as it was sent, under a custom plan (planned for its own parameters) and under a
+generic plan (one plan for every parameter: what production keeps, with
+``plan_cache_mode=force_generic_plan``), and flags a statement whose generic plan is
+much slower: its shape suits some people and not others.
 
 Run it on a seeded scale database under ``coordination.settings.benchmark``, e.g.::
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import random
+import re
 import statistics
 import sys
 import time
@@ -41,6 +46,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from benchmarks.scale.data import HEAVY_EMAIL, LIGHT_EMAIL
+from coordination import db
 from coordination.accounts.tokens import create_token, revoke_token
 from coordination.models import ApiToken, User
 
@@ -71,6 +77,11 @@ class Command(BaseCommand):
             "--profile-callers", default="", help="Print who calls functions matching this."
         )
         parser.add_argument("--sql", action="store_true", help="Print each kind's SQL once.")
+        parser.add_argument(
+            "--plans",
+            action="store_true",
+            help="Time each prepared statement under a custom and a generic plan.",
+        )
         parser.add_argument("--no-writes", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -163,6 +174,9 @@ class Command(BaseCommand):
             chosen = next(p for p in probes if options["profile"] in p.label)
             self.profile(client, chosen, options)
             return
+        if options["plans"]:
+            self.plans(client, probes, options["requests"])
+            return
         if options["sql"]:
             for probe in [bare, *probes]:
                 with CaptureQueriesContext(connection) as captured:
@@ -201,3 +215,79 @@ class Command(BaseCommand):
         stats.strip_dirs().sort_stats(options["profile_sort"]).print_stats(options["profile_lines"])
         if options["profile_callers"]:
             stats.print_callers(options["profile_callers"])
+
+    def plans(self, client: Client, probes: list[Probe], n: int) -> None:
+        """Each prepared statement one request of each kind executes, run again ``n`` times
+        as it was sent under each plan cache mode (medians); flagged where the generic
+        plan is slower (``generic_slower``)."""
+        names = statement_names()
+        self.stdout.write(
+            f"{'request':<40} {'statement':<52} {'custom ms':>9} {'generic ms':>10}"
+        )
+        try:
+            for probe in probes:
+                with CaptureQueriesContext(connection) as captured:
+                    probe.send(client)
+                timed = set()
+                for query in captured:
+                    executed = _EXECUTE.match(query["sql"])
+                    if executed is None or executed.group(1) in timed:
+                        continue
+                    timed.add(executed.group(1))
+                    generic = planned(query["sql"], "force_generic_plan", n)
+                    custom = planned(query["sql"], "force_custom_plan", n)
+                    name = names.get(executed.group(1)) or prepared_from(executed.group(1))
+                    self.stdout.write(
+                        f"{probe.label:<40} {name:<52} {custom:9.2f} {generic:10.2f}"
+                        + ("  <- generic plan slower" if generic_slower(custom, generic) else "")
+                    )
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET plan_cache_mode")  # the connection's own setting
+
+
+_EXECUTE = re.compile(r"EXECUTE (concord_[0-9a-f]+)")
+_APPS = ("coordination", "agencies", "taskforces", "mutualaid")
+
+
+def statement_names() -> dict[str, str]:
+    """The prepared name of each statement text the apps' loaded modules hold, with the
+    module and name it is kept under (``taskforces.selectors._MY_NEXT_TASKS``)."""
+    found: dict[str, str] = {}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith(_APPS):
+            continue
+        for name, value in list(vars(module).items()):
+            if isinstance(value, str) and "SELECT" in value:
+                found.setdefault(db.statement_name(value), f"{module_name}.{name}")
+    return found
+
+
+def generic_slower(custom: float, generic: float) -> bool:
+    """Is a generic plan taking ``generic`` ms worth a look beside a custom one taking
+    ``custom``: half as slow again, and by more than the 0.2 ms planning costs?"""
+    return generic > 1.5 * custom and generic - custom > 0.2
+
+
+def prepared_from(name: str) -> str:
+    """A statement no module holds as text (made in a function): the first table it reads,
+    from the connection's own list of what it prepared."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
+        row = cursor.fetchone()
+    table = re.search(r"\bFROM (\w+)", row[0]) if row else None
+    return f"{name} ({table.group(1) if table else '?'})"
+
+
+def planned(sql: str, mode: str, n: int) -> float:
+    """Median milliseconds of ``sql`` (an ``EXECUTE`` of a prepared statement) under the
+    plan cache mode ``mode``."""
+    times = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET plan_cache_mode = {mode}")
+        for _ in range(n):
+            start = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchall()
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
