@@ -221,9 +221,7 @@ class Command(BaseCommand):
         as it was sent under each plan cache mode (medians); flagged where the generic
         plan is slower (``generic_slower``)."""
         names = statement_names()
-        self.stdout.write(
-            f"{'request':<40} {'statement':<52} {'custom ms':>9} {'generic ms':>10}"
-        )
+        self.stdout.write(f"{'request':<40} {'statement':<52} {'custom ms':>9} {'generic ms':>10}")
         try:
             for probe in probes:
                 with CaptureQueriesContext(connection) as captured:
